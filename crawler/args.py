@@ -1,0 +1,47 @@
+"""Spider arguments of `scrapy crawl verify`, validated at the boundary with a message that names the fix."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from crawler.outcome import Status
+
+ONLY_CHOICES = tuple(s.value for s in Status) + ("unchecked",)
+
+
+class VerifyArgs(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    limit: int | None = Field(default=None, ge=1)  # stop after this many backlinks (whole pages)
+    tag: str | None = None
+    all: bool = False  # re-check everything now, due or not
+    only: tuple[str, ...] = ()
+
+    @field_validator("tag")
+    @classmethod
+    def _tag(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
+
+    @field_validator("only", mode="before")
+    @classmethod
+    def _only(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = tuple(v.strip() for v in value.split(",") if v.strip())
+        for item in value:  # type: ignore[union-attr]
+            if item not in ONLY_CHOICES:
+                raise ValueError(f"unknown status {item!r}; choose from {', '.join(ONLY_CHOICES)}")
+        return value
+
+    @classmethod
+    def parse(cls, raw: dict[str, object]) -> VerifyArgs:
+        """Validate `-a name=value` strings; raise ValueError with one line per problem."""
+        given = {k: v for k, v in raw.items() if v is not None}
+        if given.get("all") in ("", "1", "true", "yes", "True"):
+            given["all"] = True
+        try:
+            return cls.model_validate(given)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"-a {'.'.join(map(str, e['loc'])) or 'argument'}: {e['msg']}" for e in exc.errors()
+            )
+            raise ValueError(f"bad spider argument: {problems}") from None

@@ -1,0 +1,15 @@
+"""Pure extraction from a parsed page: its links and its facts. No Scrapy, no clock, no network."""
+
+from crawler.extract.links import LinkScan, count_external_links, extract_links, scan_links
+from crawler.extract.page import effective_follow, extract_page, is_html, looks_like_challenge
+
+__all__ = [
+    "LinkScan",
+    "count_external_links",
+    "effective_follow",
+    "extract_links",
+    "extract_page",
+    "is_html",
+    "looks_like_challenge",
+    "scan_links",
+]

@@ -1,0 +1,414 @@
+"""Links of a page as a backlink checker reports them: URL, anchor, rel, position and context.
+
+One pass over the ``<a>`` and ``<area>`` elements resolves every href and counts external links;
+the costly fields (anchor, context, snippet, position) are computed only for the links the caller
+keeps, so a page with thousands of links and one backlink stays cheap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from typing import NamedTuple
+from urllib.parse import urljoin
+
+import parsel
+from lxml import etree
+
+from crawler.items import LinkRecord, Position
+from crawler.urls import clean_href
+
+_LANDMARK_TAGS = {
+    "nav": Position.NAV,
+    "aside": Position.ASIDE,
+    "header": Position.HEADER,
+    "footer": Position.FOOTER,
+}
+_LANDMARK_ROLES = {
+    "navigation": Position.NAV,
+    "complementary": Position.ASIDE,
+    "banner": Position.HEADER,
+    "contentinfo": Position.FOOTER,
+}
+# A <header> or <footer> inside one of these belongs to that section (ARIA gives it no landmark
+# role): the byline or "sources" footer of an article is main content, not the site footer.
+_SECTIONING = frozenset({"article", "aside", "main", "nav", "section"})
+# Invisible text: never part of an anchor or of the context around a link.
+_HIDDEN_TEXT = frozenset({"script", "style", "template", "noscript"})
+# Elements that break a line when rendered; a space stands for that break so words do not fuse.
+_BLOCK = frozenset(
+    "address article aside blockquote br dd details div dl dt fieldset figcaption figure footer form "
+    "h1 h2 h3 h4 h5 h6 header hr li main nav ol p pre section summary table td th tr ul".split()
+)
+_WEB_SCHEMES = ("http://", "https://")
+
+
+class LinkScan(NamedTuple):
+    """The result of one pass over a page's links."""
+
+    links: list[LinkRecord]  # the kept links, in document order
+    external_links: int  # http(s) <a>/<area> links to another host than the page's ("www." aside)
+
+
+def extract_links(
+    sel: parsel.Selector,
+    page_url: str,
+    keep: Callable[[str], bool] | None = None,
+    *,
+    context_chars: int = 100,
+    snippet_chars: int = 400,
+) -> list[LinkRecord]:
+    """Every http(s) ``<a href>`` and ``<area href>`` of the page for which ``keep(url)`` holds.
+
+    ``page_url`` is the final URL of the page; hrefs resolve against the first ``<base href>`` and
+    then against it. ``keep`` receives the resolved URL; ``None`` keeps every link.
+    """
+    return scan_links(sel, page_url, keep, context_chars=context_chars, snippet_chars=snippet_chars).links
+
+
+def count_external_links(sel: parsel.Selector, page_url: str) -> int:
+    """How many http(s) links point to another host than ``page_url``'s (``www.`` aside)."""
+    return scan_links(sel, page_url, _keep_none).external_links
+
+
+def _keep_none(url: str) -> bool:
+    return False
+
+
+def scan_links(
+    sel: parsel.Selector,
+    page_url: str,
+    keep: Callable[[str], bool] | None = None,
+    *,
+    context_chars: int = 100,
+    snippet_chars: int = 400,
+) -> LinkScan:
+    """:func:`extract_links` and :func:`count_external_links` in a single pass."""
+    root = sel.root
+    if not isinstance(root, etree._Element):  # a selector over a text node or attribute value
+        return LinkScan([], 0)
+    document = root.getroottree().getroot()
+    resolve = _Resolver(document_base(document, page_url))
+    page = _Origin(page_url)
+    kept: list[tuple[etree._Element, str, str]] = []
+    external = 0
+    for element in root.iter("a", "area"):
+        href = element.get("href")
+        if href is None:
+            continue
+        url = resolve(href)
+        if url is None:
+            continue
+        if not page.same_host(url):
+            external += 1
+        if keep is None or keep(url):
+            kept.append((element, href, url))
+    links = [
+        _record(element, href, url, context_chars=context_chars, snippet_chars=snippet_chars)
+        for element, href, url in kept
+    ]
+    return LinkScan(links, external)
+
+
+def document_base(document: etree._Element, page_url: str) -> str:
+    """The URL relative hrefs resolve against: the first ``<base href>``, else ``page_url``."""
+    for base in document.iter("base"):
+        href = base.get("href")
+        if href is not None:
+            # A base that does not resolve to a web URL is ignored, as browsers do.
+            return resolve_href(href, page_url) or page_url
+    return page_url
+
+
+def resolve_href(href: str, base: str) -> str | None:
+    """Resolve ``href`` like a browser; None unless the result is an http(s) URL with a host.
+
+    That drops ``javascript:``, ``mailto:``, ``tel:``, ``data:`` and every other non-web scheme,
+    and hrefs that do not parse.
+    """
+    return _Resolver(base)(href)
+
+
+class _Origin:
+    """``scheme://host[:port]`` of a URL, to answer "same host?" mostly by a prefix test."""
+
+    def __init__(self, url: str) -> None:
+        scheme_end = url.find("//") + 2
+        ends = [i for i in (url.find(c, scheme_end) for c in "/?#") if i >= 0]
+        self.prefix = url[: min(ends, default=len(url))]
+        self.host = _host_key(url)
+
+    def same_host(self, url: str) -> bool:
+        """Whether ``url`` is on this host, ``www.``, scheme and port aside."""
+        size = len(self.prefix)
+        if url.startswith(self.prefix) and url[size : size + 1] in ("", "/", "?", "#"):
+            return True
+        return _host_key(url) == self.host
+
+
+class _Resolver:
+    """Resolves the hrefs of one page against its base URL, skipping ``urljoin`` where it can."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.origin = _Origin(base).prefix
+        # Where a plain relative path ("page.html", "a/b") lands: the base up to its last "/".
+        path_start = len(self.origin)
+        path_end = min((i for i in (base.find("?"), base.find("#")) if i >= 0), default=len(base))
+        last_slash = base.rfind("/", path_start, path_end)
+        self.directory = base[: last_slash + 1] if last_slash >= 0 else self.origin + "/"
+
+    def __call__(self, href: str) -> str | None:
+        href = clean_href(href)
+        simple = "\\" not in href and "/." not in href  # nothing for urljoin to rewrite
+        if simple and href[:8].lower().startswith(_WEB_SCHEMES):
+            url = href
+        elif simple and href.startswith("/") and not href.startswith("//"):
+            url = self.origin + href
+        elif simple and _is_plain_relative(href):
+            url = self.directory + href
+        else:
+            try:
+                url = urljoin(self.base, _forward_slashes(href))
+            except ValueError:
+                return None
+        lowered = url[:8].lower()
+        if not lowered.startswith(_WEB_SCHEMES):
+            return None
+        after_scheme = url[lowered.index("//") + 2 :]
+        return url if after_scheme[:1] not in ("", "/", "?", "#") else None
+
+
+def _is_plain_relative(href: str) -> bool:
+    """A relative path with no scheme, no dot segment and no leading "/", "?" or "#"."""
+    if not href or href[0] in "/?#.":
+        return False
+    end = min((i for i in (href.find(c) for c in "/?#") if i >= 0), default=len(href))
+    return ":" not in href[:end]
+
+
+def _forward_slashes(href: str) -> str:
+    """Browsers read "\\" as "/" in web URLs, up to the query or fragment."""
+    if "\\" not in href:
+        return href
+    end = min((i for i in (href.find("?"), href.find("#")) if i >= 0), default=len(href))
+    return href[:end].replace("\\", "/") + href[end:]
+
+
+def _host_key(url: str) -> str:
+    """The lower-case host of an absolute URL without ``www.``, by slicing rather than parsing."""
+    rest = url.split("//", 1)[-1]
+    for stop in "/?#":
+        rest = rest.split(stop, 1)[0]
+    host = rest.rpartition("@")[2]
+    host = host.partition("]")[0] if host.startswith("[") else host.partition(":")[0]
+    host = host.lower().removesuffix(".")
+    return host[4:] if host.startswith("www.") else host
+
+
+def _record(
+    element: etree._Element,
+    href: str,
+    url: str,
+    *,
+    context_chars: int,
+    snippet_chars: int,
+) -> LinkRecord:
+    tag = str(element.tag)
+    left, right = link_context(element, context_chars)
+    title = element.get("title")
+    return LinkRecord(
+        href=href,
+        url=url,
+        tag=tag,
+        anchor=visible_text(element),
+        alt=_alt(element),
+        title=None if title is None else _squash(title),
+        rel=rel_tokens(element.get("rel")),
+        position=link_position(element),
+        left=left,
+        right=right,
+        snippet=etree.tostring(element, encoding="unicode", method="html", with_tail=False)[:snippet_chars],
+    )
+
+
+def rel_tokens(rel: str | None) -> tuple[str, ...]:
+    """The tokens of a ``rel`` attribute: lower-cased, in order, without duplicates."""
+    return tuple(dict.fromkeys(rel.lower().split())) if rel else ()
+
+
+def _alt(element: etree._Element) -> str | None:
+    """The alt text of an ``<area>``, or of the first ``<img alt>`` inside an ``<a>``."""
+    if element.tag == "area":
+        alt = element.get("alt")
+        return None if alt is None else _squash(alt)
+    for img in element.iter("img"):
+        alt = img.get("alt")
+        if alt is not None:
+            return _squash(alt)
+    return None
+
+
+def link_position(element: etree._Element) -> Position:
+    """The innermost landmark around ``element`` (by tag or ARIA role), else main content."""
+    for ancestor in element.iterancestors():
+        role = (ancestor.get("role") or "").split()
+        if role and role[0].lower() in _LANDMARK_ROLES:
+            return _LANDMARK_ROLES[role[0].lower()]
+        tag = ancestor.tag
+        if tag in ("header", "footer") and any(a.tag in _SECTIONING for a in ancestor.iterancestors()):
+            continue
+        if tag in _LANDMARK_TAGS:
+            return _LANDMARK_TAGS[tag]
+    return Position.MAIN
+
+
+def _squash(text: str) -> str:
+    return " ".join(text.split())
+
+
+def visible_text(element: etree._Element) -> str:
+    """The whitespace-normalised text ``element`` renders: no script or style, words kept apart."""
+    return _squash("".join(_text_forward(element)))
+
+
+def _visible(node: etree._Element) -> bool:
+    """Whether a node's own text renders: elements do, comments, PIs and scripts do not."""
+    return isinstance(node.tag, str) and node.tag not in _HIDDEN_TEXT
+
+
+def _text_forward(top: etree._Element) -> Iterator[str]:
+    """The visible text inside ``top`` in document order, a space at each block boundary.
+
+    ``top``'s own tail is left out. Iterative, because parsel parses with ``huge_tree`` and a
+    malformed page can nest deeper than Python's recursion limit; lazy, so callers stop early.
+    """
+    if not _visible(top):
+        return
+    if top.tag in _BLOCK:
+        yield " "
+    if top.text:
+        yield top.text
+    stack = [(top, iter(top))]
+    while stack:
+        node, children = stack[-1]
+        child = next(children, None)
+        if child is None:
+            stack.pop()
+            if node.tag in _BLOCK:
+                yield " "
+            if stack and node.tail:
+                yield node.tail
+        elif _visible(child):
+            if child.tag in _BLOCK:
+                yield " "
+            if child.text:
+                yield child.text
+            stack.append((child, iter(child)))
+        elif child.tail:
+            yield child.tail
+
+
+def _text_backward(top: etree._Element) -> Iterator[str]:
+    """:func:`_text_forward` read from the end: the same pieces in reverse order."""
+    if not _visible(top):
+        return
+    if top.tag in _BLOCK:
+        yield " "
+    stack = [(top, reversed(top))]
+    while stack:
+        node, children = stack[-1]
+        child = next(children, None)
+        if child is None:
+            stack.pop()
+            if node.text:
+                yield node.text
+            if node.tag in _BLOCK:
+                yield " "
+            continue
+        if child.tail:
+            yield child.tail
+        if _visible(child):
+            if child.tag in _BLOCK:
+                yield " "
+            stack.append((child, reversed(child)))
+
+
+def _text_before(link: etree._Element) -> Iterator[str]:
+    """The visible text of the page body before ``link``, nearest first."""
+    node = link
+    while node.tag != "body":
+        parent = node.getparent()
+        if parent is None:
+            return
+        for sibling in node.itersiblings(preceding=True):
+            if sibling.tail:
+                yield sibling.tail
+            yield from _text_backward(sibling)
+        if parent.text:
+            yield parent.text
+        if parent.tag in _BLOCK:
+            yield " "
+        node = parent
+
+
+def _text_after(link: etree._Element) -> Iterator[str]:
+    """The visible text of the page body after ``link``, nearest first."""
+    node = link
+    while node.tag != "body":
+        parent = node.getparent()
+        if parent is None:
+            return
+        if node.tail:
+            yield node.tail
+        for sibling in node.itersiblings():
+            yield from _text_forward(sibling)
+            if sibling.tail:
+                yield sibling.tail
+        if parent.tag in _BLOCK:
+            yield " "
+        node = parent
+
+
+def link_context(link: etree._Element, chars: int) -> tuple[str, str]:
+    """About ``chars`` characters of visible text just before and just after ``link``, cut at words.
+
+    Walks outwards from the link and stops as soon as it has enough, so the cost does not grow with
+    the page. Script and style text is skipped; a link that is not rendered (inside ``<template>``
+    or ``<noscript>``) has no context.
+    """
+    if any(ancestor.tag in _HIDDEN_TEXT for ancestor in link.iterancestors()):
+        return "", ""
+    before = _collect(_text_before(link), chars)
+    after = _collect(_text_after(link), chars)
+    return _last_words(_squash("".join(reversed(before))), chars), _first_words(_squash("".join(after)), chars)
+
+
+def _collect(pieces: Iterable[str], chars: int) -> list[str]:
+    """Take pieces until they hold more than ``chars`` non-space characters plus a word's slack."""
+    taken: list[str] = []
+    seen = 0
+    for piece in pieces:
+        taken.append(piece)
+        seen += len(piece) - piece.count(" ") - piece.count("\n")
+        if seen > chars + 1:
+            break
+    return taken
+
+
+def _last_words(text: str, chars: int) -> str:
+    if len(text) <= chars:
+        return text
+    cut = text[-chars:]
+    # Drop a word cut in half, unless the whole tail is one word.
+    if text[-chars - 1] != " " and " " in cut:
+        cut = cut.split(" ", 1)[1]
+    return cut.strip()
+
+
+def _first_words(text: str, chars: int) -> str:
+    if len(text) <= chars:
+        return text
+    cut = text[:chars]
+    if text[chars] != " " and " " in cut:
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.strip()

@@ -1,0 +1,123 @@
+"""Pydantic models that cross boundaries: extraction -> spider -> pipeline, and importers -> database."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from crawler.outcome import Status
+
+
+class MatchMode(str, Enum):
+    """How a link's URL must relate to the backlink's target to count as the backlink."""
+
+    EXACT = "exact"  # the same page (scheme, www, trailing slash, fragment and tracking params aside)
+    PREFIX = "prefix"  # any URL under the target (same host, path starts at a segment boundary)
+    DOMAIN = "domain"  # any URL on the target's host or its subdomains
+
+
+class Position(str, Enum):
+    """Where on the page a link sits; the innermost landmark wins."""
+
+    MAIN = "main"
+    NAV = "nav"
+    HEADER = "header"
+    FOOTER = "footer"
+    ASIDE = "aside"
+
+
+class LinkRecord(BaseModel):
+    """One ``<a href>`` or ``<area href>`` of a page, as a backlink checker reports it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    href: str  # as written in the page
+    url: str  # resolved against <base href> and the final URL
+    tag: str  # "a" or "area"
+    anchor: str = ""  # whitespace-normalised text
+    alt: str | None = None  # alt of the first <img> inside, for image links
+    title: str | None = None
+    rel: tuple[str, ...] = ()  # lower-cased tokens, in page order, no duplicates
+    position: Position = Position.MAIN
+    left: str = ""  # ~100 characters of text just before the link
+    right: str = ""  # ~100 characters of text just after the link
+    snippet: str = ""  # bounded outer HTML
+    hidden: bool | None = None  # known only after rendering
+
+
+class PageFacts(BaseModel):
+    """What a fetched page says about itself, independent of any backlink."""
+
+    url: str  # requested
+    final_url: str
+    http_status: int
+    redirects: list[str] = Field(default_factory=list)  # every URL before final_url, requested first
+    content_type: str | None = None
+    canonical: str | None = None  # absolute; from <link rel=canonical> or the Link header
+    noindex: bool = False  # meta robots/googlebot or X-Robots-Tag
+    nofollow: bool = False  # page-level nofollow: meta robots/googlebot or X-Robots-Tag
+    title: str | None = None
+    lang: str | None = None
+    external_links: int = 0  # links to other hosts than the final URL's
+    content_hash: str | None = None
+
+
+class Observation(BaseModel):
+    """One check of one backlink: the item the spider yields and the pipeline stores.
+
+    ``status`` is ``live``, ``missing_unconfirmed`` (a conclusive miss; ``reason`` holds the
+    :class:`~crawler.outcome.Miss`) or an inconclusive status (``reason`` holds the detail).
+    Only change detection turns repeated misses into ``lost``.
+    """
+
+    backlink_id: int
+    referring_url: str
+    target_url: str
+    checked_at: datetime
+    status: Status
+    reason: str | None = None
+    page: PageFacts | None = None
+    links: list[LinkRecord] = Field(default_factory=list)  # the links that match the target
+    follow: bool | None = None  # effective: some matching link passes equity
+    found_in: str | None = None  # raw | rendered | both
+    # On a miss: the page now links to this other URL of the target's site instead.
+    retargeted_to: str | None = None
+    mismatch: list[str] = Field(default_factory=list)  # expectations not met: "anchor", "rel"
+
+
+class BacklinkIn(BaseModel):
+    """A known backlink as an importer hands it to the database."""
+
+    referring_url: str
+    target_url: str
+    match: MatchMode = MatchMode.EXACT
+    expected_anchor: str | None = None
+    expected_rel: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    notes: str | None = None
+    source: str | None = None  # which importer format produced it
+
+
+class DueBacklink(BaseModel):
+    """A backlink as a run carries it to its referring page."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    target_url: str
+    match: MatchMode = MatchMode.EXACT
+    expected_anchor: str | None = None
+    expected_rel: str | None = None
+
+
+class DuePage(BaseModel):
+    """One referring page to fetch in a run, with every due backlink it carries."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str  # normalised referring URL
+    url: str
+    domain: str  # registrable domain
+    backlinks: tuple[DueBacklink, ...]

@@ -1,0 +1,89 @@
+"""Human-readable summaries for the terminal and the crawl log.
+
+Everything shown may come from crawled pages (anchors, URLs), so it goes through :func:`safe`
+and into rich ``Text`` objects: no markup, escape sequence or control character is interpreted.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.orm import sessionmaker
+
+from pipelines.queries import events_query, get_run, iter_events
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+SUMMARY_EVENTS = 40
+
+
+def safe(value: Any, limit: int = 120) -> str:
+    if value is None:
+        return ""
+    text = value.isoformat(timespec="seconds") if isinstance(value, datetime) else str(value)
+    text = _CONTROL.sub("?", text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def status_table(rows: Iterable[tuple[str, str | None, int]], title: str = "Backlinks by status") -> Table:
+    table = Table(title=title)
+    table.add_column("status")
+    table.add_column("reason")
+    table.add_column("backlinks", justify="right")
+    total = 0
+    for status, reason, count in rows:
+        table.add_row(safe(status), safe(reason), str(count))
+        total += count
+    table.add_section()
+    table.add_row("total", "", str(total))
+    return table
+
+
+def events_table(rows: Iterable[dict[str, Any]], title: str = "Changes") -> Table:
+    table = Table(title=title)
+    for name in ("at", "kind", "referring_url", "target_url", "before", "after"):
+        table.add_column(name, overflow="fold")
+    for row in rows:
+        table.add_row(*(safe(row[name], 80) for name in ("at", "kind", "referring_url", "target_url", "before", "after")))
+    return table
+
+
+def render(*renderables: Any, width: int = 140) -> str:
+    """Plain text, for the crawl log (which may be a file under Scrapyd)."""
+    out = io.StringIO()
+    console = Console(width=width, file=out, color_system=None)
+    for item in renderables:
+        console.print(item)
+    return out.getvalue()
+
+
+def run_summary(sessions: sessionmaker, run_id: int) -> str:
+    """Counts per status and reason, then the changes this run made."""
+    with sessions() as session:
+        run = get_run(session, run_id)
+        assert run is not None
+        counts = run.counts or {}
+        reasons = counts.get("reason", {})
+        rows = []
+        for status, number in sorted(counts.get("status", {}).items()):
+            detailed = {k.split("/", 1)[1]: v for k, v in reasons.items() if k.split("/", 1)[0] == status}
+            rest = number - sum(detailed.values())
+            rows += [(status, reason, n) for reason, n in sorted(detailed.items())]
+            if rest:
+                rows.append((status, None, rest))
+        events = list(iter_events(session, events_query(run=run_id).limit(SUMMARY_EVENTS + 1)))
+    total_events = sum((run.events or {}).values())
+    title = f"Changes in run {run_id} ({total_events})"
+    parts: list[Any] = [status_table(rows, title=f"Run {run_id}: {counts.get('checked', 0)} backlinks checked")]
+    if events:
+        parts.append(events_table(events[:SUMMARY_EVENTS], title=title))
+        if total_events > SUMMARY_EVENTS:
+            parts.append(f"... and {total_events - SUMMARY_EVENTS} more: backlinks changes --run {run_id}")
+    else:
+        parts.append("No changes in this run.")
+    return render(*parts)

@@ -1,0 +1,354 @@
+"""Pure URL handling: validation of input URLs, normalisation, and matching a link to a target.
+
+Nothing here touches the network: IDN hosts are converted with ``idna`` and registrable domains come
+from the public suffix list snapshot bundled with ``tldextract``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from functools import lru_cache
+from typing import NamedTuple
+from urllib.parse import urlsplit
+
+import idna
+import tldextract
+
+from crawler.items import MatchMode
+
+
+class InvalidURL(ValueError):
+    """A URL we cannot check; the message says why, in words a user can act on."""
+
+
+ALLOWED_SCHEMES = ("http", "https")
+
+
+def check_url(url: str) -> str:
+    """Return ``url`` stripped of surrounding whitespace, or raise :class:`InvalidURL`.
+
+    Accepts only absolute http(s) URLs with a host; refuses control characters and credentials.
+    """
+    url = url.strip()
+    if not url:
+        raise InvalidURL("empty URL")
+    if any(ord(c) < 32 or ord(c) == 127 for c in url):
+        raise InvalidURL("control character in URL")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as exc:
+        raise InvalidURL(f"unparseable URL: {exc}") from None
+    if parts.scheme.lower() not in ALLOWED_SCHEMES:
+        shown = parts.scheme or "none"
+        raise InvalidURL(f"unsupported scheme {shown!r} (only http and https)")
+    if not parts.hostname:
+        raise InvalidURL("URL has no host")
+    if parts.username is not None or parts.password is not None:
+        raise InvalidURL("URL carries credentials (user:password@); remove them")
+    return url
+
+
+# Query parameters that only say where a visitor came from. They never select content, so two URLs
+# differing only by them are the same page. Matched case-insensitively on the decoded-as-written key.
+TRACKING_PARAMS = frozenset(
+    {
+        "_ga",
+        "_gl",
+        "_hsenc",
+        "_hsmi",
+        "dclid",
+        "fbclid",
+        "gbraid",
+        "gclid",
+        "gclsrc",
+        "igshid",
+        "li_fat_id",
+        "mc_cid",
+        "mc_eid",
+        "mkt_tok",
+        "msclkid",
+        "ref_src",
+        "ref_url",
+        "srsltid",
+        "ttclid",
+        "twclid",
+        "wbraid",
+        "yclid",
+    }
+)
+TRACKING_PREFIXES = ("utm_",)
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+# Browsers drop these anywhere in a URL (WHATWG URL parser), so hrefs split over lines still work.
+_TAB_NEWLINE = str.maketrans("", "", "\t\n\r")
+_C0_AND_SPACE = "".join(chr(i) for i in range(33))
+_ASCII_HOST = re.compile(r"[a-z0-9_-]+(?:\.[a-z0-9_-]+)*")
+_PERCENT_OR_CHAR = re.compile(r"%[0-9A-Fa-f]{2}|.", re.DOTALL)
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+# RFC 3986 pchar minus unreserved: left as written. "?" and "/" are legal in a query too.
+_PATH_SAFE = frozenset("!$&'()*+,;=:@/")
+_KEY_SAFE = frozenset("!$'()*+,;:@/?")  # "&" and "=" delimit pairs, so inside a key they stay encoded
+_VALUE_SAFE = _KEY_SAFE | {"="}
+
+
+class _Parts(NamedTuple):
+    """A URL after normalisation, kept apart so matching can compare components."""
+
+    scheme: str
+    host: str  # lower-case, punycode, no trailing dot; IPv6 without brackets
+    port: int | None  # None for the scheme's default port
+    path: str  # percent-encoding normalised, dot segments removed, never empty
+    query: tuple[tuple[str, str | None], ...]  # (key, value or None for "?flag"), tracking removed
+
+    def netloc(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return host if self.port is None else f"{host}:{self.port}"
+
+    def query_string(self) -> str:
+        return "&".join(key if value is None else f"{key}={value}" for key, value in self.query)
+
+
+def clean_href(href: str) -> str:
+    """Clean an href like a browser: strip C0 controls and spaces around it, drop tabs and newlines."""
+    return href.strip(_C0_AND_SPACE).translate(_TAB_NEWLINE)
+
+
+def normalise(url: str, *, strip_tracking: bool = True) -> str:
+    """Return the canonical spelling of an absolute http(s) URL, or raise :class:`InvalidURL`.
+
+    Scheme and host are lower-cased, an IDN host becomes punycode, the default port, the fragment and
+    dot segments go, percent-encoding is made consistent (unreserved characters decoded, other escapes
+    upper-cased, unsafe characters encoded), an empty path becomes ``/``, and the query keeps its pairs
+    stable-sorted by key, without tracking parameters unless ``strip_tracking`` is false.
+    Paths stay case-sensitive.
+    """
+    parts = _parse(url, strip_tracking=strip_tracking)
+    query = parts.query_string()
+    return f"{parts.scheme}://{parts.netloc()}{parts.path}" + (f"?{query}" if query else "")
+
+
+def _parse(url: str, *, strip_tracking: bool) -> _Parts:
+    split = urlsplit(check_url(clean_href(url)))
+    scheme = split.scheme.lower()
+    port = split.port
+    if port == DEFAULT_PORTS[scheme]:
+        port = None
+    # hostname is never None here: check_url refused host-less URLs.
+    host = normalise_host(split.hostname or "")
+    # With a host present the path is empty or starts with "/".
+    path = _remove_dot_segments(_normalise_escapes(split.path, _PATH_SAFE)) or "/"
+    return _Parts(scheme, host, port, path, _parse_query(split.query, strip_tracking))
+
+
+def normalise_host(host: str) -> str:
+    """Lower-case ``host``, drop a trailing dot and convert IDN labels to punycode.
+
+    Raises :class:`InvalidURL` for anything that is not a plausible DNS name or IP address.
+    Underscores are tolerated because real sites use them in subdomains.
+    """
+    host = host.lower().removesuffix(".")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if ":" in host:
+        try:
+            return ipaddress.IPv6Address(host).compressed
+        except ValueError:
+            raise InvalidURL(f"invalid IPv6 address {host!r}") from None
+    if not host.isascii():
+        try:
+            mapped = idna.uts46_remap(host, std3_rules=False, transitional=False)
+            host = ".".join(
+                label if label.isascii() else idna.alabel(label).decode("ascii")
+                for label in mapped.removesuffix(".").split(".")
+            )
+        except idna.IDNAError as exc:
+            raise InvalidURL(f"invalid international host name: {exc}") from None
+    if not _ASCII_HOST.fullmatch(host):
+        raise InvalidURL(f"invalid host name {host!r}")
+    return host
+
+
+def _normalise_escapes(text: str, safe: frozenset[str]) -> str:
+    """Decode escapes of unreserved characters, upper-case the others, encode unsafe characters."""
+    if text.isascii() and "%" not in text and all(c in _UNRESERVED or c in safe for c in text):
+        return text  # the common case: nothing to do
+    out = []
+    for token in _PERCENT_OR_CHAR.findall(text):
+        if len(token) == 3:
+            char = chr(int(token[1:], 16))
+            out.append(char if char in _UNRESERVED else token.upper())
+        elif token in _UNRESERVED or token in safe:
+            out.append(token)
+        else:
+            out.append("".join(f"%{byte:02X}" for byte in token.encode("utf-8", "surrogatepass")))
+    return "".join(out)
+
+
+def _remove_dot_segments(path: str) -> str:
+    """RFC 3986 section 5.2.4, on segments rather than on the string."""
+    if "." not in path:
+        return path
+    output: list[str] = []
+    segments = path.split("/")
+    for i, segment in enumerate(segments):
+        last = i == len(segments) - 1
+        if segment == ".":
+            if last:
+                output.append("")
+        elif segment == "..":
+            if len(output) > 1:
+                output.pop()
+            if last:
+                output.append("")
+        else:
+            output.append(segment)
+    return "/".join(output)
+
+
+def _parse_query(query: str, strip_tracking: bool) -> tuple[tuple[str, str | None], ...]:
+    pairs: list[tuple[str, str | None]] = []
+    for chunk in query.split("&"):
+        if not chunk:
+            continue
+        key, sep, value = chunk.partition("=")
+        key = _normalise_escapes(key, _KEY_SAFE)
+        if strip_tracking and _is_tracking(key):
+            continue
+        pairs.append((key, _normalise_escapes(value, _VALUE_SAFE) if sep else None))
+    # Sorting by key only keeps repeated keys in page order: "a=2&a=1" can mean something else.
+    pairs.sort(key=lambda pair: pair[0])
+    return tuple(pairs)
+
+
+def _is_tracking(key: str) -> bool:
+    key = key.lower()
+    return key in TRACKING_PARAMS or key.startswith(TRACKING_PREFIXES)
+
+
+# The snapshot bundled with tldextract; no download, no cache directory. Private suffixes are on
+# so that two blogs on blogspot.com or github.io count as different sites.
+_EXTRACT = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True)
+
+
+@lru_cache(maxsize=4096)
+def registrable_domain(url_or_host: str) -> str:
+    """Return the registrable domain ("eTLD+1") of a URL or a bare host, e.g. ``bbc.co.uk``.
+
+    IP addresses and single-label hosts are returned as they are; hosts under a suffix that is not
+    public (``.test``, ``.local``, ``.internal``) take their last two labels (``a.b.test`` ->
+    ``b.test``); a host that is itself a public suffix is returned whole.
+    Raises :class:`InvalidURL` if no host can be found.
+    """
+    text = url_or_host.strip()
+    try:
+        host = urlsplit(text if "://" in text or text.startswith("//") else f"//{text}").hostname
+    except ValueError as exc:
+        raise InvalidURL(f"unparseable URL or host: {exc}") from None
+    if not host:
+        raise InvalidURL(f"no host in {url_or_host!r}")
+    host = normalise_host(host)
+    if ":" in host or _is_ipv4(host):
+        return host
+    parts = _EXTRACT.extract_str(host)
+    if parts.suffix:
+        return f"{parts.domain}.{parts.suffix}" if parts.domain else host
+    return ".".join(host.split(".")[-2:])
+
+
+def _is_ipv4(host: str) -> bool:
+    try:
+        ipaddress.IPv4Address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _strip_www(host: str) -> str:
+    return host[4:] if host.startswith("www.") else host
+
+
+class Target:
+    """The URL a backlink should point to, and how strictly a link's URL must match it.
+
+    Raises :class:`InvalidURL` if ``url`` cannot be checked.
+
+    Cheap pre-check: :attr:`host_key` is the target's lower-case ASCII host without ``www.``.
+    A link URL that is pure ASCII and does not contain ``host_key`` (case-insensitively) can never
+    match, in any mode; :meth:`may_match` tests exactly that, with a couple of string operations and
+    no parsing, and :meth:`matches` starts with it. A relative href does not carry its host, so a
+    caller pre-checking raw hrefs must first know that the page's own host cannot match (for example
+    ``not target.may_match(page_url)``); otherwise resolve the href and call :meth:`matches`.
+    """
+
+    __slots__ = ("url", "mode", "host_key", "site", "_needle", "_parts", "_path_key", "_query_key")
+
+    def __init__(self, url: str, mode: MatchMode) -> None:
+        self.url = url
+        self.mode = MatchMode(mode)
+        self._parts = _parse(url, strip_tracking=True)
+        self.host_key = _strip_www(self._parts.host)
+        self.site = registrable_domain(self._parts.host)
+        # An IPv6 address has several spellings, so no substring can rule a URL out ("" is in all).
+        self._needle = "" if ":" in self.host_key else self.host_key
+        self._path_key = self._parts.path.rstrip("/")
+        self._query_key = tuple(sorted(self._parts.query, key=_pair_sort_key))
+
+    def __repr__(self) -> str:
+        return f"Target({self.url!r}, {self.mode.value!r})"
+
+    def may_match(self, url: str) -> bool:
+        """False only if ``url`` certainly cannot match; see the class docstring."""
+        return not url.isascii() or self._needle in url.lower()
+
+    def matches(self, url: str) -> bool:
+        """Whether the absolute link URL ``url`` points to the target. Never raises."""
+        if not self.may_match(url):
+            return False
+        try:
+            link = _parse(url, strip_tracking=True)
+        except ValueError:  # InvalidURL and the idna/ipaddress errors behind it
+            return False
+        return self._matches_parts(link)
+
+    def same_site(self, url: str) -> bool:
+        """Whether ``url`` is on the target's site (registrable domain) without matching the target.
+
+        This is how a link that now points elsewhere on the user's site is told apart from a
+        link that is gone. Never raises.
+        """
+        try:
+            link = _parse(url, strip_tracking=True)
+            site = registrable_domain(link.host)
+        except ValueError:
+            return False
+        return site == self.site and not self._matches_parts(link)
+
+    def _matches_parts(self, link: _Parts) -> bool:
+        if self.mode is MatchMode.DOMAIN:
+            host = link.host
+            return host == self.host_key or host.endswith("." + self.host_key)
+        if _strip_www(link.host) != self.host_key or link.port != self._parts.port:
+            return False
+        path = link.path.rstrip("/")
+        if self.mode is MatchMode.EXACT:
+            return path == self._path_key and tuple(sorted(link.query, key=_pair_sort_key)) == self._query_key
+        on_boundary = path == self._path_key or path.startswith(self._path_key + "/")
+        return on_boundary and _contains_pairs(link.query, self._query_key)
+
+
+def _pair_sort_key(pair: tuple[str, str | None]) -> tuple[str, bool, str]:
+    key, value = pair
+    return key, value is not None, value or ""
+
+
+def _contains_pairs(query: tuple[tuple[str, str | None], ...], wanted: tuple[tuple[str, str | None], ...]) -> bool:
+    """Whether every pair of ``wanted`` occurs in ``query``, counting repeats."""
+    remaining = list(query)
+    for pair in wanted:
+        if pair not in remaining:
+            return False
+        remaining.remove(pair)
+    return True

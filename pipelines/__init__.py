@@ -1,0 +1,1 @@
+"""Storage side: SQLAlchemy models, change detection and the Scrapy storage pipeline."""

@@ -1,0 +1,89 @@
+"""Engines, sessions and schema management for the SQLite default and any SQLAlchemy URL."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import sessionmaker
+
+ENV_VAR = "BACKLINKS_DATABASE_URL"
+DEFAULT_URL = "sqlite:///backlinks.sqlite"
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class SchemaError(RuntimeError):
+    """The database is not at the schema this code expects; the message says how to fix it."""
+
+
+def database_url(configured: str | None = None) -> str:
+    """The URL to use: an explicit value (``-s`` / ``--database``), else the environment, else SQLite."""
+    return configured or os.environ.get(ENV_VAR) or DEFAULT_URL
+
+
+def make_engine(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        # A crawler writes while `backlinks export` reads: WAL lets readers see the last committed
+        # batch instead of failing with "database is locked"; busy_timeout covers brief overlaps.
+        engine = create_engine(url, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in ("", "psycopg2"):
+        # psycopg 3 is the driver we install; a plain postgresql:// URL should just work.
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return create_engine(parsed, pool_pre_ping=True)
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def make_sessionmaker(engine: Engine) -> sessionmaker:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def _alembic_config(engine: Engine | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["engine"] = engine
+    return config
+
+
+def upgrade(engine: Engine) -> str:
+    """Create or upgrade the schema to the newest revision; returns that revision."""
+    command.upgrade(_alembic_config(engine), "head")
+    return head_revision()
+
+
+def head_revision() -> str:
+    script = ScriptDirectory.from_config(_alembic_config())
+    head = script.get_current_head()
+    assert head is not None, "migrations directory has no revision"
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def require_schema(engine: Engine) -> None:
+    """Fail fast, before any crawling, when the schema is missing or old."""
+    current, head = current_revision(engine), head_revision()
+    if current != head:
+        state = "has no schema" if current is None else f"is at schema {current}, not {head}"
+        raise SchemaError(
+            f"database {engine.url.render_as_string(hide_password=True)} {state}: "
+            "run `backlinks init` first"
+        )

@@ -1,0 +1,151 @@
+"""Writing imported backlinks: idempotent, batched, all-or-nothing per file."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import insert, select, tuple_
+from sqlalchemy.orm import Session, sessionmaker
+
+from crawler.importers import ImportRow
+from crawler.items import BacklinkIn
+from crawler.urls import InvalidURL, normalise, registrable_domain
+from pipelines.models import Backlink, Tag
+
+BATCH = 1000
+_UPDATABLE = ("referring_url", "target_url", "match", "expected_anchor", "expected_rel", "notes")
+
+
+@dataclass
+class ImportReport:
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    duplicates: int = 0  # rows naming a backlink already seen earlier in the same file
+    errors: list[tuple[int, str]] = field(default_factory=list)  # (line, reason)
+    committed: bool = False
+
+    @property
+    def rows(self) -> int:
+        return self.added + self.updated + self.unchanged + self.duplicates + len(self.errors)
+
+
+def import_rows(
+    sessions: sessionmaker,
+    rows: Iterable[ImportRow],
+    now: datetime,
+    *,
+    strict: bool = False,
+    dry_run: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> ImportReport:
+    """Add new backlinks and update changed ones in ONE transaction.
+
+    The transaction is rolled back on ``dry_run``, and on ``strict`` when any row was bad, so a
+    file is never half-imported. Rows are handled in batches and the session is emptied after each,
+    so a million-row file imports in bounded memory.
+    """
+    report = ImportReport()
+    seen: set[tuple[str, str]] = set()
+    with sessions() as session, session.begin():
+        batch: list[tuple[int, BacklinkIn, tuple[str, str], str]] = []
+        for row in rows:
+            if progress:
+                progress(row.line)
+            keyed = _keyed(row, report)
+            if keyed is None:
+                continue
+            if keyed[2] in seen:
+                report.duplicates += 1
+                continue
+            seen.add(keyed[2])
+            batch.append(keyed)
+            if len(batch) >= BATCH:
+                _write(session, batch, now, report)
+                batch = []
+        _write(session, batch, now, report)
+        if dry_run or (strict and report.errors):
+            session.rollback()
+        else:
+            report.committed = True
+    return report
+
+
+def _keyed(row: ImportRow, report: ImportReport) -> tuple[int, BacklinkIn, tuple[str, str], str] | None:
+    if row.backlink is None:
+        report.errors.append((row.line, row.error or "invalid row"))
+        return None
+    backlink = row.backlink
+    try:
+        key = (normalise(backlink.referring_url), normalise(backlink.target_url))
+        domain = registrable_domain(backlink.referring_url)
+    except InvalidURL as exc:
+        report.errors.append((row.line, str(exc)))
+        return None
+    return row.line, backlink, key, domain
+
+
+def _write(
+    session: Session,
+    batch: list[tuple[int, BacklinkIn, tuple[str, str], str]],
+    now: datetime,
+    report: ImportReport,
+) -> None:
+    if not batch:
+        return
+    keys = [key for _, _, key, _ in batch]
+    existing = {
+        (b.referring_key, b.target_key): b
+        for b in session.scalars(
+            select(Backlink).where(tuple_(Backlink.referring_key, Backlink.target_key).in_(keys))
+        )
+    }
+    new_rows, new_tags = [], []
+    for _line, backlink, key, domain in batch:
+        values = {
+            "referring_url": backlink.referring_url,
+            "target_url": backlink.target_url,
+            "match": backlink.match.value,
+            "expected_anchor": backlink.expected_anchor,
+            "expected_rel": backlink.expected_rel,
+            "notes": backlink.notes,
+        }
+        row = existing.get(key)
+        if row is None:
+            new_rows.append(
+                {**values, "referring_key": key[0], "target_key": key[1], "domain": domain,
+                 "source": backlink.source, "created_at": now, "updated_at": now}
+            )
+            new_tags.append(backlink.tags)
+            continue
+        changed = _update(row, values, backlink.tags, now)
+        report.updated += changed
+        report.unchanged += not changed
+    if new_rows:
+        ids = session.scalars(insert(Backlink).returning(Backlink.id, sort_by_parameter_order=True), new_rows).all()
+        tag_rows = [{"backlink_id": i, "tag": t} for i, tags in zip(ids, new_tags, strict=True) for t in dict.fromkeys(tags)]
+        if tag_rows:
+            session.execute(insert(Tag), tag_rows)
+        report.added += len(new_rows)
+    session.flush()
+    session.expunge_all()
+
+
+def _update(row: Backlink, values: dict[str, object], tags: list[str], now: datetime) -> bool:
+    """Apply a re-imported row. Empty optional cells keep what is stored; tags only accumulate."""
+    changed = False
+    for name in _UPDATABLE:
+        value = values[name]
+        if value is not None and getattr(row, name) != value:
+            setattr(row, name, value)
+            changed = True
+    have = {t.tag for t in row.tags}
+    for tag in dict.fromkeys(tags):
+        if tag not in have:
+            row.tags.append(Tag(tag=tag))
+            changed = True
+    if changed:
+        row.updated_at = now
+    return changed

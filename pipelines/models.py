@@ -1,0 +1,197 @@
+"""Typed SQLAlchemy 2 models.
+
+``checks`` is the append-only history; ``states`` is the current state per backlink derived from
+it by :func:`pipelines.changes.detect`; ``events`` explains every change between two states.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Index,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite keeps no offset of its own)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(column_0_label)s",
+            "uq": "uq_%(table_name)s_%(column_0_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSONType, list[str]: JSONType}
+
+
+class Backlink(Base):
+    """A known backlink: a referring page expected to link to a target of the user's site."""
+
+    __tablename__ = "backlinks"
+    __table_args__ = (UniqueConstraint("referring_key", "target_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    referring_url: Mapped[str] = mapped_column(Text)
+    # Normalised forms: the identity of a backlink (re-imports are idempotent) and the page key
+    # that groups several backlinks into one fetch.
+    referring_key: Mapped[str] = mapped_column(Text, index=True)
+    target_url: Mapped[str] = mapped_column(Text)
+    target_key: Mapped[str] = mapped_column(Text)
+    match: Mapped[str] = mapped_column(String(16))
+    # Registrable domain of the referring page: the unit of politeness and of splitting work.
+    domain: Mapped[str] = mapped_column(String(255), index=True)
+    expected_anchor: Mapped[str | None] = mapped_column(Text)
+    expected_rel: Mapped[str | None] = mapped_column(String(255))
+    notes: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    tags: Mapped[list[Tag]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+    state: Mapped[State | None] = relationship(back_populates="backlink", lazy="raise")
+
+
+class Tag(Base):
+    __tablename__ = "backlink_tags"
+
+    backlink_id: Mapped[int] = mapped_column(
+        ForeignKey("backlinks.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag: Mapped[str] = mapped_column(String(255), primary_key=True, index=True)
+
+
+class Run(Base):
+    """One `scrapy crawl verify` run: what it was asked, what it found."""
+
+    __tablename__ = "runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    # running | finished | interrupted (the process ended without closing the run)
+    status: Mapped[str] = mapped_column(String(16))
+    finish_reason: Mapped[str | None] = mapped_column(String(64))
+    arguments: Mapped[dict[str, Any]]
+    counts: Mapped[dict[str, Any]]  # per status, per "status/reason", pages, errors
+    events: Mapped[dict[str, Any]]  # per event kind
+
+
+class Check(Base):
+    """Append-only history: one row per backlink per check."""
+
+    __tablename__ = "checks"
+    __table_args__ = (Index("ix_checks_backlink_checked", "backlink_id", "checked_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    backlink_id: Mapped[int] = mapped_column(ForeignKey("backlinks.id", ondelete="CASCADE"))
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"), index=True)
+    checked_at: Mapped[datetime]
+    # What this check observed (live, missing_unconfirmed or an inconclusive status) and the
+    # status the backlink had after it (where repeated misses become lost).
+    observed: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str | None] = mapped_column(String(255))
+    http_status: Mapped[int | None]
+    final_url: Mapped[str | None] = mapped_column(Text)
+    anchors: Mapped[list[str]]
+    rel: Mapped[list[str]]
+    follow: Mapped[bool | None]
+    position: Mapped[str | None] = mapped_column(String(16))
+    link_count: Mapped[int]
+    noindex: Mapped[bool | None]
+    canonical: Mapped[str | None] = mapped_column(Text)
+    found_in: Mapped[str | None] = mapped_column(String(16))
+    details: Mapped[dict[str, Any]]  # page facts and every matching link, as extracted
+
+
+class State(Base):
+    """Current state of a backlink, derived from its checks."""
+
+    __tablename__ = "states"
+
+    backlink_id: Mapped[int] = mapped_column(
+        ForeignKey("backlinks.id", ondelete="CASCADE"), primary_key=True
+    )
+    status: Mapped[str] = mapped_column(String(32), index=True)  # latest check's status
+    reason: Mapped[str | None] = mapped_column(String(255))
+    # Last conclusive status (live, missing_unconfirmed or lost): an inconclusive check never
+    # changes it, so "lost, then a timeout, then live" is still a recovery.
+    verdict: Mapped[str | None] = mapped_column(String(32), index=True)
+    since: Mapped[datetime]  # when `status` began
+    first_seen: Mapped[datetime | None]
+    last_seen: Mapped[datetime | None]  # last check that found the link
+    last_checked: Mapped[datetime] = mapped_column(index=True)
+    last_check_id: Mapped[int | None] = mapped_column(ForeignKey("checks.id", ondelete="SET NULL"))
+    consecutive_misses: Mapped[int]
+    # The link as last seen live.
+    anchors: Mapped[list[str]]
+    rel: Mapped[list[str]]
+    follow: Mapped[bool | None]
+    position: Mapped[str | None] = mapped_column(String(16))
+    link_count: Mapped[int]
+    linked_url: Mapped[str | None] = mapped_column(Text)
+    found_in: Mapped[str | None] = mapped_column(String(16))
+    hidden: Mapped[bool | None]
+    mismatch: Mapped[list[str]]  # expectations not met: "anchor", "rel"
+    # The page as last fetched successfully.
+    http_status: Mapped[int | None]
+    final_url: Mapped[str | None] = mapped_column(Text)
+    noindex: Mapped[bool | None]
+    canonical: Mapped[str | None] = mapped_column(Text)
+
+    backlink: Mapped[Backlink] = relationship(back_populates="state", lazy="raise")
+
+
+class Event(Base):
+    """One explained change of a backlink, produced by one check."""
+
+    __tablename__ = "events"
+    # A check produces each kind of event at most once: a replayed batch cannot duplicate events.
+    __table_args__ = (UniqueConstraint("check_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    backlink_id: Mapped[int] = mapped_column(
+        ForeignKey("backlinks.id", ondelete="CASCADE"), index=True
+    )
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"), index=True)
+    check_id: Mapped[int] = mapped_column(ForeignKey("checks.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32), index=True)
+    before: Mapped[str | None] = mapped_column(Text)
+    after: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(index=True)

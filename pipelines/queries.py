@@ -1,0 +1,114 @@
+"""Read side: what the CLI, exports and run summaries show. Streams, never loads a table whole."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from pipelines.models import Backlink, Check, Event, Run, State, Tag
+
+CURRENT_FIELDS = (
+    "referring_url", "target_url", "match", "status", "reason", "anchors", "rel", "follow",
+    "position", "link_count", "http_status", "final_url", "noindex", "canonical", "first_seen",
+    "last_seen", "last_checked",
+    # Beyond the contract's minimum: what a user needs to trust a status.
+    "verdict", "since", "consecutive_misses", "linked_url", "mismatch", "tags",
+)
+CHECK_FIELDS = (
+    "referring_url", "target_url", "checked_at", "run", "observed", "status", "reason",
+    "http_status", "final_url", "anchors", "rel", "follow", "position", "link_count", "noindex",
+    "canonical",
+)
+EVENT_FIELDS = ("referring_url", "target_url", "kind", "before", "after", "at", "run")
+
+_YIELD = 1000
+
+
+def _tagged(stmt: Select, tag: str | None) -> Select:
+    if tag:
+        stmt = stmt.where(Backlink.id.in_(select(Tag.backlink_id).where(Tag.tag == tag)))
+    return stmt
+
+
+def status_counts(session: Session, tag: str | None = None) -> list[tuple[str, str | None, int]]:
+    """(status, reason, backlinks) for every backlink; never-checked ones count as ``unchecked``."""
+    status = func.coalesce(State.status, "unchecked")
+    stmt = _tagged(
+        select(status, State.reason, func.count(Backlink.id))
+        .select_from(Backlink)
+        .outerjoin(State, State.backlink_id == Backlink.id)
+        .group_by(status, State.reason)
+        .order_by(status, State.reason),
+        tag,
+    )
+    return [(s, r, n) for s, r, n in session.execute(stmt)]
+
+
+def iter_current(session: Session, tag: str | None = None) -> Iterator[dict[str, Any]]:
+    stmt = _tagged(
+        select(Backlink, State).outerjoin(State, State.backlink_id == Backlink.id).order_by(Backlink.id),
+        tag,
+    )
+    for backlink, state in session.execute(stmt).yield_per(_YIELD):
+        row: dict[str, Any] = {
+            "referring_url": backlink.referring_url,
+            "target_url": backlink.target_url,
+            "match": backlink.match,
+            "tags": [t.tag for t in backlink.tags],
+        }
+        for name in CURRENT_FIELDS:
+            if name not in row:
+                row[name] = getattr(state, name, None) if state else None
+        if state is None:
+            row.update(status="unchecked", anchors=[], rel=[], mismatch=[], link_count=0)
+        yield {name: row[name] for name in CURRENT_FIELDS}
+
+
+def iter_checks(session: Session, since: datetime | None = None, run: int | None = None) -> Iterator[dict[str, Any]]:
+    stmt = select(Check, Backlink.referring_url, Backlink.target_url).join(Backlink, Backlink.id == Check.backlink_id)
+    if since:
+        stmt = stmt.where(Check.checked_at >= since)
+    if run:
+        stmt = stmt.where(Check.run_id == run)
+    for check, referring_url, target_url in session.execute(stmt.order_by(Check.id)).yield_per(_YIELD):
+        row = {"referring_url": referring_url, "target_url": target_url, "run": check.run_id}
+        yield {name: row[name] if name in row else getattr(check, name) for name in CHECK_FIELDS}
+
+
+def events_query(since: datetime | None = None, run: int | None = None, kinds: tuple[str, ...] = ()) -> Select:
+    stmt = select(Event, Backlink.referring_url, Backlink.target_url).join(Backlink, Backlink.id == Event.backlink_id)
+    if since:
+        stmt = stmt.where(Event.at >= since)
+    if run:
+        stmt = stmt.where(Event.run_id == run)
+    if kinds:
+        stmt = stmt.where(Event.kind.in_(kinds))
+    return stmt.order_by(Event.id)
+
+
+def iter_events(session: Session, stmt: Select) -> Iterator[dict[str, Any]]:
+    for event, referring_url, target_url in session.execute(stmt).yield_per(_YIELD):
+        yield {
+            "referring_url": referring_url,
+            "target_url": target_url,
+            "kind": event.kind,
+            "before": event.before,
+            "after": event.after,
+            "at": event.at,
+            "run": event.run_id,
+        }
+
+
+def get_run(session: Session, run_id: int | None) -> Run | None:
+    """A run by id, or the latest one."""
+    if run_id is not None:
+        return session.get(Run, run_id)
+    return session.scalars(select(Run).order_by(Run.id.desc()).limit(1)).first()
+
+
+def recent_runs(session: Session, limit: int = 10) -> list[Run]:
+    return list(session.scalars(select(Run).order_by(Run.id.desc()).limit(limit)))

@@ -1,0 +1,2 @@
+import crawler.urls
+def test_x(): pass
