@@ -213,3 +213,13 @@ def export(
         count = write_rows(rows, fields, format.value, out)
     if output:
         console.print(f"wrote {count} rows to {output}", markup=False)
+
+
+@app.command()
+def demo(
+    directory: Annotated[Path, typer.Option("--dir", help="where the demo database and CSV go")] = Path("demo-run"),
+) -> None:
+    """Two nights of real verification against the bundled demo web on 127.0.0.1."""
+    from crawler.demo.run import run_demo  # starts a web server: only load it when asked
+
+    run_demo(directory.resolve(), say=lambda *parts: console.print(*parts, markup=False, highlight=False))

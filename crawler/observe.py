@@ -6,7 +6,7 @@ everything that decides *live*, *which miss* or *inconclusive* lives here and in
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 from parsel import Selector
@@ -37,9 +37,7 @@ def observe_failure(
     return [_observation(b, referring_url, at, status, reason) for b in backlinks]
 
 
-def observe_page(
-    backlinks: Sequence[DueBacklink], page: Fetched, at: datetime, *, strip_tracking: bool = True
-) -> list[Observation]:
+def observe_page(backlinks: Sequence[DueBacklink], page: Fetched, at: datetime) -> list[Observation]:
     challenge = looks_like_challenge(page.http_status, page.headers, page.text or "")
     inconclusive = classify_http(page.http_status, challenge=challenge)
     if inconclusive:
@@ -56,7 +54,7 @@ def observe_page(
     if page.text is None or not is_html(content_type, page.body):
         return observe_failure(backlinks, page.url, Status.NOT_HTML, content_type or "unknown", at)
 
-    targets = [(b, Target(b.target_url, b.match, strip_tracking=strip_tracking)) for b in backlinks]
+    targets = [(b, Target(b.target_url, b.match)) for b in backlinks]
     sel = Selector(text=page.text, type="html")
     facts = extract_page(
         sel,
@@ -67,10 +65,22 @@ def observe_page(
         redirects=page.redirects,
         body=page.body,
     )
-    # One pass over the page's links for all its backlinks; only links that could concern one of
-    # the targets (same site) get the expensive fields.
-    links = extract_links(sel, page.final_url, keep=lambda url: any(t.same_site(url) for _, t in targets))
+    # One pass over the page's links for all its backlinks; only links that concern one of the
+    # targets' sites get the expensive fields (anchor, context, snippet).
+    links = extract_links(sel, page.final_url, keep=_concerns([t for _, t in targets]))
     return [_judge(b, target, links, facts, page.url, at) for b, target in targets]
+
+
+def _concerns(targets: Sequence[Target]) -> Callable[[str], bool]:
+    needles = {t.site for t in targets}
+
+    def keep(url: str) -> bool:
+        # A substring test first: most links of a page are nowhere near the targets' sites.
+        if url.isascii() and not any(needle in url.lower() for needle in needles):
+            return False
+        return any(t.matches(url) or t.same_site(url) for t in targets)
+
+    return keep
 
 
 def _judge(

@@ -85,8 +85,6 @@ def classify_failure(exc: BaseException) -> tuple[Status, str]:
         if "redirect" in message:
             return Status.SERVER_ERROR, "too_many_redirects"
         return Status.NETWORK_ERROR, f"ignored: {exc}"[:255]
-    if isinstance(exc, sx.DownloadCancelledError) and "max size" in str(exc):
-        return Status.TOO_LARGE, "download_maxsize"
     for types, status, reason in _FAILURES:
         if isinstance(exc, types):
             return status, reason
@@ -103,7 +101,9 @@ _FAILURES: tuple[tuple[tuple[type[BaseException], ...], Status, str], ...] = (
     ((sx.CannotResolveHostError, tx.DNSLookupError), Status.NETWORK_ERROR, "dns"),
     ((sx.DownloadConnectionRefusedError, tx.ConnectionRefusedError), Status.NETWORK_ERROR, "connection_refused"),
     ((sx.ResponseDataLossError,), Status.NETWORK_ERROR, "data_loss"),
-    ((sx.DownloadCancelledError,), Status.NETWORK_ERROR, "cancelled"),
+    # The HTTP handler cancels a running download only at DOWNLOAD_MAXSIZE; when the body streams
+    # without a Content-Length the exception carries no message, so the type alone decides.
+    ((sx.DownloadCancelledError,), Status.TOO_LARGE, "download_maxsize"),
     ((tx.ConnectionLost, tx.ConnectionDone), Status.NETWORK_ERROR, "connection_lost"),
     ((sx.DownloadFailedError,), Status.NETWORK_ERROR, "download_failed"),
 )

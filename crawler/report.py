@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.orm import sessionmaker
 
+from pipelines.changes import EventKind
 from pipelines.queries import events_query, get_run, iter_events
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -44,13 +45,22 @@ def status_table(rows: Iterable[tuple[str, str | None, int]], title: str = "Back
     return table
 
 
-def events_table(rows: Iterable[dict[str, Any]], title: str = "Changes") -> Table:
+def events_table(rows: Iterable[dict[str, Any]], title: str = "Changes", *, with_time: bool = True) -> Table:
+    columns = ("at", "kind", "referring_url", "target_url", "before", "after")
+    if not with_time:
+        columns = columns[1:]
     table = Table(title=title)
-    for name in ("at", "kind", "referring_url", "target_url", "before", "after"):
+    for name in columns:
         table.add_column(name, overflow="fold")
     for row in rows:
-        table.add_row(*(safe(row[name], 80) for name in ("at", "kind", "referring_url", "target_url", "before", "after")))
+        table.add_row(*(_cell(name, row[name]) for name in columns))
     return table
+
+
+def _cell(name: str, value: Any) -> str:
+    if name in ("before", "after") and value == "":
+        return "(none)"  # e.g. a link that had no rel at all
+    return safe(value, 80)
 
 
 def render(*renderables: Any, width: int = 140) -> str:
@@ -62,8 +72,8 @@ def render(*renderables: Any, width: int = 140) -> str:
     return out.getvalue()
 
 
-def run_summary(sessions: sessionmaker, run_id: int) -> str:
-    """Counts per status and reason, then the changes this run made."""
+def run_report(sessions: sessionmaker, run_id: int) -> list[Any]:
+    """Counts per status and reason, then the changes this run made (first sightings counted)."""
     with sessions() as session:
         run = get_run(session, run_id)
         assert run is not None
@@ -72,18 +82,25 @@ def run_summary(sessions: sessionmaker, run_id: int) -> str:
         rows = []
         for status, number in sorted(counts.get("status", {}).items()):
             detailed = {k.split("/", 1)[1]: v for k, v in reasons.items() if k.split("/", 1)[0] == status}
-            rest = number - sum(detailed.values())
             rows += [(status, reason, n) for reason, n in sorted(detailed.items())]
-            if rest:
-                rows.append((status, None, rest))
-        events = list(iter_events(session, events_query(run=run_id).limit(SUMMARY_EVENTS + 1)))
-    total_events = sum((run.events or {}).values())
-    title = f"Changes in run {run_id} ({total_events})"
+            if number > sum(detailed.values()):
+                rows.append((status, None, number - sum(detailed.values())))
+        kinds = tuple(k for k in (run.events or {}) if k != EventKind.FIRST_SEEN.value)
+        stmt = events_query(run=run_id, kinds=kinds).limit(SUMMARY_EVENTS) if kinds else None
+        events = list(iter_events(session, stmt)) if stmt is not None else []
+    changed = sum(n for k, n in (run.events or {}).items() if k != EventKind.FIRST_SEEN.value)
+    first_seen = (run.events or {}).get(EventKind.FIRST_SEEN.value, 0)
     parts: list[Any] = [status_table(rows, title=f"Run {run_id}: {counts.get('checked', 0)} backlinks checked")]
+    if first_seen:
+        parts.append(f"{first_seen} backlinks seen live for the first time.")
     if events:
-        parts.append(events_table(events[:SUMMARY_EVENTS], title=title))
-        if total_events > SUMMARY_EVENTS:
-            parts.append(f"... and {total_events - SUMMARY_EVENTS} more: backlinks changes --run {run_id}")
-    else:
+        parts.append(events_table(events, title=f"Changes in run {run_id} ({changed})", with_time=False))
+        if changed > SUMMARY_EVENTS:
+            parts.append(f"... and {changed - SUMMARY_EVENTS} more: backlinks changes --run {run_id}")
+    elif not first_seen:
         parts.append("No changes in this run.")
-    return render(*parts)
+    return parts
+
+
+def run_summary(sessions: sessionmaker, run_id: int) -> str:
+    return render(*run_report(sessions, run_id))

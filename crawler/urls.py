@@ -168,7 +168,19 @@ def normalise_host(host: str) -> str:
             raise InvalidURL(f"invalid international host name: {exc}") from None
     if not _ASCII_HOST.fullmatch(host):
         raise InvalidURL(f"invalid host name {host!r}")
+    if "xn--" in host:
+        _check_punycode(host)
     return host
+
+
+def _check_punycode(host: str) -> None:
+    """Refuse "xn--" labels that do not decode, as browsers do."""
+    for label in host.split("."):
+        if label.startswith("xn--"):
+            try:
+                idna.ulabel(label)
+            except (idna.IDNAError, UnicodeError):
+                raise InvalidURL(f"invalid punycode label {label!r}") from None
 
 
 def _normalise_escapes(text: str, safe: frozenset[str]) -> str:
@@ -233,7 +245,6 @@ def _is_tracking(key: str) -> bool:
 _EXTRACT = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True)
 
 
-@lru_cache(maxsize=4096)
 def registrable_domain(url_or_host: str) -> str:
     """Return the registrable domain ("eTLD+1") of a URL or a bare host, e.g. ``bbc.co.uk``.
 
@@ -243,13 +254,20 @@ def registrable_domain(url_or_host: str) -> str:
     Raises :class:`InvalidURL` if no host can be found.
     """
     text = url_or_host.strip()
+    if text.count(":") > 1 and "/" not in text:  # a bare IPv6 address, brackets or not
+        return normalise_host(text)
     try:
         host = urlsplit(text if "://" in text or text.startswith("//") else f"//{text}").hostname
     except ValueError as exc:
         raise InvalidURL(f"unparseable URL or host: {exc}") from None
     if not host:
         raise InvalidURL(f"no host in {url_or_host!r}")
-    host = normalise_host(host)
+    return _site(normalise_host(host))
+
+
+@lru_cache(maxsize=4096)  # same_site asks about the same few hosts for every page
+def _site(host: str) -> str:
+    """:func:`registrable_domain` of a host already through :func:`normalise_host`."""
     if ":" in host or _is_ipv4(host):
         return host
     parts = _EXTRACT.extract_str(host)
@@ -273,26 +291,41 @@ def _strip_www(host: str) -> str:
 class Target:
     """The URL a backlink should point to, and how strictly a link's URL must match it.
 
-    Raises :class:`InvalidURL` if ``url`` cannot be checked.
+    Raises :class:`InvalidURL` if ``url`` cannot be checked. With ``strip_tracking`` false, tracking
+    parameters (``utm_*``, ``gclid``...) count like any other query parameter.
 
     Cheap pre-check: :attr:`host_key` is the target's lower-case ASCII host without ``www.``.
     A link URL that is pure ASCII and does not contain ``host_key`` (case-insensitively) can never
     match, in any mode; :meth:`may_match` tests exactly that, with a couple of string operations and
-    no parsing, and :meth:`matches` starts with it. A relative href does not carry its host, so a
-    caller pre-checking raw hrefs must first know that the page's own host cannot match (for example
+    no parsing, and :meth:`matches` starts with it (as :meth:`same_site` starts with the same test
+    on :attr:`site`). A relative href does not carry its host, so a caller pre-checking raw hrefs
+    must first know that the page's own host cannot match (for example
     ``not target.may_match(page_url)``); otherwise resolve the href and call :meth:`matches`.
     """
 
-    __slots__ = ("url", "mode", "host_key", "site", "_needle", "_parts", "_path_key", "_query_key")
+    __slots__ = (
+        "url",
+        "mode",
+        "strip_tracking",
+        "host_key",
+        "site",
+        "_needle",
+        "_site_needle",
+        "_parts",
+        "_path_key",
+        "_query_key",
+    )
 
-    def __init__(self, url: str, mode: MatchMode) -> None:
+    def __init__(self, url: str, mode: MatchMode, *, strip_tracking: bool = True) -> None:
         self.url = url
         self.mode = MatchMode(mode)
-        self._parts = _parse(url, strip_tracking=True)
+        self.strip_tracking = strip_tracking
+        self._parts = _parse(url, strip_tracking=strip_tracking)
         self.host_key = _strip_www(self._parts.host)
-        self.site = registrable_domain(self._parts.host)
+        self.site = _site(self._parts.host)
         # An IPv6 address has several spellings, so no substring can rule a URL out ("" is in all).
         self._needle = "" if ":" in self.host_key else self.host_key
+        self._site_needle = "" if ":" in self.site else self.site
         self._path_key = self._parts.path.rstrip("/")
         self._query_key = tuple(sorted(self._parts.query, key=_pair_sort_key))
 
@@ -308,23 +341,27 @@ class Target:
         if not self.may_match(url):
             return False
         try:
-            link = _parse(url, strip_tracking=True)
+            link = _parse(url, strip_tracking=self.strip_tracking)
         except ValueError:  # InvalidURL and the idna/ipaddress errors behind it
             return False
         return self._matches_parts(link)
 
     def same_site(self, url: str) -> bool:
-        """Whether ``url`` is on the target's site (registrable domain) without matching the target.
+        """Whether ``url`` is on the target's site: it matches, or shares its registrable domain.
 
-        This is how a link that now points elsewhere on the user's site is told apart from a
-        link that is gone. Never raises.
+        ``same_site(url) and not matches(url)`` is a link that now points elsewhere on the user's
+        site ("target changed"), which is not the same as a link that is gone. Matching links are
+        included so that ``same_site`` can serve as the ``keep`` filter of link extraction for
+        every backlink of a page at once. Never raises.
         """
+        if url.isascii() and self._site_needle not in url.lower():
+            return False
         try:
-            link = _parse(url, strip_tracking=True)
-            site = registrable_domain(link.host)
+            link = _parse(url, strip_tracking=self.strip_tracking)
+            site = _site(link.host)
         except ValueError:
             return False
-        return site == self.site and not self._matches_parts(link)
+        return site == self.site or self._matches_parts(link)
 
     def _matches_parts(self, link: _Parts) -> bool:
         if self.mode is MatchMode.DOMAIN:

@@ -14,7 +14,9 @@ from crawler.demo.site import NIGHTS, SCENARIOS, DemoSite, write_backlinks_csv
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m crawler.demo", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m crawler.demo", description="Serve the demo web on 127.0.0.1 until Ctrl-C."
+    )
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free port)")
     parser.add_argument("--night", type=int, choices=NIGHTS, default=1)
     parser.add_argument("--delay-scale", type=float, default=1.0, help="scales the slow page's delay")

@@ -41,8 +41,8 @@ SHOP_DOMAIN = "https://example-shop.test/"
 # --- Knobs that crawler tests tune against their own settings -----------------------------------------
 
 # The slow page answers after SLOW_DELAY * delay_scale seconds: above the ~1-2 s DOWNLOAD_TIMEOUT of
-# crawl tests (at scale 1) and the ~5 s of the demo. The cap keeps a large scale from holding a
-# request (and stop()) hostage.
+# crawl tests (at scale 1) and the ~5 s of the demo. The cap bounds how long any request is held,
+# whatever the scale.
 SLOW_DELAY = 8.0
 SLOW_DELAY_CAP = 30.0
 # Above the 2 MiB DOWNLOAD_MAXSIZE that crawl tests set, so the download is cut off mid-stream.
@@ -203,8 +203,8 @@ def _html(text: str, status: int = 200, headers: dict[str, str] | None = None) -
 
 
 def _error_page(ctx: _Ctx, status: int, title: str, headers: dict[str, str] | None = None) -> web.Response:
-    body = f"<!DOCTYPE html>\n<html lang=\"en\"><head><title>{status} {title}</title></head>"
-    return _html(f"{body}<body><h1>{title}</h1><p>{escape(ctx.host)}</p></body></html>\n", status, headers)
+    head = f'<!DOCTYPE html>\n<html lang="en"><head><title>{status} {escape(title)}</title></head>'
+    return _html(f"{head}<body><h1>{escape(title)}</h1><p>{escape(ctx.host)}</p></body></html>\n", status, headers)
 
 
 # --- Routing: scenarios and the pages that play them -----------------------------------------------------
@@ -850,7 +850,7 @@ _ALLOW_ALL = "User-agent: *\nDisallow:\n"
 _ROBOTS = {ROBOTS_HOST: f"User-agent: *\nDisallow: {ROBOTS_DISALLOWED_PREFIX}\n"}
 
 
-def robots_txt(host: str) -> str:
+def _robots_txt(host: str) -> str:
     """The robots.txt every host serves: all allow everything, except ROBOTS_HOST."""
     return _ROBOTS.get(host, _ALLOW_ALL)
 
@@ -884,7 +884,7 @@ async def _dispatch(request: web.Request) -> web.StreamResponse:
         night = state.night
     ctx = _Ctx(request, night, state.slow_delay)
     if path == "/robots.txt":
-        return web.Response(text=robots_txt(host), content_type="text/plain")
+        return web.Response(text=_robots_txt(host), content_type="text/plain")
     page = _ROUTES.get((host, path))
     if page is None:
         return _error_page(ctx, 404, "Not Found")
@@ -923,7 +923,8 @@ class DemoSite:
     """The demo web on ``host`` (loopback), served from a background thread with its own event loop.
 
     Use as a context manager, or call start() and stop(). ``night`` may be switched at any time;
-    ``hits`` counts requests per (host, path) and may be read (or cleared) from the calling thread.
+    ``hits`` counts the requests a crawler could make (robots.txt included, night switches over HTTP
+    not) per (lower-case host, path); read or clear it from the calling thread.
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, delay_scale: float = 1.0) -> None:

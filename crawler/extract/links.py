@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from typing import NamedTuple
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import parsel
 from lxml import etree
@@ -175,7 +175,19 @@ class _Resolver:
         if not lowered.startswith(_WEB_SCHEMES):
             return None
         after_scheme = url[lowered.index("//") + 2 :]
-        return url if after_scheme[:1] not in ("", "/", "?", "#") else None
+        if after_scheme[:1] in ("", "/", "?", "#"):
+            return None  # no host
+        if "[" in url and not _splits(url):  # an IPv6 host is the one thing urlsplit refuses
+            return None
+        return url
+
+
+def _splits(url: str) -> bool:
+    try:
+        urlsplit(url)
+    except ValueError:
+        return False
+    return True
 
 
 def _is_plain_relative(href: str) -> bool:

@@ -20,9 +20,7 @@ from crawler.importers.tabular import TabularFormat
 from crawler.importers.text import Head, read_head
 
 FORMATS: tuple[str, ...] = ("csv", "json", "list", "gsc", "ahrefs", "semrush", "majestic", "moz")
-TABULAR: dict[str, TabularFormat] = {
-    m.NAME: m for m in (ours, gsc, ahrefs, semrush, majestic, moz)
-}
+TABULAR: dict[str, TabularFormat] = {m.NAME: m for m in (ours, gsc, ahrefs, semrush, majestic, moz)}
 _BY_HEADER = ("csv", "ahrefs", "semrush", "majestic", "moz")  # recognised by their labels alone
 
 MAX_PREAMBLE_LINES = 10  # Moz writes six

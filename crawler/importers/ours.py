@@ -81,9 +81,6 @@ def from_fields(fmt: str, fields: Mapping[str, object], options: Options) -> Bac
 
 
 def _string(field: str, value: object) -> str | None:
-    if isinstance(value, str) and undecodable(value):
-        # A file with undecodable bytes, or a "\\udc80" escape: neither can be stored as text.
-        raise RowError(f"{field}: invalid character (lone surrogate)")
     if value is None or isinstance(value, str):
         return value
     raise RowError(f"{field}: expected a string, got {type(value).__name__}")
@@ -128,10 +125,15 @@ def _from_object(item: object, options: Options) -> BacklinkIn:
     if not isinstance(item, dict):
         raise RowError(f"expected a JSON object, got {type(item).__name__}")
     fields = {_KEYS[k]: v for key, v in item.items() if (k := normalise(str(key))) in _KEYS}
+    for field, value in fields.items():
+        if isinstance(value, str) and undecodable(value):
+            # A "\\udc80" escape decodes to a lone surrogate, which no database can store.
+            raise RowError(f"{field}: invalid character (lone surrogate)")
     return from_fields(JSON_NAME, fields, options)
 
 
 def _jsonl_items(stream: TextIO, bad_bytes: str) -> Iterator[tuple[int, object, str | None]]:
+    """``(line, item, error)`` per non-blank line; ``bad_bytes`` is the error for undecodable bytes."""
     for line, text in numbered_lines(stream):
         if text is None:
             yield line, None, too_long_message()
@@ -146,7 +148,7 @@ def _jsonl_items(stream: TextIO, bad_bytes: str) -> Iterator[tuple[int, object, 
 
 
 def _array_items(stream: TextIO, bad_bytes: str) -> Iterator[tuple[int, object, str | None]]:
-    """The elements of a top-level JSON array, one at a time, with their start lines.
+    """Like :func:`_jsonl_items`, for the elements of a top-level JSON array, read chunk by chunk.
 
     After a syntax error the array cannot be re-synchronised, so the error ends the file.
     """
@@ -189,6 +191,8 @@ def _array_items(stream: TextIO, bad_bytes: str) -> Iterator[tuple[int, object, 
             return
         else:
             try:
+                # A number cut by the chunk's end decodes short; it is an error row either way,
+                # since elements must be objects, and an object cut short fails to decode.
                 item, end = decoder.raw_decode(buf, pos)
             except json.JSONDecodeError as exc:
                 if len(buf) - pos < MAX_JSON_OBJECT_CHARS and more():

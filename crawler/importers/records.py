@@ -32,9 +32,7 @@ def sniff_delimiter(header_line: str) -> str:
     return max(DELIMITERS, key=lambda d: counts[d])  # max() keeps the first of equal counts
 
 
-def read_records(
-    lines: Iterator[tuple[int, str | None]], delimiter: str, encoding: str
-) -> Iterator[Record]:
+def read_records(lines: Iterator[tuple[int, str | None]], delimiter: str, encoding: str) -> Iterator[Record]:
     """Yield one :class:`Record` per non-blank record of ``lines``."""
     pushed_back: deque[tuple[int, str | None]] = deque()
 
@@ -47,28 +45,23 @@ def read_records(
             yield Record(start, None, too_long_message())
             continue
         taken: list[tuple[int, str | None]] = [first]
-        while True:
-            if '"' not in text:  # the common case, ten times faster than csv
-                cells: list[str] | None = text.rstrip("\r\n").split(delimiter)
-                error = None
-                break
+        cells: list[str] | None = None
+        error: str | None = None
+        while cells is None and error is None:
             try:
-                cells = next(csv.reader([text], delimiter=delimiter, strict=True))
-                error = None
-                break
+                cells = _split(text, delimiter)
             except csv.Error as exc:
                 if str(exc) != "unexpected end of data":
-                    cells, error = None, f"broken quoting: {exc}"
-                    break
+                    error = f"broken quoting: {exc}"
+                    continue
                 following = next_line()
-                if following is None or following[1] is None or len(taken) == MAX_RECORD_LINES:
-                    cells, error = None, "unclosed quote"
-                    if following is not None:
-                        taken.append(following)
-                    break
-                taken.append(following)
-                text += following[1]
-        if error is not None:
+                if following is not None:
+                    taken.append(following)
+                if following is None or following[1] is None or len(taken) > MAX_RECORD_LINES:
+                    error = "unclosed quote"
+                else:
+                    text += following[1]
+        if cells is None:
             # Everything after the start line gets its own chance to parse.
             pushed_back.extendleft(reversed(taken[1:]))
             yield Record(start, None, error)
@@ -78,3 +71,10 @@ def read_records(
             yield Record(start, None, undecodable_message(encoding))
         else:
             yield Record(start, cells, None)
+
+
+def _split(text: str, delimiter: str) -> list[str]:
+    """The cells of one record; raises csv.Error, "unexpected end of data" if a quote is open."""
+    if '"' not in text:  # the common case, ten times faster than csv
+        return text.rstrip("\r\n").split(delimiter)
+    return next(csv.reader([text], delimiter=delimiter, strict=True))

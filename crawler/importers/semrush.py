@@ -18,7 +18,15 @@ COLUMNS = ToolColumns(
     flags={"nofollow": ("nofollow",), "sponsored": ("sponsored",), "ugc": ("ugc",)},
 )
 # Majestic shares "Source URL" and "Target URL"; these columns exist only in Semrush files.
-_OWN_COLUMNS = ("page ascore", "page as", "source title", "external links", "internal links", "new link", "lost link")
+_OWN_COLUMNS = (
+    "page ascore",
+    "page as",
+    "source title",
+    "external links",
+    "internal links",
+    "new link",
+    "lost link",
+)
 
 
 def recognises(sample: Sample) -> bool:

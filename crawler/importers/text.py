@@ -11,7 +11,6 @@ import codecs
 import io
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -66,7 +65,6 @@ class Head:
 
     encoding: str
     text: str
-    complete: bool  # the whole file fits in the head
 
     def lines(self) -> Iterator[tuple[int, str | None]]:
         return numbered_lines(io.StringIO(self.text, newline=""))
@@ -83,14 +81,12 @@ def read_head(path: Path) -> Head:
         # Drop the partial last line so sniffing never sees half a row.
         cut = max(text.rfind("\n"), text.rfind("\r"))
         text = text[: cut + 1] if cut >= 0 else text
-    return Head(encoding=encoding, text=text, complete=complete)
+    return Head(encoding=encoding, text=text)
 
 
-@contextmanager
-def open_text(path: Path, encoding: str) -> Iterator[TextIO]:
+def open_text(path: Path, encoding: str) -> TextIO:
     # newline="" keeps "\r\n" inside quoted fields intact for the CSV reader.
-    with path.open("r", encoding=encoding, errors=_ERRORS, newline="") as stream:
-        yield stream
+    return path.open("r", encoding=encoding, errors=_ERRORS, newline="")
 
 
 def numbered_lines(stream: TextIO) -> Iterator[tuple[int, str | None]]:
