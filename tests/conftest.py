@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -63,13 +63,22 @@ def db_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:  # type: 
         engine.dispose()
         yield url
         return
-    url = request.getfixturevalue("_postgres_schema")
-    yield url
-    engine = make_engine(url)
-    with engine.begin() as connection:
-        tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
-        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    engine.dispose()
+    yield request.getfixturevalue("empty_postgres")()
+
+
+@pytest.fixture(scope="session")
+def empty_postgres(_postgres_schema: str) -> Callable[[], str]:
+    """Empties every table of the shared PostgreSQL test database (ids restart at 1); returns its URL."""
+
+    def empty() -> str:
+        engine = make_engine(_postgres_schema)
+        with engine.begin() as connection:
+            tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+            connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        engine.dispose()
+        return _postgres_schema
+
+    return empty
 
 
 @pytest.fixture

@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from crawler.demo.run import Demo, crawl
 from crawler.demo.site import ROBOTS_DISALLOWED_PREFIX, ROBOTS_HOST, SCENARIOS, Scenario
 from pipelines.db import make_engine, make_sessionmaker
-from pipelines.models import Backlink, Base, Check, Event, Run, State
+from pipelines.models import Backlink, Check, Event, Run, State
 
 
 def _states(url: str) -> dict[str, dict[str, Any]]:
@@ -42,11 +42,7 @@ def two_nights(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
     workdir = tmp_path_factory.mktemp(f"crawl-{request.param}")
     url = None
     if request.param == "postgresql":
-        url = request.getfixturevalue("_postgres_schema")
-        engine = make_engine(url)
-        with engine.begin() as connection:
-            connection.execute(text(f"TRUNCATE {', '.join(t.name for t in Base.metadata.sorted_tables)} RESTART IDENTITY CASCADE"))
-        engine.dispose()
+        url = request.getfixturevalue("empty_postgres")()
     demo = Demo.prepare(workdir, url)
     try:
         hits = []
