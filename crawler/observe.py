@@ -6,13 +6,13 @@ everything that decides *live*, *which miss* or *inconclusive* lives here and in
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from parsel import Selector
 from pydantic import BaseModel, Field
 
-from crawler.extract.links import extract_links
+from crawler.extract.links import scan_links
 from crawler.extract.page import effective_follow, extract_page, is_html, looks_like_challenge
 from crawler.items import DueBacklink, LinkRecord, MatchMode, Observation, PageFacts
 from crawler.outcome import GONE_HTTP, Miss, Status, classify_http
@@ -37,7 +37,9 @@ def observe_failure(
     return [_observation(b, referring_url, at, status, reason) for b in backlinks]
 
 
-def observe_page(backlinks: Sequence[DueBacklink], page: Fetched, at: datetime) -> list[Observation]:
+def observe_page(
+    backlinks: Sequence[DueBacklink], page: Fetched, at: datetime, *, strip_tracking: bool = True
+) -> list[Observation]:
     challenge = looks_like_challenge(page.http_status, page.headers, page.text or "")
     inconclusive = classify_http(page.http_status, challenge=challenge)
     if inconclusive:
@@ -54,8 +56,11 @@ def observe_page(backlinks: Sequence[DueBacklink], page: Fetched, at: datetime) 
     if page.text is None or not is_html(content_type, page.body):
         return observe_failure(backlinks, page.url, Status.NOT_HTML, content_type or "unknown", at)
 
-    targets = [(b, Target(b.target_url, b.match)) for b in backlinks]
+    targets = [(b, Target(b.target_url, b.match, strip_tracking=strip_tracking)) for b in backlinks]
     sel = Selector(text=page.text, type="html")
+    # One pass over the page's links for all its backlinks; only links on the targets' sites get
+    # the expensive fields (anchor, context, snippet).
+    scan = scan_links(sel, page.final_url, keep=lambda url: any(t.same_site(url) for _, t in targets))
     facts = extract_page(
         sel,
         url=page.url,
@@ -64,23 +69,10 @@ def observe_page(backlinks: Sequence[DueBacklink], page: Fetched, at: datetime) 
         headers=page.headers,
         redirects=page.redirects,
         body=page.body,
+        external_links=scan.external_links,
     )
-    # One pass over the page's links for all its backlinks; only links that concern one of the
-    # targets' sites get the expensive fields (anchor, context, snippet).
-    links = extract_links(sel, page.final_url, keep=_concerns([t for _, t in targets]))
+    links = scan.links
     return [_judge(b, target, links, facts, page.url, at) for b, target in targets]
-
-
-def _concerns(targets: Sequence[Target]) -> Callable[[str], bool]:
-    needles = {t.site for t in targets}
-
-    def keep(url: str) -> bool:
-        # A substring test first: most links of a page are nowhere near the targets' sites.
-        if url.isascii() and not any(needle in url.lower() for needle in needles):
-            return False
-        return any(t.matches(url) or t.same_site(url) for t in targets)
-
-    return keep
 
 
 def _judge(

@@ -23,6 +23,8 @@ BACKLINKS_BATCH_SECONDS = 5.0  # ...or after this long, so a slow crawl still sa
 # --- What to check and when ------------------------------------------------------------------
 BACKLINKS_RECHECK_HOURS = 20.0  # a backlink checked less than this long ago is not due yet
 BACKLINKS_CONFIRM_MISSES = 2  # consecutive conclusive misses before a backlink is lost
+# utm_*, gclid, fbclid...: a link with them still points to the target page.
+BACKLINKS_STRIP_TRACKING = True
 BACKLINKS_START_CHUNK = 500  # referring pages read from the database at a time
 
 # --- Name resolution for simulated webs ----------------------------------------------------------

@@ -313,7 +313,9 @@ def test_rows_carry_source_and_default_fields(name: str) -> None:
         if row.backlink is not None and DETECTION[name] not in ("csv", "json"):
             assert row.backlink.source == DETECTION[name]
             assert row.backlink.tags == [] and row.backlink.notes is None
-            assert row.backlink.match is MatchMode.EXACT
+            # Exports that name no target page match the whole site by default.
+            site_only = DETECTION[name] in ("gsc", "list")
+            assert row.backlink.match is (MatchMode.DOMAIN if site_only else MatchMode.EXACT)
 
 
 def test_our_csv_fields() -> None:

@@ -31,17 +31,26 @@ def read_backlinks(
     """Yield one :class:`ImportRow` per record of ``path``, in file order.
 
     ``format`` is one of :data:`FORMATS` (detected when ``None``); ``target`` replaces every row's
-    target URL and is required for ``gsc`` and ``list``; ``match`` replaces every row's match mode.
+    target URL and is required for ``gsc`` and ``list``; ``match`` replaces every row's match mode
+    (for ``gsc`` and ``list`` it defaults to ``domain``: those files name no target page).
     """
     path = Path(path)
-    options = Options(target=_checked_target(target), match=_checked_match(match))
     sniffed = sniff(path, format)
+    match = _checked_match(match)
+    if match is None and sniffed.format in SITE_TARGET_FORMATS:
+        # These exports say a page links to the site, not to which URL of it: any link to the
+        # site counts, or every deep link would be reported missing.
+        match = MatchMode.DOMAIN
+    options = Options(target=_checked_target(target), match=match)
     if sniffed.format == "json":
         return read_json(path, sniffed.head, options)
     if sniffed.format == "list":
         return read_list(path, sniffed.head, options)
     assert sniffed.sample is not None  # sniff() samples every delimited format
     return read_tabular(path, sniffed.head, sniffed.sample, TABULAR[sniffed.format], options)
+
+
+SITE_TARGET_FORMATS = frozenset({"gsc", "list"})
 
 
 def _checked_target(target: str | None) -> str | None:

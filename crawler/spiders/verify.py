@@ -43,6 +43,7 @@ class VerifySpider(Spider):
         spider.engine = make_engine(settings["BACKLINKS_DATABASE_URL"])
         spider.recheck = timedelta(hours=settings.getfloat("BACKLINKS_RECHECK_HOURS"))
         spider.chunk_size = settings.getint("BACKLINKS_START_CHUNK")
+        spider.strip_tracking = settings.getbool("BACKLINKS_STRIP_TRACKING")
         return spider
 
     async def start(self) -> AsyncIterator[Request]:
@@ -86,7 +87,9 @@ class VerifySpider(Spider):
             body=response.body,
             text=response.text if isinstance(response, TextResponse) else None,
         )
-        yield from observe_page(page.backlinks, fetched, datetime.now(UTC))
+        yield from observe_page(
+            page.backlinks, fetched, datetime.now(UTC), strip_tracking=self.strip_tracking
+        )
 
     def errback(self, failure: Failure) -> Iterator[Observation]:
         page: DuePage = failure.request.meta[PAGE_META]  # type: ignore[attr-defined]
