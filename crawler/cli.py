@@ -28,8 +28,8 @@ from pipelines.db import SchemaError, database_url, make_engine, make_sessionmak
 from pipelines.imports import import_rows
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
-console = Console()
-errors = Console(stderr=True)
+console = Console(soft_wrap=True)  # plain lines stay whole: users grep them
+errors = Console(stderr=True, soft_wrap=True)
 
 
 class What(str, Enum):

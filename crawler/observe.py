@@ -16,7 +16,7 @@ from crawler.extract.links import scan_links
 from crawler.extract.page import effective_follow, extract_page, is_html, looks_like_challenge
 from crawler.items import DueBacklink, LinkRecord, MatchMode, Observation, PageFacts
 from crawler.outcome import GONE_HTTP, Miss, Status, classify_http
-from crawler.urls import Target
+from crawler.urls import Target, canonical_link
 
 
 class Fetched(BaseModel):
@@ -91,7 +91,7 @@ def _judge(
             follow=any(effective_follow(link, facts) for link in matched),
             mismatch=expectation_mismatch(backlink, matched, facts),
         )
-    retargeted = next((link.url for link in links if target.same_site(link.url)), None)
+    retargeted = next((canonical_link(link.url) for link in links if target.same_site(link.url)), None)
     return _observation(
         backlink, url, at, Status.MISSING_UNCONFIRMED, miss_reason(facts).value, facts,
         retargeted_to=retargeted,

@@ -14,6 +14,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 from sqlalchemy.orm import sessionmaker
 
 from pipelines.changes import EventKind
@@ -38,7 +39,7 @@ def status_table(rows: Iterable[tuple[str, str | None, int]], title: str = "Back
     table.add_column("backlinks", justify="right")
     total = 0
     for status, reason, count in rows:
-        table.add_row(safe(status), safe(reason), str(count))
+        table.add_row(Text(safe(status)), Text(safe(reason)), str(count))
         total += count
     table.add_section()
     table.add_row("total", "", str(total))
@@ -57,10 +58,10 @@ def events_table(rows: Iterable[dict[str, Any]], title: str = "Changes", *, with
     return table
 
 
-def _cell(name: str, value: Any) -> str:
+def _cell(name: str, value: Any) -> Text:
     if name in ("before", "after") and value == "":
-        return "(none)"  # e.g. a link that had no rel at all
-    return safe(value, 80)
+        return Text("(none)")  # e.g. a link that had no rel at all
+    return Text(safe(value, 80))  # Text: a "[bold]" in an anchor stays literal, never markup
 
 
 def render(*renderables: Any, width: int = 140) -> str:

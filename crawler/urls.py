@@ -130,6 +130,15 @@ def normalise(url: str, *, strip_tracking: bool = True) -> str:
     return f"{parts.scheme}://{parts.netloc()}{parts.path}" + (f"?{query}" if query else "")
 
 
+def canonical_link(url: str) -> str:
+    """How a linked URL is stored and compared: normalised, so that a rotating utm_* or a
+    fragment never reads as "the link now points somewhere else". Never raises."""
+    try:
+        return normalise(url)
+    except InvalidURL:
+        return url
+
+
 def _parse(url: str, *, strip_tracking: bool) -> _Parts:
     split = urlsplit(check_url(clean_href(url)))
     scheme = split.scheme.lower()

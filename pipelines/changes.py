@@ -12,6 +12,7 @@ from enum import Enum
 from pydantic import BaseModel, ConfigDict, Field
 
 from crawler.items import Observation
+from crawler.urls import canonical_link
 from crawler.outcome import Status
 
 
@@ -131,7 +132,7 @@ def _take_link(state: Snapshot, obs: Observation) -> None:
     state.follow = obs.follow
     state.position = links[0].position.value
     state.link_count = len(links)
-    state.linked_url = links[0].url
+    state.linked_url = canonical_link(links[0].url)
     state.found_in = obs.found_in
     state.hidden = _hidden(obs)
     state.mismatch = list(obs.mismatch)
@@ -148,7 +149,7 @@ def _live_changes(previous: Snapshot | None, obs: Observation) -> list[Change]:
         (EventKind.REL_CHANGED, _joined(previous.rel), _joined(_rel_tokens(obs))),
         (EventKind.FOLLOW_CHANGED, _follow_word(previous.follow), _follow_word(obs.follow)),
         (EventKind.POSITION_CHANGED, previous.position, obs.links[0].position.value),
-        (EventKind.TARGET_CHANGED, previous.linked_url, obs.links[0].url),
+        (EventKind.TARGET_CHANGED, previous.linked_url, canonical_link(obs.links[0].url)),
         (EventKind.HIDDEN_CHANGED, _bool_word(previous.hidden), _bool_word(_hidden(obs))),
     )
     for kind, before, after in compared:

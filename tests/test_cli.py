@@ -1,0 +1,178 @@
+"""The `backlinks` command, driven as a user would: init, import, status, changes, export."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from crawler.cli import app, parse_since
+from crawler.items import LinkRecord, Observation, PageFacts
+from crawler.outcome import Status
+from pipelines import store
+from pipelines.changes import Policy
+from pipelines.db import make_engine, make_sessionmaker
+from pipelines.queries import CURRENT_FIELDS, EVENT_FIELDS
+
+FIXTURES = Path(__file__).parent / "fixtures" / "imports"
+runner = CliRunner()
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'cli.sqlite'}"
+    result = runner.invoke(app, ["--database", url, "init"])
+    assert result.exit_code == 0, result.output
+    assert "is at schema" in result.output
+    return url
+
+
+def cli(db: str, *args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, ["--database", db, *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_commands_refuse_a_database_without_schema(tmp_path: Path) -> None:
+    code, _, err = cli(f"sqlite:///{tmp_path / 'none.sqlite'}", "status")
+    assert code == 2 and "run `backlinks init` first" in err
+
+
+def test_import_reports_and_is_idempotent(db: str) -> None:
+    code, out, err = cli(db, "import", str(FIXTURES / "ours.csv"))
+    assert code == 0, err
+    first = out
+    assert "added" in first and "bad rows" in first
+    code, out, _ = cli(db, "import", str(FIXTURES / "ours.csv"))
+    assert code == 0 and "added 0" in out and "updated 0" in out
+
+
+def test_bad_rows_are_listed_with_line_numbers(db: str, tmp_path: Path) -> None:
+    path = tmp_path / "mine.csv"
+    path.write_text(
+        "referring_url,target_url,match\n"
+        "https://a.example/p,https://me.example/,exact\n"
+        "ftp://b.example/p,https://me.example/,exact\n"
+        "https://c.example/p,https://me.example/,fuzzy\n"
+    )
+    code, out, err = cli(db, "import", str(path))
+    assert code == 0
+    assert f"{path}:3: referring_url: unsupported scheme 'ftp'" in err
+    assert f"{path}:4:" in err and "match" in err
+    assert "added 1" in out and "bad rows 2" in out
+    code, out, err = cli(db, "import", "--strict", str(path))
+    assert code == 2 and "--strict: nothing imported" in err
+    assert "rolled back" in out
+
+
+def test_dry_run_changes_nothing(db: str) -> None:
+    code, out, _ = cli(db, "import", "--dry-run", str(FIXTURES / "ours.csv"))
+    assert code == 0 and "would add" in out
+    _, out, _ = cli(db, "export", "--what", "current", "--format", "jsonl")
+    assert out == ""
+
+
+def test_gsc_import_needs_a_target(db: str) -> None:
+    code, _, err = cli(db, "import", str(FIXTURES / "gsc_latest_en.csv"))
+    assert code == 2 and "--target" in err
+    code, out, err = cli(db, "import", "--target", "https://me.example/", "--tag", "gsc", str(FIXTURES / "gsc_latest_en.csv"))
+    assert code == 0, err
+    _, out, _ = cli(db, "export", "--format", "jsonl", "--tag", "gsc")
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert rows and {(r["target_url"], r["match"], r["status"]) for r in rows} == {("https://me.example/", "domain", "unchecked")}
+    assert all(r["tags"] == ["gsc"] for r in rows)
+
+
+def test_bad_options_name_the_fix(db: str) -> None:
+    code, _, err = cli(db, "import", "--format", "excel", str(FIXTURES / "ours.csv"))
+    assert code == 2 and "choose one of csv" in err
+    code, _, err = cli(db, "import", "--target", "javascript:alert(1)", str(FIXTURES / "links.txt"))
+    assert code == 2 and "unsupported scheme" in err
+
+
+def _observe_all(db: str) -> None:
+    """Two nights of observations written straight through the store."""
+    engine = make_engine(db)
+    sessions = make_sessionmaker(engine)
+    with sessions() as session:
+        from sqlalchemy import select
+
+        from pipelines.models import Backlink
+
+        backlinks = list(session.execute(select(Backlink.id, Backlink.referring_url, Backlink.target_url)))
+    t0 = datetime(2026, 11, 1, 2, tzinfo=UTC)
+    for night, status in enumerate((Status.LIVE, Status.MISSING_UNCONFIRMED)):
+        run = store.open_run(sessions, t0 + timedelta(days=night), {})
+        batch = [
+            Observation(
+                backlink_id=i, referring_url=r, target_url=t, checked_at=t0 + timedelta(days=night), status=status,
+                reason=None if status is Status.LIVE else "link_removed",
+                page=PageFacts(url=r, final_url=r, http_status=200),
+                links=[LinkRecord(href=t, url=t, tag="a", anchor="=SUM(A1) anchor", rel=("nofollow",))]
+                if status is Status.LIVE else [],
+                follow=False if status is Status.LIVE else None,
+            )
+            for i, r, t in backlinks
+        ]
+        tally = store.RunTally()
+        store.write_batch(sessions, run, batch, Policy(confirm_misses=1), tally)
+        store.close_run(sessions, run, t0 + timedelta(days=night, minutes=5), "finished", tally)
+    engine.dispose()
+
+
+def test_status_changes_and_exports(db: str, tmp_path: Path) -> None:
+    cli(db, "import", str(FIXTURES / "ours.csv"))
+    _observe_all(db)
+    code, out, _ = cli(db, "status")
+    assert code == 0 and "lost" in out and "link_removed" in out and "run 2: finished" in out
+    code, out, _ = cli(db, "changes", "--kind", "lost")
+    assert code == 0 and "lost" in out and "first_seen" not in out
+    code, out, _ = cli(db, "changes", "--run", "1")
+    assert "first_seen" in out and "lost" not in out
+    code, out, _ = cli(db, "changes", "--since", "2030-01-01")
+    assert out.strip() == "No changes."
+
+    target = tmp_path / "current.csv"
+    code, out, _ = cli(db, "export", "--what", "current", "--format", "csv", "-o", str(target))
+    assert code == 0 and "wrote" in out
+    rows = list(csv.DictReader(io.StringIO(target.read_text())))
+    assert tuple(rows[0]) == CURRENT_FIELDS
+    assert {r["status"] for r in rows} == {"lost"}
+    assert rows[0]["anchors"] == "'=SUM(A1) anchor"  # formula injection defused
+    assert rows[0]["rel"] == "nofollow" and rows[0]["follow"] == "false"
+
+    code, out, _ = cli(db, "export", "--what", "events", "--format", "csv")
+    events = list(csv.DictReader(io.StringIO(out)))
+    assert tuple(events[0]) == EVENT_FIELDS
+    assert {(e["kind"], e["run"]) for e in events} == {("first_seen", "1"), ("lost", "2")}
+
+    code, out, _ = cli(db, "export", "--what", "checks", "--format", "jsonl", "--run", "2")
+    checks = [json.loads(line) for line in out.splitlines()]
+    assert checks and {(c["observed"], c["status"], c["run"]) for c in checks} == {("missing_unconfirmed", "lost", 2)}
+
+
+NOW = datetime(2026, 11, 26, 12, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("text", "moment"),
+    [
+        ("7d", NOW - timedelta(days=7)),
+        (" 12h ", NOW - timedelta(hours=12)),
+        ("30m", NOW - timedelta(minutes=30)),
+        ("2026-11-01", datetime(2026, 11, 1, tzinfo=UTC)),
+        ("2026-11-01T05:00:00+01:00", datetime(2026, 11, 1, 4, tzinfo=UTC)),
+    ],
+)
+def test_parse_since(text: str, moment: datetime) -> None:
+    assert parse_since(text, NOW) == moment
+
+
+def test_parse_since_rejects_garbage() -> None:
+    with pytest.raises(typer.BadParameter, match="use 7d"):
+        parse_since("last tuesday", NOW)
