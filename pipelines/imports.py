@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import insert, select, tuple_
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from crawler.importers import ImportRow
@@ -48,24 +48,22 @@ def import_rows(
     so a million-row file imports in bounded memory.
     """
     report = ImportReport()
-    seen: set[tuple[str, str]] = set()
     with sessions() as session, session.begin():
-        batch: list[tuple[int, BacklinkIn, tuple[str, str], str]] = []
+        batch: dict[tuple[str, str], tuple[int, BacklinkIn, tuple[str, str], str]] = {}
         for row in rows:
             if progress:
                 progress(row.line)
             keyed = _keyed(row, report)
             if keyed is None:
                 continue
-            if keyed[2] in seen:
+            if keyed[2] in batch:
                 report.duplicates += 1
                 continue
-            seen.add(keyed[2])
-            batch.append(keyed)
+            batch[keyed[2]] = keyed
             if len(batch) >= BATCH:
-                _write(session, batch, now, report)
-                batch = []
-        _write(session, batch, now, report)
+                _write(session, list(batch.values()), now, report)
+                batch = {}
+        _write(session, list(batch.values()), now, report)
         if dry_run or (strict and report.errors):
             session.rollback()
         else:
@@ -95,14 +93,17 @@ def _write(
 ) -> None:
     if not batch:
         return
-    keys = [key for _, _, key, _ in batch]
+    keys = {key for _, _, key, _ in batch}
+    # Look up by the indexed referring_key alone: a composite IN is not indexed on every backend,
+    # and a full scan per batch would make big imports quadratic.
     existing = {
         (b.referring_key, b.target_key): b
         for b in session.scalars(
-            select(Backlink).where(tuple_(Backlink.referring_key, Backlink.target_key).in_(keys))
+            select(Backlink).where(Backlink.referring_key.in_({r for r, _ in keys}))
         )
+        if (b.referring_key, b.target_key) in keys
     }
-    new_rows, new_tags = [], []
+    new_rows, new_tags = [], {}
     for _line, backlink, key, domain in batch:
         values = {
             "referring_url": backlink.referring_url,
@@ -113,19 +114,33 @@ def _write(
             "notes": backlink.notes,
         }
         row = existing.get(key)
+        if row is not None and row.created_at == now:
+            # Added earlier in this same import: a duplicate row of the file. (Comparing with the
+            # import's timestamp instead of remembering every key keeps memory flat.)
+            report.duplicates += 1
+            continue
         if row is None:
             new_rows.append(
                 {**values, "referring_key": key[0], "target_key": key[1], "domain": domain,
                  "source": backlink.source, "created_at": now, "updated_at": now}
             )
-            new_tags.append(backlink.tags)
+            if backlink.tags:
+                new_tags[key] = backlink.tags
             continue
         changed = _update(row, values, backlink.tags, now)
         report.updated += changed
         report.unchanged += not changed
     if new_rows:
-        ids = session.scalars(insert(Backlink).returning(Backlink.id, sort_by_parameter_order=True), new_rows).all()
-        tag_rows = [{"backlink_id": i, "tag": t} for i, tags in zip(ids, new_tags, strict=True) for t in dict.fromkeys(tags)]
+        # RETURNING the keys, not relying on row order: ordered RETURNING makes SQLite insert
+        # one row per statement.
+        inserted = session.execute(
+            insert(Backlink).returning(Backlink.id, Backlink.referring_key, Backlink.target_key), new_rows
+        )
+        tag_rows = [
+            {"backlink_id": row_id, "tag": tag}
+            for row_id, referring_key, target_key in inserted
+            for tag in dict.fromkeys(new_tags.get((referring_key, target_key), ()))
+        ]
         if tag_rows:
             session.execute(insert(Tag), tag_rows)
         report.added += len(new_rows)

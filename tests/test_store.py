@@ -61,7 +61,7 @@ def test_import_spelling_variants_are_one_backlink(sessions) -> None:  # type: i
 
 def test_import_updates_changed_rows_and_adds_tags(sessions) -> None:  # type: ignore[no-untyped-def]
     import_rows(sessions, rows(PAIRS[0], tags=["a"]), NOW)
-    report = import_rows(sessions, rows(PAIRS[0], tags=["b"], anchor="Best shop"), NOW)
+    report = import_rows(sessions, rows(PAIRS[0], tags=["b"], anchor="Best shop"), NOW + timedelta(minutes=1))
     assert (report.added, report.updated) == (0, 1)
     with sessions() as session:
         backlink = session.scalars(select(Backlink)).one()
@@ -86,7 +86,9 @@ def test_strict_and_dry_run_write_nothing(sessions, mode: str) -> None:  # type:
 
 def test_large_import_in_batches(sessions) -> None:  # type: ignore[no-untyped-def]
     many = rows(*((f"https://site{i}.example.org/p", "https://shop.example.com/") for i in range(2500)))
-    assert import_rows(sessions, many, NOW).added == 2500
+    # The same rows again, batches apart: duplicates of the file, not updates.
+    report = import_rows(sessions, many + many[:1200], NOW)
+    assert (report.added, report.duplicates, report.updated, report.unchanged) == (2500, 1200, 0, 0)
     assert count(sessions, Backlink) == 2500
 
 
