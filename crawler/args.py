@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from crawler.outcome import Status
+from crawler.render.policy import RenderMode
 
 ONLY_CHOICES = tuple(s.value for s in Status) + ("unchecked",)
 
@@ -16,6 +17,12 @@ class VerifyArgs(BaseModel):
     tag: str | None = None
     all: bool = False  # re-check everything now, due or not
     only: tuple[str, ...] = ()
+    render: RenderMode | None = None  # never | auto | always; None: the BACKLINKS_RENDER setting
+    # Scale-out (docs/production.md): processes given the same run key share one run and split its
+    # referring domains; shard/shards restrict this process to crc32(domain) % shards == shard.
+    run: str | None = Field(default=None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$")
+    shard: int | None = Field(default=None, ge=0)
+    shards: int | None = Field(default=None, ge=1)
 
     @field_validator("tag")
     @classmethod
@@ -31,6 +38,14 @@ class VerifyArgs(BaseModel):
             if item not in ONLY_CHOICES:
                 raise ValueError(f"unknown status {item!r}; choose from {', '.join(ONLY_CHOICES)}")
         return value
+
+    @model_validator(mode="after")
+    def _shard(self) -> VerifyArgs:
+        if (self.shard is None) != (self.shards is None):
+            raise ValueError("give both shard and shards (e.g. -a shard=0 -a shards=4), or neither")
+        if self.shard is not None and self.shards is not None and self.shard >= self.shards:
+            raise ValueError(f"shard must be below shards: 0..{self.shards - 1}")
+        return self
 
     @classmethod
     def parse(cls, raw: dict[str, object]) -> VerifyArgs:

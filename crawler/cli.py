@@ -6,6 +6,7 @@ exporters to the database.
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from contextlib import nullcontext
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy.exc import OperationalError
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -22,12 +24,14 @@ from crawler.export import write_rows
 from crawler.importers import FORMATS, ImportFormatError, read_backlinks
 from crawler.items import MatchMode
 from crawler.report import events_table, safe, status_table
+from crawler.schedule import ENV_NODES, ScheduleError, parse_pairs, run_key, schedule_jobs
 from crawler.urls import InvalidURL, check_url
 from pipelines import queries
 from pipelines.db import SchemaError, database_url, make_engine, make_sessionmaker, require_schema, upgrade
 from pipelines.imports import import_rows
 
-app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
+# No locals in tracebacks: they would print database URLs and credentials.
+app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False, pretty_exceptions_show_locals=False)
 console = Console(soft_wrap=True)  # plain lines stay whole: users grep them
 errors = Console(stderr=True, soft_wrap=True)
 
@@ -63,6 +67,9 @@ def _sessions(check_schema: bool = True):  # type: ignore[no-untyped-def]
             require_schema(engine)
         except SchemaError as exc:
             _fail(str(exc))
+        except OperationalError as exc:
+            # The driver's message names host and port, never the password; the URL is shown masked.
+            _fail(f"cannot reach database {engine.url.render_as_string(hide_password=True)}: {exc.orig}")
     return make_sessionmaker(engine)
 
 
@@ -131,15 +138,15 @@ def import_(
         _fail(f"{file}: {exc}")
     for line, reason in report.errors[:50]:
         errors.print(f"{file}:{line}: {safe(reason, 300)}", markup=False, highlight=False)
-    if len(report.errors) > 50:
-        errors.print(f"... {len(report.errors) - 50} more bad rows", markup=False)
+    if report.error_count > 50:
+        errors.print(f"... {report.error_count - 50} more bad rows", markup=False)
     verb = "would add" if dry_run else ("added" if report.committed else "rolled back; would have added")
     console.print(
         f"{file}: {verb} {report.added}, updated {report.updated}, unchanged {report.unchanged}, "
-        f"duplicates {report.duplicates}, bad rows {len(report.errors)}",
+        f"duplicates {report.duplicates}, bad rows {report.error_count}",
         markup=False,
     )
-    if strict and report.errors:
+    if strict and report.error_count:
         _fail("--strict: nothing imported because of the bad rows above")
 
 
@@ -161,8 +168,12 @@ def status(tag: Annotated[str | None, typer.Option(help="only backlinks with thi
         for run in runs:
             checked = (run.counts or {}).get("checked", 0)
             ended = safe(run.finished_at) or "-"
-            console.print(f"run {run.id}: {run.status} {safe(run.finish_reason)} started {safe(run.started_at)} "
-                          f"ended {ended}, {checked} checked, {sum((run.events or {}).values())} changes", markup=False)
+            name = f"run {run.id} ({safe(run.key)})" if run.key else f"run {run.id}"
+            # A degraded run (too many inconclusive results) moved nothing to lost: say so.
+            degraded = f", degraded: {run.counts.get('held_back', 0)} losses held back" if run.degraded else ""
+            console.print(f"{name}: {run.status} {safe(run.finish_reason)} started {safe(run.started_at)} "
+                          f"ended {ended}, {checked} checked, {sum((run.events or {}).values())} changes{degraded}",
+                          markup=False)
 
 
 @app.command()
@@ -213,6 +224,41 @@ def export(
         count = write_rows(rows, fields, format.value, out)
     if output:
         console.print(f"wrote {count} rows to {output}", markup=False)
+
+
+@app.command()
+def schedule(
+    node: Annotated[list[str] | None, typer.Option("--node", "-n", help=f"Scrapyd URL (repeatable); default ${ENV_NODES} (comma-separated)")] = None,
+    project: Annotated[str, typer.Option(help="the project's name on the nodes, as deployed by scrapyd-deploy")] = "backlinks",
+    jobs: Annotated[int, typer.Option(min=1, help="verify processes per node, all in one run")] = 1,
+    run: Annotated[str | None, typer.Option(help="run key shared by every process; default run-<UTC time>")] = None,
+    setting: Annotated[list[str] | None, typer.Option("--setting", "-s", help="Scrapy setting NAME=VALUE (repeatable)")] = None,
+    arg: Annotated[list[str] | None, typer.Option("--arg", "-a", help="spider argument NAME=VALUE (repeatable): all, tag, only, limit, render")] = None,
+) -> None:
+    """Start one verify run on Scrapyd nodes (for cron or a systemd timer); see docs/production.md.
+
+    Credentials: $BACKLINKS_SCRAPYD_USERNAME and $BACKLINKS_SCRAPYD_PASSWORD (never printed).
+    """
+    nodes = node or [n.strip() for n in os.environ.get(ENV_NODES, "").split(",") if n.strip()]
+    if not nodes:
+        raise typer.BadParameter(f"give --node URL or set ${ENV_NODES}", param_hint="--node")
+    try:
+        settings = parse_pairs(setting or [], "--setting")
+        arguments = parse_pairs(arg or [], "--arg")
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    key = run or run_key(datetime.now(UTC))
+    try:
+        scheduled = schedule_jobs(nodes, project, settings, {**arguments, "run": key}, jobs_per_node=jobs)
+        failure = None
+    except ScheduleError as exc:
+        scheduled, failure = exc.scheduled, str(exc)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    for where, job in scheduled:
+        console.print(f"run {key}: job {job} on {where}", markup=False, highlight=False)
+    if failure:
+        _fail(f"scheduling failed: {failure}")
 
 
 @app.command()

@@ -12,11 +12,15 @@ from datetime import datetime
 from parsel import Selector
 from pydantic import BaseModel, Field
 
-from crawler.extract.links import scan_links
-from crawler.extract.page import effective_follow, extract_page, is_html, looks_like_challenge
+from crawler.extract.links import HIDDEN_ATTR, scan_links
+from crawler.extract.page import effective_follow, extract_page, is_html, looks_like_challenge, too_deep
 from crawler.items import DueBacklink, LinkRecord, MatchMode, Observation, PageFacts
 from crawler.outcome import GONE_HTTP, Miss, Status, classify_http
-from crawler.urls import Target, canonical_link
+from crawler.urls import Target, canonical_link, same_site_as_any
+
+
+# Where a live link was found (Ahrefs' "raw" and "rendered"): the server's HTML, the browser's DOM, or both.
+RAW, RENDERED, BOTH = "raw", "rendered", "both"
 
 
 class Fetched(BaseModel):
@@ -38,8 +42,15 @@ def observe_failure(
 
 
 def observe_page(
-    backlinks: Sequence[DueBacklink], page: Fetched, at: datetime, *, strip_tracking: bool = True
+    backlinks: Sequence[DueBacklink],
+    page: Fetched,
+    at: datetime,
+    *,
+    strip_tracking: bool = True,
+    rendered: bool = False,
 ) -> list[Observation]:
+    """``rendered``: ``page`` is a browser's DOM, its links marked hidden or not by the render probe;
+    live links are then ``found_in="rendered"`` (else ``"raw"``) until :func:`merge_rendered`."""
     challenge = looks_like_challenge(page.http_status, page.headers, page.text or "")
     inconclusive = classify_http(page.http_status, challenge=challenge)
     if inconclusive:
@@ -60,7 +71,12 @@ def observe_page(
     sel = Selector(text=page.text, type="html")
     # One pass over the page's links for all its backlinks; only links on the targets' sites get
     # the expensive fields (anchor, context, snippet).
-    scan = scan_links(sel, page.final_url, keep=lambda url: any(t.same_site(url) for _, t in targets))
+    scan = scan_links(
+        sel,
+        page.final_url,
+        keep=same_site_as_any([t for _, t in targets]),
+        hidden_attr=HIDDEN_ATTR if rendered else None,
+    )
     facts = extract_page(
         sel,
         url=page.url,
@@ -72,11 +88,27 @@ def observe_page(
         external_links=scan.external_links,
     )
     links = scan.links
-    return [_judge(b, target, links, facts, page.url, at) for b, target in targets]
+    found_in = RENDERED if rendered else RAW
+    judged = [_judge(b, target, links, facts, page.url, at, found_in) for b, target in targets]
+    if any(obs.status is Status.MISSING_UNCONFIRMED for obs in judged) and too_deep(sel):
+        # The HTML parser stops building the tree past its depth limit: what it dropped may hold
+        # the link, so a miss on such a page is no evidence.
+        return [_unjudged(obs) if obs.status is Status.MISSING_UNCONFIRMED else obs for obs in judged]
+    return judged
+
+
+def _unjudged(obs: Observation) -> Observation:
+    return obs.model_copy(update={"status": Status.TOO_LARGE, "reason": "dom_depth", "retargeted_to": None})
 
 
 def _judge(
-    backlink: DueBacklink, target: Target, links: list[LinkRecord], facts: PageFacts, url: str, at: datetime
+    backlink: DueBacklink,
+    target: Target,
+    links: list[LinkRecord],
+    facts: PageFacts,
+    url: str,
+    at: datetime,
+    found_in: str = "raw",
 ) -> Observation:
     matched = [link for link in links if target.matches(link.url)]
     if matched:
@@ -90,6 +122,7 @@ def _judge(
             links=matched,
             follow=any(effective_follow(link, facts) for link in matched),
             mismatch=expectation_mismatch(backlink, matched, facts),
+            found_in=found_in,
         )
     retargeted = next((canonical_link(link.url) for link in links if target.same_site(link.url)), None)
     return _observation(
@@ -158,3 +191,40 @@ def _observation(
 def _first(headers: Mapping[str, Sequence[str]], name: str) -> str | None:
     values = headers.get(name)
     return values[0] if values else None
+
+
+def merge_rendered(raw: Sequence[Observation] | None, rendered: Sequence[Observation]) -> list[Observation]:
+    """One observation per backlink from the static view (``raw``; None when unknown) and the
+    rendered one, which both came from :func:`observe_page` on the same page.
+
+    Found in both: the rendered links (they carry ``hidden``), ``found_in="both"``. Only in the raw
+    HTML (a script removed it): still live, ``found_in="raw"``. Only rendered: ``"rendered"``.
+    Missing in both: the render confirmed the miss. A render that could not judge the page (a
+    challenge, an error page) leaves a raw live link live and a raw miss unconfirmed: inconclusive.
+    """
+    raw_by_id = {obs.backlink_id: obs for obs in raw or ()}
+    merged = []
+    for seen in rendered:
+        before = raw_by_id.get(seen.backlink_id)
+        if before is None:
+            merged.append(seen)
+        elif seen.status is Status.LIVE:
+            merged.append(seen if before.status is not Status.LIVE else seen.model_copy(update={"found_in": BOTH}))
+        elif before.status is Status.LIVE:
+            merged.append(before)
+        else:
+            merged.append(seen)
+    return merged
+
+
+def merge_failed_render(
+    raw: Sequence[Observation], status: Status, reason: str, at: datetime
+) -> list[Observation]:
+    """The render of a statically read page failed: what the raw HTML showed live stays live;
+    a miss the render was to confirm becomes the render's inconclusive status, never a miss."""
+    return [
+        obs
+        if obs.status is Status.LIVE or obs.status.inconclusive
+        else obs.model_copy(update={"status": status, "reason": reason, "checked_at": at, "retargeted_to": None})
+        for obs in raw
+    ]

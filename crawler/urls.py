@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import NamedTuple
 from urllib.parse import urlsplit
@@ -135,6 +136,7 @@ def normalise(url: str, *, strip_tracking: bool = True) -> str:
     return f"{parts.scheme}://{parts.netloc()}{parts.path}" + (f"?{query}" if query else "")
 
 
+@lru_cache(maxsize=16_384)  # storage asks for the same few target URLs again and again
 def canonical_link(url: str) -> str:
     """How a linked URL is stored and compared: normalised, so that a rotating utm_* or a
     fragment never reads as "the link now points somewhere else". Never raises."""
@@ -388,6 +390,22 @@ class Target:
             return path == self._path_key and tuple(sorted(link.query, key=_pair_sort_key)) == self._query_key
         on_boundary = path == self._path_key or path.startswith(self._path_key + "/")
         return on_boundary and _contains_pairs(link.query, self._query_key)
+
+
+def same_site_as_any(targets: Sequence[Target]) -> Callable[[str], bool]:
+    """``lambda url: any(t.same_site(url) for t in targets)``, with the substring pre-check done
+    once per URL for all targets: the ``keep`` filter of a page with several backlinks, called
+    for each of its hundreds of links."""
+    needles = tuple({target._site_needle for target in targets})
+
+    def keep(url: str) -> bool:
+        if url.isascii():
+            lowered = url.lower()
+            if not any(needle in lowered for needle in needles):
+                return False
+        return any(target.same_site(url) for target in targets)
+
+    return keep
 
 
 def _pair_sort_key(pair: tuple[str, str | None]) -> tuple[str, bool, str]:

@@ -6,6 +6,7 @@ and writes what it returns, so every transition is tested as a row of a table.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from enum import Enum
 
@@ -43,6 +44,23 @@ class Policy(BaseModel):
     # Consecutive conclusive misses before a backlink is called lost: one miss is too often a
     # rotated feed, an A/B test or a CDN hiccup (see shared/notes/domain.md).
     confirm_misses: int = Field(default=2, ge=1)
+    # Hold back every move to lost until the run is over and known healthy (see `degraded`): the
+    # confirming miss leaves the backlink missing_unconfirmed with its misses counted, and
+    # `confirm_loss` makes it lost at the end of a healthy run. A crawl stores with this on.
+    hold_losses: bool = False
+    # A run whose share of inconclusive results is above this is degraded (network outage, a
+    # crawler blocked everywhere): it moves no backlink to lost.
+    degraded_share: float = Field(default=0.5, gt=0, le=1)
+
+    def degraded(self, statuses: Mapping[str, int]) -> bool:
+        """Whether a run with these results per status (as its tally counts them) is degraded."""
+        checked = sum(statuses.values())
+        inconclusive = sum(n for status, n in statuses.items() if Status(status).inconclusive)
+        return checked > 0 and inconclusive / checked > self.degraded_share
+
+    def pending_loss(self, state: Snapshot) -> bool:
+        """A held-back loss: misses enough to be lost, but not moved there yet."""
+        return state.status is Status.MISSING_UNCONFIRMED and state.consecutive_misses >= self.confirm_misses
 
 
 class Snapshot(BaseModel):
@@ -102,7 +120,10 @@ def detect(
         confirmed = state.consecutive_misses >= policy.confirm_misses
         new_status = Status.LOST if confirmed else Status.MISSING_UNCONFIRMED
         if confirmed and prev.verdict is not Status.LOST:
-            changes.append(Change(kind=EventKind.LOST, before=_describe(prev), after=obs.reason))
+            if policy.hold_losses:  # confirm_loss() decides at the end of the run
+                new_status = Status.MISSING_UNCONFIRMED
+            else:
+                changes.append(Change(kind=EventKind.LOST, before=_describe(prev), after=obs.reason))
         if obs.retargeted_to and obs.retargeted_to != prev.linked_url:
             changes.append(
                 Change(kind=EventKind.TARGET_CHANGED, before=prev.linked_url, after=obs.retargeted_to)
@@ -118,6 +139,14 @@ def detect(
         state.since = at
     state.status = new_status
     return state, changes
+
+
+def confirm_loss(state: Snapshot) -> tuple[Snapshot, Change]:
+    """Move a held-back loss (``Policy.pending_loss``) to lost, as its last check would have."""
+    # The last miss alone was enough only if the link was live before it (confirm_misses = 1).
+    before = "live" if state.consecutive_misses == 1 and state.first_seen else _describe(state)
+    lost = state.model_copy(update={"status": Status.LOST, "verdict": Status.LOST, "since": state.last_checked})
+    return lost, Change(kind=EventKind.LOST, before=before, after=state.reason)
 
 
 def _describe(prev: Snapshot) -> str:

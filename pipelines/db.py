@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
+from functools import cache
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from alembic import command
@@ -53,9 +59,34 @@ def make_sessionmaker(engine: Engine) -> sessionmaker:
     return sessionmaker(engine, expire_on_commit=False)
 
 
+@cache
+def migrations_dir() -> str:
+    """A real directory holding the migrations, which alembic reads file by file.
+
+    Under Scrapyd the code runs from a zipped egg, where ``MIGRATIONS`` is a path inside the zip:
+    the migrations (package data of the egg) are then copied out once per process.
+    """
+    if MIGRATIONS.is_dir():
+        return str(MIGRATIONS)
+    target = Path(tempfile.mkdtemp(prefix="backlinks-migrations-"))
+    atexit.register(shutil.rmtree, target, ignore_errors=True)
+    _copy_tree(files("pipelines") / "migrations", target)
+    return str(target)
+
+
+def _copy_tree(source: Traversable, target: Path) -> None:
+    for entry in source.iterdir():
+        if entry.is_dir():
+            if entry.name != "__pycache__":
+                (target / entry.name).mkdir()
+                _copy_tree(entry, target / entry.name)
+        else:
+            (target / entry.name).write_bytes(entry.read_bytes())
+
+
 def _alembic_config(engine: Engine | None = None) -> Config:
     config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("script_location", migrations_dir())
     config.attributes["engine"] = engine
     return config
 

@@ -21,12 +21,17 @@ class DueFilter(BaseModel):
     cutoff: datetime
     tag: str | None = None
     only: tuple[str, ...] = ()  # statuses (current or verdict); "unchecked" = never checked
+    # Only these referring registrable domains: the ones a process of a shared run has claimed.
+    domains: tuple[str, ...] = ()
 
 
-def _due(stmt: Select, due: DueFilter) -> Select:
+def due_backlinks(stmt: Select, due: DueFilter) -> Select:
+    """``stmt`` (over ``backlinks``) narrowed to the due backlinks."""
     stmt = stmt.outerjoin(State, State.backlink_id == Backlink.id).where(
         or_(State.last_checked.is_(None), State.last_checked < due.cutoff)
     )
+    if due.domains:
+        stmt = stmt.where(Backlink.domain.in_(due.domains))
     if due.tag:
         stmt = stmt.where(Backlink.id.in_(select(Tag.backlink_id).where(Tag.tag == due.tag)))
     if due.only:
@@ -45,7 +50,7 @@ def due_chunk(session: Session, due: DueFilter, after: str, size: int) -> list[D
     rows checked meanwhile simply stop being due: nothing is skipped or repeated.
     """
     keys = session.scalars(
-        _due(select(Backlink.referring_key), due)
+        due_backlinks(select(Backlink.referring_key), due)
         .where(Backlink.referring_key > after)
         .group_by(Backlink.referring_key)
         .order_by(Backlink.referring_key)
@@ -64,7 +69,7 @@ def due_chunk(session: Session, due: DueFilter, after: str, size: int) -> list[D
         Backlink.expected_rel,
     )
     rows = session.execute(
-        _due(select(*columns), due)
+        due_backlinks(select(*columns), due)
         .where(Backlink.referring_key.in_(keys))
         .order_by(Backlink.referring_key, Backlink.id)
     )

@@ -15,6 +15,7 @@ from crawler.urls import InvalidURL, normalise, registrable_domain
 from pipelines.models import Backlink, Tag
 
 BATCH = 1000
+MAX_ERRORS = 1000  # bad rows kept with their messages; past that they are only counted
 _UPDATABLE = ("referring_url", "target_url", "match", "expected_anchor", "expected_rel", "notes")
 
 
@@ -24,12 +25,18 @@ class ImportReport:
     updated: int = 0
     unchanged: int = 0
     duplicates: int = 0  # rows naming a backlink already seen earlier in the same file
-    errors: list[tuple[int, str]] = field(default_factory=list)  # (line, reason)
+    errors: list[tuple[int, str]] = field(default_factory=list)  # (line, reason), the first MAX_ERRORS
+    error_count: int = 0  # every bad row: a file of a million bad rows must not fill memory
     committed: bool = False
 
     @property
     def rows(self) -> int:
-        return self.added + self.updated + self.unchanged + self.duplicates + len(self.errors)
+        return self.added + self.updated + self.unchanged + self.duplicates + self.error_count
+
+    def error(self, line: int, reason: str) -> None:
+        self.error_count += 1
+        if len(self.errors) < MAX_ERRORS:
+            self.errors.append((line, reason))
 
 
 def import_rows(
@@ -64,7 +71,7 @@ def import_rows(
                 _write(session, list(batch.values()), now, report)
                 batch = {}
         _write(session, list(batch.values()), now, report)
-        if dry_run or (strict and report.errors):
+        if dry_run or (strict and report.error_count):
             session.rollback()
         else:
             report.committed = True
@@ -73,14 +80,14 @@ def import_rows(
 
 def _keyed(row: ImportRow, report: ImportReport) -> tuple[int, BacklinkIn, tuple[str, str], str] | None:
     if row.backlink is None:
-        report.errors.append((row.line, row.error or "invalid row"))
+        report.error(row.line, row.error or "invalid row")
         return None
     backlink = row.backlink
     try:
         key = (normalise(backlink.referring_url), normalise(backlink.target_url))
         domain = registrable_domain(backlink.referring_url)
     except InvalidURL as exc:
-        report.errors.append((row.line, str(exc)))
+        report.error(row.line, str(exc))
         return None
     return row.line, backlink, key, domain
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     DateTime,
     ForeignKey,
     Index,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -97,19 +99,60 @@ class Tag(Base):
 
 
 class Run(Base):
-    """One `scrapy crawl verify` run: what it was asked, what it found."""
+    """One logical verify run: one `scrapy crawl verify` process, or several sharing a run key.
+
+    The processes of a run (``run_workers``) split its due referring domains (``run_domains``);
+    ``counts`` and ``events`` add up their tallies.
+    """
 
     __tablename__ = "runs"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # `-a run=KEY`: processes given the same key join one run. None: a run of its own.
+    key: Mapped[str | None] = mapped_column(String(128), unique=True)
     started_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
-    # running | finished | interrupted (the process ended without closing the run)
+    # running | finished (all due work done) | incomplete (every process left, work remains; a
+    # process joining the same key resumes it) | interrupted (the process ended without closing it)
     status: Mapped[str] = mapped_column(String(16))
     finish_reason: Mapped[str | None] = mapped_column(String(64))
     arguments: Mapped[dict[str, Any]]
+    # Backlinks last checked before this are due: fixed when the run starts, shared by its processes.
+    cutoff: Mapped[datetime | None]
+    # Too many inconclusive results (BACKLINKS_DEGRADED_SHARE): the run moved no backlink to lost.
+    degraded: Mapped[bool] = mapped_column(default=False, server_default=false())
     counts: Mapped[dict[str, Any]]  # per status, per "status/reason", pages, errors
     events: Mapped[dict[str, Any]]  # per event kind
+
+
+class RunWorker(Base):
+    """One process of a run, with its own tally (a batch updates this row, never the shared run)."""
+
+    __tablename__ = "run_workers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(255))  # host:pid, and the Scrapyd job
+    started_at: Mapped[datetime]
+    heartbeat_at: Mapped[datetime]  # a worker silent for a lease is presumed dead
+    finished_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(16))  # running | finished | interrupted
+    finish_reason: Mapped[str | None] = mapped_column(String(64))
+    counts: Mapped[dict[str, Any]]
+    events: Mapped[dict[str, Any]]
+
+
+class RunDomain(Base):
+    """A referring registrable domain due in a run: the unit of work processes claim with a lease."""
+
+    __tablename__ = "run_domains"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    domain: Mapped[str] = mapped_column(String(255), primary_key=True)
+    bucket: Mapped[int] = mapped_column(BigInteger)  # zlib.crc32(domain): static shard = bucket % shards
+    owner: Mapped[int | None] = mapped_column(ForeignKey("run_workers.id", ondelete="SET NULL"))
+    lease_until: Mapped[datetime | None]
+    done_at: Mapped[datetime | None]  # nothing of the domain is due any more
 
 
 class Check(Base):
@@ -195,3 +238,20 @@ class Event(Base):
     before: Mapped[str | None] = mapped_column(Text)
     after: Mapped[str | None] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(index=True)
+
+
+class RenderMemory(Base):
+    """Referring pages and domains whose backlinks were found only after JavaScript rendering.
+
+    Written by the storage pipeline from observations, read once when a run starts: with
+    ``render=auto`` a remembered page or domain goes straight to the browser the next night.
+    """
+
+    __tablename__ = "render_memory"
+
+    scope: Mapped[str] = mapped_column(String(8), primary_key=True)  # page | domain
+    key: Mapped[str] = mapped_column(Text, primary_key=True)  # normalised referring URL | registrable domain
+    first_needed: Mapped[datetime]
+    # Memory fades: an entry not needed again for BACKLINKS_RENDER_MEMORY_DAYS is ignored.
+    last_needed: Mapped[datetime] = mapped_column(index=True)
+    times_needed: Mapped[int]

@@ -14,14 +14,14 @@ from pipelines.models import Backlink, Check, Event, Run, State, Tag
 CURRENT_FIELDS = (
     "referring_url", "target_url", "match", "status", "reason", "anchors", "rel", "follow",
     "position", "link_count", "http_status", "final_url", "noindex", "canonical", "first_seen",
-    "last_seen", "last_checked",
+    "last_seen", "last_checked", "found_in", "hidden",
     # Beyond the contract's minimum: what a user needs to trust a status.
     "verdict", "since", "consecutive_misses", "linked_url", "mismatch", "tags",
 )
 CHECK_FIELDS = (
     "referring_url", "target_url", "checked_at", "run", "observed", "status", "reason",
     "http_status", "final_url", "anchors", "rel", "follow", "position", "link_count", "noindex",
-    "canonical",
+    "canonical", "found_in",
 )
 EVENT_FIELDS = ("referring_url", "target_url", "kind", "before", "after", "at", "run")
 

@@ -9,16 +9,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Self
 
 from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
+from sqlalchemy.exc import SQLAlchemyError
 
 from crawler.items import Observation
 from crawler.report import run_summary
-from pipelines import store
+from pipelines import store, work
 from pipelines.changes import Policy
 from pipelines.db import make_engine, make_sessionmaker, require_schema
 
@@ -34,11 +35,20 @@ class StoragePipeline:
             raise NotConfigured("BACKLINKS_DATABASE_URL is empty")
         self.batch_size = settings.getint("BACKLINKS_BATCH_SIZE")
         self.batch_seconds = settings.getfloat("BACKLINKS_BATCH_SECONDS")
-        self.policy = Policy(confirm_misses=settings.getint("BACKLINKS_CONFIRM_MISSES"))
+        # Losses are held back until the run is over and known healthy (pipelines.work.leave).
+        self.policy = Policy(
+            confirm_misses=settings.getint("BACKLINKS_CONFIRM_MISSES"),
+            hold_losses=True,
+            degraded_share=settings.getfloat("BACKLINKS_DEGRADED_SHARE"),
+        )
+        self.lease = timedelta(seconds=settings.getfloat("BACKLINKS_LEASE_SECONDS"))
         self.buffer: list[Observation] = []
         self.last_flush = time.monotonic()
         self.tally = store.RunTally()
         self.run_id: int | None = None
+        self.ticket: work.Ticket | None = None
+        self.writing = asyncio.Lock()
+        self.timers: list[asyncio.Task[None]] = []
         self.engine = make_engine(self.url)
         self.sessions = make_sessionmaker(self.engine)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
@@ -50,12 +60,40 @@ class StoragePipeline:
     async def open_spider(self) -> None:
         await asyncio.to_thread(require_schema, self.engine)
         spider = self.crawler.spider
-        arguments: dict[str, Any] = getattr(spider, "run_arguments", {})
-        self.run_id = await asyncio.to_thread(
-            store.open_run, self.sessions, datetime.now(UTC), arguments
-        )
+        now = datetime.now(UTC)
+        order: work.WorkOrder = spider.work_order(now)  # type: ignore[union-attr]
+        self.ticket = await asyncio.to_thread(work.join_run, self.sessions, order, now)
+        # The spider claims the run's referring domains under this ticket; batches tally to its row.
+        spider.ticket = self.ticket  # type: ignore[union-attr]
+        self.tally.worker_id = self.ticket.worker_id
+        self.run_id = self.ticket.run_id
+        self.timers = [asyncio.create_task(self._heartbeat()), asyncio.create_task(self._flush_stale())]
         self.crawler.stats.set_value("backlinks/run_id", self.run_id)
-        logger.info("Run %s started: %s", self.run_id, arguments or "all due backlinks")
+        logger.info(
+            "Run %s%s started: %s", self.run_id, f" ({order.key})" if order.key else "",
+            order.arguments or "all due backlinks",
+        )
+
+    async def _flush_stale(self) -> None:
+        """Store what waits in the buffer even when no new item comes to push it out: a domain is
+        only done once its observations are stored, and other processes may be waiting for it."""
+        while True:
+            await asyncio.sleep(self.batch_seconds)
+            if time.monotonic() - self.last_flush >= self.batch_seconds:
+                try:
+                    await self.flush()
+                except SQLAlchemyError:  # as a failed item would be: logged; its backlinks stay due
+                    logger.exception("Could not store a batch of run %s", self.run_id)
+
+    async def _heartbeat(self) -> None:
+        """Keep this process's domain leases alive while it works on them (a few times per lease)."""
+        assert self.ticket is not None
+        while True:
+            await asyncio.sleep(self.lease.total_seconds() / 4)
+            try:
+                await asyncio.to_thread(work.heartbeat, self.sessions, self.ticket, self.lease, datetime.now(UTC))
+            except SQLAlchemyError:  # a database hiccup: the next beat tries again, well within the lease
+                logger.warning("Could not extend the domain leases of run %s", self.run_id, exc_info=True)
 
     async def process_item(self, item: Any) -> Any:
         if isinstance(item, Observation):
@@ -70,9 +108,13 @@ class StoragePipeline:
         self.last_flush = time.monotonic()
         if not batch:
             return
-        results = await asyncio.to_thread(
-            store.write_batch, self.sessions, self.run_id, batch, self.policy, self.tally
-        )
+        # One batch at a time: each saves the tally as of the batches before it.
+        async with self.writing:
+            results = await asyncio.to_thread(
+                store.write_batch, self.sessions, self.run_id, batch, self.policy, self.tally
+            )
+            assert self.ticket is not None  # joined in open_spider, before any item
+            await asyncio.to_thread(work.settle, self.sessions, self.ticket, datetime.now(UTC))
         stats = self.crawler.stats
         stats.inc_value("backlinks/stored", len(results))
         stats.inc_value("backlinks/batches")
@@ -82,15 +124,30 @@ class StoragePipeline:
                 stats.inc_value(f"backlinks/event/{change.kind.value}")
 
     async def close_spider(self) -> None:
+        for timer in self.timers:
+            timer.cancel()
         await self.flush()
 
     async def spider_closed(self, reason: str) -> None:
-        # The finish reason is only known here, after the pipelines have closed.
-        if self.run_id is None:
+        # The finish reason is only known here, after the pipelines have closed (and flushed).
+        if self.ticket is None:
             return
-        await asyncio.to_thread(
-            store.close_run, self.sessions, self.run_id, datetime.now(UTC), reason, self.tally
+        departure = await asyncio.to_thread(
+            work.leave, self.sessions, self.ticket, datetime.now(UTC), reason, self.tally, self.policy, self.lease
         )
-        summary = await asyncio.to_thread(run_summary, self.sessions, self.run_id)
-        logger.info("Run %s finished (%s)\n%s", self.run_id, reason, summary)
+        stats = self.crawler.stats
+        stats.set_value("backlinks/run_status", departure.status)
+        if not departure.last:
+            logger.info("Run %s: this process is done (%s); others are still at work", self.run_id, reason)
+        else:
+            stats.set_value("backlinks/losses_confirmed", departure.confirmed_losses)
+            if departure.degraded:
+                stats.set_value("backlinks/run_degraded", 1)
+                logger.warning(
+                    "Run %s is degraded: more than %.0f%% of its results are inconclusive (outage? blocked?). "
+                    "It moved no backlink to lost; %d losses are held back until a healthy run sees them again.",
+                    self.run_id, self.policy.degraded_share * 100, departure.held_back,
+                )
+            summary = await asyncio.to_thread(run_summary, self.sessions, self.run_id)
+            logger.info("Run %s %s (%s)\n%s", self.run_id, departure.status, reason, summary)
         self.engine.dispose()

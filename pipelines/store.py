@@ -6,15 +6,19 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import Enum
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy import Row, Update, bindparam, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, sessionmaker
 
 from crawler.items import Observation
 from crawler.outcome import Status
+from crawler.render.policy import RenderMemory as Remembered
+from crawler.render.policy import needed_render
 from pipelines.changes import Change, Policy, Snapshot, detect
-from pipelines.models import Backlink, Check, Event, Run, State
+from pipelines.models import Backlink, Check, Event, RenderMemory, Run, RunWorker, State
 
 _SNAPSHOT_FIELDS = tuple(Snapshot.model_fields)
 
@@ -46,6 +50,25 @@ def snapshot(state: State | None) -> Snapshot | None:
     return Snapshot.model_validate({name: getattr(state, name) for name in _SNAPSHOT_FIELDS})
 
 
+_CHECKS = Check.__table__
+_STATES = State.__table__
+_EVENTS = Event.__table__
+# Executed with one dict per row: the columns named in the dicts are SET.
+_UPDATE_STATE = update(_STATES).where(_STATES.c.backlink_id == bindparam("b_id"))
+
+
+def _snapshot_of(row: Row[Any]) -> Snapshot:
+    return Snapshot.model_validate({name: getattr(row, name) for name in _SNAPSHOT_FIELDS})
+
+
+def _state_values(backlink_id: int, new: Snapshot, last_check_id: int) -> dict[str, Any]:
+    values: dict[str, Any] = {name: getattr(new, name) for name in _SNAPSHOT_FIELDS}
+    for name, value in values.items():
+        if isinstance(value, Enum):  # Status: the column holds its value
+            values[name] = value.value
+    return {**values, "backlink_id": backlink_id, "last_check_id": last_check_id}
+
+
 def write_batch(
     sessions: sessionmaker,
     run_id: int | None,
@@ -62,56 +85,132 @@ def write_batch(
     results = []
     with sessions.begin() as session:
         ids = {obs.backlink_id for obs in observations}
-        existing = set(session.scalars(select(Backlink.id).where(Backlink.id.in_(ids))))
+        # Lock the batch's backlinks, in id order: processes writing the same backlinks take turns
+        # (no lost update, no second "first" state row, no duplicate event) and cannot deadlock.
+        existing = set(
+            session.scalars(
+                select(Backlink.id)
+                .where(Backlink.id.in_(ids))
+                .order_by(Backlink.id)
+                .with_for_update(key_share=True)
+            )
+        )
         states = {
-            state.backlink_id: state
-            for state in session.scalars(
-                select(State).where(State.backlink_id.in_(existing)).with_for_update()
+            row.backlink_id: _snapshot_of(row)
+            for row in session.execute(
+                select(_STATES)
+                .where(_STATES.c.backlink_id.in_(existing))
+                .order_by(_STATES.c.backlink_id)
+                .with_for_update()
             )
         }
-        pending: list[tuple[Check, list[Change]]] = []
+        stored = set(states)  # backlinks that already have a state row
+        checks: list[dict[str, Any]] = []
         for obs in observations:
             if obs.backlink_id not in existing:  # deleted while the run was on: nothing to store
                 continue
-            state_row = states.get(obs.backlink_id)
-            new, changes = detect(snapshot(state_row), obs, policy)
-            check = _check_row(run_id, obs, new)
-            session.add(check)
-            pending.append((check, changes))
-            if state_row is None:
-                state_row = states[obs.backlink_id] = State(backlink_id=obs.backlink_id)
-                session.add(state_row)
-            for name in _SNAPSHOT_FIELDS:
-                setattr(state_row, name, getattr(new, name))
+            # A backlink twice in one batch folds in order, as two batches would.
+            new, changes = detect(states.get(obs.backlink_id), obs, policy)
+            states[obs.backlink_id] = new
+            checks.append(_check_values(run_id, obs, new))
             results.append((obs, new, changes))
-        session.flush()  # assigns check ids for the events and the states
-        for check, changes in pending:
-            states[check.backlink_id].last_check_id = check.id
-            session.add_all(
-                Event(
-                    backlink_id=check.backlink_id,
-                    run_id=run_id,
-                    check_id=check.id,
-                    kind=change.kind.value,
-                    before=change.before,
-                    after=change.after,
-                    at=check.checked_at,
-                )
+        # Core bulk statements, not the ORM unit of work: a few statements per batch, not a few
+        # per observation. Checks first, for the ids the states and events point to.
+        check_ids = (
+            session.scalars(insert(_CHECKS).returning(_CHECKS.c.id, sort_by_parameter_order=True), checks).all()
+            if checks
+            else []
+        )
+        last_check: dict[int, int] = {}
+        events = []
+        for (obs, _new, changes), check_id in zip(results, check_ids, strict=True):
+            last_check[obs.backlink_id] = check_id
+            events.extend(
+                {
+                    "backlink_id": obs.backlink_id,
+                    "run_id": run_id,
+                    "check_id": check_id,
+                    "kind": change.kind.value,
+                    "before": change.before,
+                    "after": change.after,
+                    "at": obs.checked_at,
+                }
                 for change in changes
             )
+        rows = [_state_values(b_id, states[b_id], check_id) for b_id, check_id in sorted(last_check.items())]
+        inserts = [row for row in rows if row["backlink_id"] not in stored]
+        updates = [
+            {"b_id": backlink_id, **{k: v for k, v in row.items() if k != "backlink_id"}}
+            for row in rows
+            if (backlink_id := row["backlink_id"]) in stored
+        ]
+        if inserts:
+            session.execute(insert(_STATES), inserts)
+        if updates:
+            session.execute(_UPDATE_STATE, updates)
+        if events:
+            session.execute(insert(_EVENTS), events)
+        _remember_renders(session, observations, existing)
         if tally is not None:
             combined = tally.copy()
             combined.add(results)
-            session.execute(update(Run).where(Run.id == run_id).values(**combined.as_row()))
+            session.execute(_tally_row(run_id, tally).values(**combined.as_row()))
     if tally is not None:  # only once committed: a failed batch must not count
         tally.add(results)
     return results
 
 
-def _check_row(run_id: int | None, obs: Observation, new: Snapshot) -> Check:
+def _tally_row(run_id: int | None, tally: RunTally) -> Update:
+    """Where a batch saves the tally: its process's row of a shared run, else the run itself."""
+    if tally.worker_id is not None:
+        return update(RunWorker).where(RunWorker.id == tally.worker_id)
+    return update(Run).where(Run.id == run_id)
+
+
+def _remember_renders(session: Session, observations: Sequence[Observation], existing: set[int]) -> None:
+    """Remember the pages (and their domains) where a render found a link the static HTML lacked."""
+    needed: dict[int, datetime] = {}
+    for obs in observations:
+        if obs.backlink_id in existing and needed_render((obs,)):
+            needed[obs.backlink_id] = max(obs.checked_at, needed.get(obs.backlink_id, obs.checked_at))
+    if not needed:
+        return
+    latest: dict[tuple[str, str], datetime] = {}
+    rows = session.execute(
+        select(Backlink.id, Backlink.referring_key, Backlink.domain).where(Backlink.id.in_(needed))
+    )
+    for backlink_id, page_key, domain in rows:
+        at = needed[backlink_id]
+        for key in (("page", page_key), ("domain", domain)):
+            latest[key] = max(at, latest.get(key, at))
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    for (scope, key), at in sorted(latest.items()):  # a stable order: concurrent writers never deadlock
+        stmt = dialect.insert(RenderMemory).values(
+            scope=scope, key=key, first_needed=at, last_needed=at, times_needed=1
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[RenderMemory.scope, RenderMemory.key],
+            set_={"last_needed": stmt.excluded.last_needed, "times_needed": RenderMemory.times_needed + 1},
+        )
+        session.execute(stmt)
+
+
+def load_render_memory(sessions: sessionmaker, since: datetime) -> Remembered:
+    """Pages and domains that needed rendering at or after ``since`` (read once when a run starts)."""
+    with sessions() as session:
+        rows = session.execute(
+            select(RenderMemory.scope, RenderMemory.key).where(RenderMemory.last_needed >= since)
+        )
+        pages, domains = set(), set()
+        for scope, key in rows:
+            (pages if scope == "page" else domains).add(key)
+    return Remembered(pages=frozenset(pages), domains=frozenset(domains))
+
+
+def _check_values(run_id: int | None, obs: Observation, new: Snapshot) -> dict[str, Any]:
     page = obs.page
     found = obs.status is Status.LIVE
-    return Check(
+    return dict(
         backlink_id=obs.backlink_id,
         run_id=run_id,
         checked_at=obs.checked_at,
@@ -139,6 +238,7 @@ class RunTally:
     statuses: Counter[str] = field(default_factory=Counter)
     reasons: Counter[str] = field(default_factory=Counter)
     events: Counter[str] = field(default_factory=Counter)
+    worker_id: int | None = None  # the run_workers row it is saved to (pipelines.work)
 
     def add(self, results: Sequence[tuple[Observation, Snapshot, list[Change]]]) -> None:
         for _obs, new, changes in results:
@@ -148,7 +248,7 @@ class RunTally:
             self.events.update(change.kind.value for change in changes)
 
     def copy(self) -> RunTally:
-        return RunTally(Counter(self.statuses), Counter(self.reasons), Counter(self.events))
+        return RunTally(Counter(self.statuses), Counter(self.reasons), Counter(self.events), self.worker_id)
 
     def as_row(self) -> dict[str, Any]:
         """The values of the run's ``counts`` and ``events`` columns."""

@@ -26,12 +26,69 @@ BACKLINKS_CONFIRM_MISSES = 2  # consecutive conclusive misses before a backlink 
 # utm_*, gclid, fbclid...: a link with them still points to the target page.
 BACKLINKS_STRIP_TRACKING = True
 BACKLINKS_START_CHUNK = 500  # referring pages read from the database at a time
+# A run with a larger share of inconclusive results (timeouts, blocks, 5xx...) is degraded: an outage
+# or a blocked crawler, not the web. It moves no backlink to lost (its losses wait for a healthy run).
+BACKLINKS_DEGRADED_SHARE = 0.5
+
+# --- Scale-out: several processes, one run (docs/production.md) ---------------------------------
+# Processes claim referring registrable domains with a lease, extended while they work; a dead
+# process's domains are claimed again once its lease runs out.
+BACKLINKS_LEASE_SECONDS = 300.0
+BACKLINKS_CLAIM_DOMAINS = 50  # domains claimed at a time
+BACKLINKS_CLAIM_POLL_SECONDS = 5.0  # when all is claimed, how often to look for expired leases
 
 # --- Name resolution for simulated webs ----------------------------------------------------------
 # "*.test=127.0.0.1" style rules (comma-separated) so the demo, tests and benchmarks can serve
 # thousands of fake hosts from one loopback server. Empty in production.
 BACKLINKS_RESOLVE = os.environ.get("BACKLINKS_RESOLVE", "")
 TWISTED_DNS_RESOLVER = "crawler.resolver.MappedResolver"
+
+# --- Address guard (docs/reliability.md) -----------------------------------------------------------
+# Loopback, private, link-local, metadata and other non-public addresses are refused, after DNS and
+# after every redirect, unless listed here: comma-separated CIDRs, e.g. "127.0.0.0/8" for a web
+# served on loopback. Only http and https are ever fetched.
+BACKLINKS_ALLOWED_NETWORKS = os.environ.get("BACKLINKS_ALLOWED_NETWORKS", "")
+DOWNLOADER_MIDDLEWARES = {
+    "crawler.middlewares.guard.AddressGuardMiddleware": 50,  # first: nothing forbidden is fetched
+    # robots.txt that times out or answers 5xx disallows the host (RFC 9309), instead of allowing all.
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "crawler.middlewares.robots.RobotsPolicyMiddleware": 100,
+    # Next to the downloader: names each render's browser context and recycles retired ones.
+    "crawler.render.middleware.BrowserContexts": 950,
+}
+
+# --- JavaScript rendering (scrapy-playwright; docs/rendering.md) ----------------------------------
+# never | auto | always; the `render` spider argument wins. auto: static HTML first, the browser only
+# where it can change the answer (a static miss on a page that runs scripts), or at once for pages
+# and domains that needed it in the last BACKLINKS_RENDER_MEMORY_DAYS.
+BACKLINKS_RENDER = "auto"
+# auto: confirm every static miss on a page with scripts by one render before it counts. Off: only
+# pages with signs of client-side rendering (empty app root, noscript fallback, little text) are.
+BACKLINKS_RENDER_CONFIRM_MISSES = True
+BACKLINKS_RENDER_MEMORY_DAYS = 30.0
+# "auto": /usr/lib/chromium/chromium-headless-shell, then chromium on the PATH, then a browser that
+# `playwright install` downloaded; or the path of a Chromium executable.
+BACKLINKS_BROWSER_PATH = os.environ.get("BACKLINKS_BROWSER_PATH", "auto")
+BACKLINKS_RENDER_WAIT = 3.0  # seconds a loaded page may take to insert the target's link
+# Pages rendered at once, in their own download slot ("backlinks-browser") so renders never starve
+# plain requests; also PLAYWRIGHT_MAX_PAGES_PER_CONTEXT (the spider sets both from this).
+BACKLINKS_RENDER_CONCURRENCY = 4
+BACKLINKS_RENDER_CONTEXT_PAGES = 100  # renders per browser context before it is closed and replaced
+BACKLINKS_RENDER_JS_HEAP_MB = 512  # a page's JavaScript heap; beyond it the tab crashes, not the box
+# scrapy-playwright's handler, one instance (one Playwright driver, one browser) for both schemes;
+# it passes every request without meta["playwright"] to Scrapy's plain HTTP handler.
+DOWNLOAD_HANDLERS = {
+    "http": "crawler.render.handler.SharedPlaywrightHandler",
+    "https": "crawler.render.handler.SharedPlaywrightHandler",
+}
+PLAYWRIGHT_BROWSER_TYPE = "chromium"
+# The spider adds executable_path, --host-resolver-rules (from BACKLINKS_RESOLVE) and the flags of
+# crawler.render.browser.LAUNCH_ARGS (no sandbox as root, no GPU, no calls home).
+PLAYWRIGHT_LAUNCH_OPTIONS: dict = {"headless": True}
+PLAYWRIGHT_ABORT_REQUEST = "crawler.render.browser.abort_request"  # images, fonts, media
+PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT = 20_000  # ms; a render that takes longer is `timeout`
+PLAYWRIGHT_MAX_CONTEXTS = 2  # the current context and the one being retired
+PLAYWRIGHT_RESTART_DISCONNECTED_BROWSER = True  # a crashed browser is relaunched for the next render
 
 # --- Items ---------------------------------------------------------------------------------------
 ITEM_PIPELINES = {"pipelines.storage.StoragePipeline": 300}
@@ -45,7 +102,9 @@ USER_AGENT = (
 )
 ROBOTSTXT_OBEY = True
 ROBOTSTXT_PARSER = "scrapy.robotstxt.ProtegoRobotParser"
-CONCURRENT_REQUESTS = 64
+# One process is CPU-bound at ~100-200 pages/s (docs/benchmarks.md); 128 in flight keep it busy
+# when pages take a second or more to arrive, and cost ~20 MiB of buffered responses.
+CONCURRENT_REQUESTS = 128
 CONCURRENT_REQUESTS_PER_DOMAIN = 2
 DOWNLOAD_DELAY = 0.0
 # AutoThrottle's 5 s start delay would put every host's page 5 s behind its robots.txt.
@@ -61,10 +120,27 @@ RETRY_ENABLED = True
 RETRY_TIMES = 1
 REDIRECT_MAX_TIMES = 5
 REACTOR_THREADPOOL_MAXSIZE = 20
+# One or two pages per host: a kept-alive socket would sit idle for 240 s holding a file
+# descriptor, and a big run runs out of them (pages lost, run still "finished"). Measured on the
+# simulated web, closing costs no CPU worth counting (docs/benchmarks.md).
+DEFAULT_REQUEST_HEADERS = {
+    "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+    "Accept-Language": "en",
+    "Connection": "close",
+}
 # Every status reaches the spider: a 404 is evidence, a 403 is an inconclusive result to record.
 HTTPERROR_ALLOW_ALL = True
 # Broad crawl: spread requests over hosts instead of draining one host's queue at a time.
 SCHEDULER_PRIORITY_QUEUE = "scrapy.pqueues.DownloaderAwarePriorityQueue"
+# Every observation passes each spider middleware; these only act on requests a callback follows
+# (depth, referer, URL length), and verify follows no link (its render requests need none of
+# them), so they would only cost CPU per item.
+SPIDER_MIDDLEWARES = {
+    "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
+    "scrapy.spidermiddlewares.referer.RefererMiddleware": None,
+    "scrapy.spidermiddlewares.urllength.UrlLengthMiddleware": None,
+}
+TELNETCONSOLE_ENABLED = False  # a listening port nobody uses on a nightly job
 
 # --- Output ------------------------------------------------------------------------------------------
 LOG_LEVEL = "INFO"

@@ -38,3 +38,31 @@ def test_invalid(raw: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match="bad spider argument") as info:
         VerifyArgs.parse(raw)
     assert message in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ({"run": "nightly-2026-11-26", "shard": "1", "shards": "3"}, VerifyArgs(run="nightly-2026-11-26", shard=1, shards=3)),
+        ({"shard": "0", "shards": "1"}, VerifyArgs(shard=0, shards=1)),
+    ],
+)
+def test_scale_out_arguments(raw: dict[str, object], expected: VerifyArgs) -> None:
+    assert VerifyArgs.parse(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"shard": "1"}, "give both shard and shards"),
+        ({"shards": "2"}, "give both shard and shards"),
+        ({"shard": "2", "shards": "2"}, "shard must be below shards: 0..1"),
+        ({"shard": "-1", "shards": "2"}, "-a shard"),
+        ({"run": "night 1"}, "-a run"),
+        ({"run": ""}, "-a run"),
+    ],
+)
+def test_bad_scale_out_arguments(raw: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match="bad spider argument") as info:
+        VerifyArgs.parse(raw)
+    assert message in str(info.value)

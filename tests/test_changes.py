@@ -9,7 +9,7 @@ import pytest
 from crawler.items import LinkRecord, Observation, PageFacts, Position
 from crawler.outcome import Status
 from pipelines.changes import EventKind as K
-from pipelines.changes import Policy, Snapshot, detect
+from pipelines.changes import Policy, Snapshot, confirm_loss, detect
 
 T0 = datetime(2026, 11, 1, 3, 0, tzinfo=UTC)
 REF = "https://blog.example.org/post"
@@ -159,3 +159,29 @@ def test_image_link_anchor_is_its_alt() -> None:
     img = LinkRecord(href=TARGET, url=TARGET, tag="a", anchor="", alt="Shop logo")
     (state, kinds), = run([live(img)])
     assert state.anchors == ["Shop logo"]
+
+
+def test_held_losses_wait_for_confirm_loss() -> None:
+    """With hold_losses the confirming miss leaves the backlink missing_unconfirmed, misses counted;
+    confirm_loss then makes it exactly what an immediate loss would have been."""
+    held, immediate = Policy(hold_losses=True), Policy()
+    first, _ = detect(None, Observation(backlink_id=1, referring_url=REF, target_url=TARGET, checked_at=T0, **live()), held)
+    at = T0 + timedelta(days=1)
+    missed, _ = detect(first, Observation(backlink_id=1, referring_url=REF, target_url=TARGET, checked_at=at, **miss()), held)
+    second = T0 + timedelta(days=2)
+    obs = Observation(backlink_id=1, referring_url=REF, target_url=TARGET, checked_at=second, **miss())
+    pending, changes = detect(missed, obs, held)
+    assert (pending.status, pending.consecutive_misses, changes) == (Status.MISSING_UNCONFIRMED, 2, [])
+    assert held.pending_loss(pending) and not held.pending_loss(missed)
+    lost_now, lost_changes = detect(missed, obs, immediate)
+    assert confirm_loss(pending) == (lost_now, lost_changes[0])
+    # Already lost: another miss is no new loss, held or not.
+    assert detect(lost_now, obs, held)[0].status is Status.LOST
+
+
+def test_confirm_loss_after_a_single_miss_says_it_was_live() -> None:
+    policy = Policy(confirm_misses=1, hold_losses=True)
+    first, _ = detect(None, Observation(backlink_id=1, referring_url=REF, target_url=TARGET, checked_at=T0, **live()), policy)
+    obs = Observation(backlink_id=1, referring_url=REF, target_url=TARGET, checked_at=T0 + timedelta(days=1), **miss())
+    pending, _ = detect(first, obs, policy)
+    assert confirm_loss(pending)[1] == detect(first, obs, Policy(confirm_misses=1))[1][0]

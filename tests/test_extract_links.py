@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from parsel import Selector
 
-from crawler.extract.links import count_external_links, extract_links, resolve_href, scan_links
+from crawler.extract.links import (
+    count_external_links,
+    extract_links,
+    page_text,
+    resolve_href,
+    scan_links,
+    visible_text,
+)
 from crawler.items import LinkRecord, MatchMode, Position
 from crawler.urls import Target
 
@@ -300,3 +309,35 @@ def test_arbitrary_html_never_raises(html: str, page_url: str) -> None:
         assert link.url.lower().startswith(("http://", "https://"))
         assert len(link.left) <= 20 and len(link.right) <= 20 and len(link.snippet) <= 30
     assert count_external_links(sel, page_url) >= 0
+
+
+# --- page_text: visible_text of a whole page, in C ----------------------------------------------------
+
+_FIXTURE_PAGES = sorted((Path(__file__).parent / "fixtures" / "pages").glob("*.html"))
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        "<p>a&nbsp;b</p><p>c\x0bd\u3000e</p>x<!-- c --><script>zz</script>y<template>no</template>q",
+        "<div>one<div>two</div>three</div><span>fo</span><b>ur</b><br>five<?pi x?><style>p{}</style>",
+        "<noscript><a href='/x'>hidden</a></noscript>  \n\t spaced   out  ",
+        "<table><tr><td>a</td><td>b</td></tr></table><ul><li>c<li>d</ul>",
+        "<body></body>",
+        "<div>" * 3000 + "deep" + "</div>" * 3000,
+        *(path.read_bytes().decode("utf-8", "replace") for path in _FIXTURE_PAGES),
+    ],
+)
+def test_page_text_equals_visible_text(html: str) -> None:
+    document = Selector(text=html).root
+    body = document.find("body")
+    for element in (document, body) if body is not None else (document,):
+        assert page_text(element) == visible_text(element)
+
+
+@given(st.lists(st.sampled_from(["a", " ", "\xa0", "\n", "<p>", "</p>", "<b>", "</b>", "<script>s</script>",
+                                 "<!--c-->", "<div>", "</div>", "&amp;", "\u2003", "é"]), max_size=40))
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+def test_page_text_equals_visible_text_on_random_markup(pieces: list[str]) -> None:
+    document = Selector(text="<html><body>" + "".join(pieces) + "</body></html>").root
+    assert page_text(document) == visible_text(document)

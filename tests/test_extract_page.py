@@ -207,7 +207,12 @@ def test_effective_follow(rel: tuple[str, ...], page_nofollow: bool, follow: boo
     ("content_type", "body", "expected"),
     [
         ("text/html", b"", True),
-        ("text/html; charset=utf-8", b"%PDF-1.4", True),  # the header decides when present
+        ("text/html; charset=utf-8", b"<p>hi", True),  # the header decides when present...
+        ("text/html; charset=utf-8", b"%PDF-1.4", False),  # ...unless the body is binary data
+        ("text/html", b"\x89PNG\r\n\x1a\n", False),
+        ("text/html", bytes(range(256)) * 4, False),
+        ("text/html", b"\xff\xfe<\x00h\x00t\x00m\x00l\x00>\x00", True),  # UTF-16 HTML, NULs and all
+        ("text/html", b"<html>\x00 one stray NUL in a real page</html>", True),
         ("TEXT/HTML ; charset=x", b"", True),
         ("application/xhtml+xml", b"<?xml version='1.0'?><html/>", True),
         ("application/pdf", b"<html>", False),

@@ -7,7 +7,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from crawler.items import MatchMode
-from crawler.urls import InvalidURL, Target, check_url, normalise, normalise_host, registrable_domain
+from crawler.urls import (
+    InvalidURL,
+    Target,
+    check_url,
+    normalise,
+    normalise_host,
+    registrable_domain,
+    same_site_as_any,
+)
 
 EXACT, PREFIX, DOMAIN = MatchMode.EXACT, MatchMode.PREFIX, MatchMode.DOMAIN
 
@@ -395,3 +403,27 @@ def test_normalise_raises_only_invalid_url_and_is_idempotent(text: str) -> None:
     except InvalidURL:
         return
     assert normalise(normalised) == normalised
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://shop.example.com/a",
+        "https://www.SHOP.example.com/",
+        "https://blog.example.com/x",
+        "https://other.example.net/",
+        "https://example.org/?next=example.com",
+        "https://bücher.example/",
+        "https://xn--bcher-kva.example/p",
+        "http://[::1]/",
+        "not a url",
+    ],
+)
+def test_same_site_as_any_agrees_with_same_site(url: str) -> None:
+    targets = [
+        Target("https://shop.example.com/", MatchMode.EXACT),
+        Target("https://bücher.example/", MatchMode.DOMAIN),
+        Target("http://[::1]/x", MatchMode.PREFIX),
+    ]
+    for chosen in (targets, targets[:1], targets[1:]):
+        assert same_site_as_any(chosen)(url) == any(t.same_site(url) for t in chosen)

@@ -7,6 +7,7 @@ keeps, so a page with thousands of links and one backlink stays cheap.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import NamedTuple
 from urllib.parse import urljoin, urlsplit
@@ -40,6 +41,8 @@ _BLOCK = frozenset(
     "h1 h2 h3 h4 h5 h6 header hr li main nav ol p pre section summary table td th tr ul".split()
 )
 _WEB_SCHEMES = ("http://", "https://")
+# Set to "1"/"0" on every link by the browser's hidden-link probe (crawler/render/probe.py).
+HIDDEN_ATTR = "data-backlinks-hidden"
 
 
 class LinkScan(NamedTuple):
@@ -81,8 +84,13 @@ def scan_links(
     *,
     context_chars: int = 100,
     snippet_chars: int = 400,
+    hidden_attr: str | None = None,
 ) -> LinkScan:
-    """:func:`extract_links` and :func:`count_external_links` in a single pass."""
+    """:func:`extract_links` and :func:`count_external_links` in a single pass.
+
+    ``hidden_attr`` names the attribute a rendered DOM marks hidden links with ("1"/"0"): it
+    becomes each link's ``hidden`` and is left out of the snippet.
+    """
     root = sel.root
     if not isinstance(root, etree._Element):  # a selector over a text node or attribute value
         return LinkScan([], 0)
@@ -103,7 +111,7 @@ def scan_links(
         if keep is None or keep(url):
             kept.append((element, href, url))
     links = [
-        _record(element, href, url, context_chars=context_chars, snippet_chars=snippet_chars)
+        _record(element, href, url, context_chars=context_chars, snippet_chars=snippet_chars, hidden_attr=hidden_attr)
         for element, href, url in kept
     ]
     return LinkScan(links, external)
@@ -224,7 +232,11 @@ def _record(
     *,
     context_chars: int,
     snippet_chars: int,
+    hidden_attr: str | None = None,
 ) -> LinkRecord:
+    hidden = None
+    if hidden_attr is not None and (mark := element.attrib.pop(hidden_attr, None)) is not None:
+        hidden = mark == "1"
     tag = str(element.tag)
     left, right = link_context(element, context_chars)
     title = element.get("title")
@@ -240,6 +252,7 @@ def _record(
         left=left,
         right=right,
         snippet=etree.tostring(element, encoding="unicode", method="html", with_tail=False)[:snippet_chars],
+        hidden=hidden,
     )
 
 
@@ -281,6 +294,34 @@ def _squash(text: str) -> str:
 def visible_text(element: etree._Element) -> str:
     """The whitespace-normalised text ``element`` renders: no script or style, words kept apart."""
     return _squash("".join(_text_forward(element)))
+
+
+# visible_text for a whole page, in C: XSLT's built-in rules already skip comments and processing
+# instructions; these templates skip invisible elements and put a space around blocks.
+# normalize-space squashes only ASCII whitespace, so text with other whitespace is squashed again.
+_PAGE_TEXT = etree.XSLT(
+    etree.XML(
+        '<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform">'
+        '<xsl:output method="text" encoding="UTF-8"/>'
+        '<xsl:template match="/"><xsl:variable name="t"><xsl:apply-templates/></xsl:variable>'
+        '<xsl:value-of select="normalize-space($t)"/></xsl:template>'
+        f'<xsl:template match="{"|".join(sorted(_HIDDEN_TEXT))}"/>'
+        f'<xsl:template match="{"|".join(sorted(_BLOCK))}">'
+        '<xsl:text> </xsl:text><xsl:apply-templates/><xsl:text> </xsl:text></xsl:template>'
+        "</xsl:stylesheet>"
+    )
+)
+_NON_ASCII_SPACE = re.compile("[\x0b\x0c\x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")
+
+
+def page_text(element: etree._Element) -> str:
+    """:func:`visible_text`, identical, for a large element (a page's ``<body>``): about 3x faster
+    there, slower for a single link."""
+    try:
+        text = str(_PAGE_TEXT(element))
+    except etree.XSLTApplyError:  # nested deeper than libxslt's template recursion limit
+        return visible_text(element)
+    return _squash(text) if _NON_ASCII_SPACE.search(text) else text
 
 
 def _visible(node: etree._Element) -> bool:

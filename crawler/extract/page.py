@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 import parsel
 from lxml import etree
 
-from crawler.extract.links import count_external_links, document_base, rel_tokens, resolve_href, visible_text
+from crawler.extract.links import count_external_links, document_base, page_text, rel_tokens, resolve_href
 from crawler.items import LinkRecord, PageFacts
 
 Headers = Mapping[str, Sequence[str]]  # lower-case names -> every value received
@@ -60,6 +60,19 @@ def extract_page(
         external_links=count_external_links(sel, final_url) if external_links is None else external_links,
         content_hash=content_hash(document, body),
     )
+
+
+# libxml2 (even with huge_tree) silently drops everything nested deeper than 2048 elements, and a
+# browser flattens the tree at 512: a page this deep is hostile or broken, and may have lost content.
+MAX_DOM_DEPTH = 1024
+_AT_MAX_DEPTH = etree.XPath("boolean(" + "/*" * MAX_DOM_DEPTH + ")")
+
+
+def too_deep(sel: parsel.Selector) -> bool:
+    """Whether the document nests elements ``MAX_DOM_DEPTH`` deep. One XPath: on a normal page the
+    node set is empty after a few dozen steps, so this costs next to nothing."""
+    document = _document(sel)
+    return document is not None and bool(_AT_MAX_DEPTH(document.getroottree()))
 
 
 def effective_follow(link: LinkRecord, page: PageFacts) -> bool:
@@ -185,7 +198,7 @@ def content_hash(document: etree._Element | None, body: bytes) -> str:
     text = ""
     if document is not None:
         body_element = document.find("body")
-        text = visible_text(document if body_element is None else body_element)
+        text = page_text(document if body_element is None else body_element)
     return hashlib.sha256(text.encode("utf-8") if text else body).hexdigest()
 
 
@@ -196,8 +209,27 @@ def is_html(content_type: str | None, body: bytes) -> bool:
     """Whether a response is an HTML page: by its content type, or by sniffing when it has none."""
     kind = media_type(content_type)
     if kind is not None:
-        return kind in _HTML_TYPES
+        # A PDF, an image or random bytes labelled text/html is not a page that lacks the link.
+        return kind in _HTML_TYPES and not looks_binary(body)
     return _looks_like_html(body)
+
+
+# The WHATWG MIME sniffing standard's "binary data bytes": no text encoding puts them in markup.
+_BINARY_BYTES = frozenset(b"\x00\x01\x02\x03\x04\x05\x06\x07\x08\x0b\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1c\x1d\x1e\x1f")
+_BINARY_SIGNATURES = (b"%PDF-", b"\x89PNG", b"GIF8", b"\xff\xd8\xff", b"PK\x03\x04", b"\x1f\x8b", b"RIFF", b"\x00\x00\x01\x00")
+_SNIFF_BYTES = 1445  # the resource header the standard looks at
+
+
+def looks_binary(body: bytes) -> bool:
+    """Whether ``body`` is binary data rather than text: a known file signature, or control bytes
+    in its first 1445 bytes (UTF-16 text, which is full of NULs, is recognised by its BOM)."""
+    start = body[:_SNIFF_BYTES]
+    if start.startswith((b"\xfe\xff", b"\xff\xfe", b"\xef\xbb\xbf")):
+        return False
+    if start.lstrip(b" \t\r\n").startswith(_BINARY_SIGNATURES):
+        return True
+    # A stray control byte or two happen in real pages; binary data is full of them.
+    return sum(b in _BINARY_BYTES for b in start) > max(8, len(start) // 100)
 
 
 # The HTML signatures of the WHATWG MIME sniffing standard; each must be followed by " " or ">".

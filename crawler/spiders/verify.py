@@ -7,64 +7,186 @@ decides, and the storage pipeline writes. Nothing here knows what a "lost" link 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, Self
 
 from scrapy import Request, Spider
 from scrapy.crawler import Crawler
-from scrapy.http import Response, TextResponse
+from scrapy.http import HtmlResponse, Response, TextResponse
+from scrapy.settings import SETTINGS_PRIORITIES, Settings
+from scrapy_playwright.page import PageMethod
+from sqlalchemy.orm import sessionmaker
 from twisted.python.failure import Failure
 
 from crawler.args import VerifyArgs
+from crawler.config import check_settings
 from crawler.items import DuePage, Observation
-from crawler.observe import Fetched, observe_failure, observe_page
+from crawler.observe import Fetched, merge_failed_render, merge_rendered, observe_failure, observe_page
 from crawler.outcome import classify_failure
+from crawler.render.browser import BrowserNotFound, classify_render_failure, find_browser, launch_options
+from crawler.render.middleware import PROBE_META
+from crawler.render.policy import RenderMemory, RenderMode, RenderReason, render_after_static, render_first
+from crawler.render.probe import RenderProbe, target_hosts
+from crawler.resolver import parse_rules
+from pipelines import work
 from pipelines.db import make_engine, make_sessionmaker
 from pipelines.due import DueFilter, iter_due_pages
+from pipelines.store import load_render_memory
+from pipelines.work import Shard, Ticket, WorkOrder
 
 PAGE_META = "backlinks_page"
+RENDER_META = "backlinks_render"  # (reason, the static observations or None)
+# Browser requests queue in their own download slot: a slow render never holds up plain fetches.
+RENDER_SLOT = "backlinks-browser"
+PLAYWRIGHT_HANDLERS = ("crawler.render.handler.SharedPlaywrightHandler", "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler")
+
+logger = logging.getLogger(__name__)
 
 
 class VerifySpider(Spider):
     name = "verify"
 
     def __init__(self, *args: Any, **kwargs: Any):
-        arguments = {name: kwargs.pop(name, None) for name in ("limit", "tag", "all", "only")}
+        names = ("limit", "tag", "all", "only", "render", "run", "shard", "shards")
+        arguments = {name: kwargs.pop(name, None) for name in names}
         super().__init__(*args, **kwargs)
         self.arguments = VerifyArgs.parse(arguments)
-        # What the run record shows: only what was asked for.
-        self.run_arguments = self.arguments.model_dump(exclude_defaults=True)
+        # What the run record shows: only what was asked for (its key and this process's shard
+        # are not the run's arguments).
+        self.run_arguments = self.arguments.model_dump(
+            mode="json", exclude_defaults=True, exclude={"run", "shard", "shards"}
+        )
+        shards = self.arguments.shards
+        self.shard = Shard(self.arguments.shard, shards) if shards and self.arguments.shard is not None else None
+        # Set by the storage pipeline once it has joined the run: the spider claims domains under it.
+        self.ticket: Ticket | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
+        check_settings(crawler.settings)  # before anything reads them: one message naming each fix
         spider = super().from_crawler(crawler, *args, **kwargs)
         settings = crawler.settings
         spider.engine = make_engine(settings["BACKLINKS_DATABASE_URL"])
         spider.recheck = timedelta(hours=settings.getfloat("BACKLINKS_RECHECK_HOURS"))
         spider.chunk_size = settings.getint("BACKLINKS_START_CHUNK")
         spider.strip_tracking = settings.getbool("BACKLINKS_STRIP_TRACKING")
+        spider.lease = timedelta(seconds=settings.getfloat("BACKLINKS_LEASE_SECONDS"))
+        spider.claim_size = settings.getint("BACKLINKS_CLAIM_DOMAINS")
+        spider.claim_poll = settings.getfloat("BACKLINKS_CLAIM_POLL_SECONDS")
+        spider.render_mode = spider._set_up_rendering(crawler)
+        spider.render_wait_ms = int(settings.getfloat("BACKLINKS_RENDER_WAIT") * 1000)
+        spider.confirm_by_render = settings.getbool("BACKLINKS_RENDER_CONFIRM_MISSES")
+        spider.memory_days = settings.getfloat("BACKLINKS_RENDER_MEMORY_DAYS")
+        spider.render_memory = RenderMemory()
         return spider
+
+    def _set_up_rendering(self, crawler: Crawler) -> RenderMode:
+        """The effective render mode; points scrapy-playwright at a browser, or takes it out.
+
+        Runs before the settings freeze. A BACKLINKS_BROWSER_PATH that is not a browser, or
+        ``always`` with no browser found, is an error naming the setting; ``auto`` with no browser
+        found warns and crawls static HTML only.
+        """
+        settings = crawler.settings
+        asked = self.arguments.render or RenderMode(settings.get("BACKLINKS_RENDER", RenderMode.AUTO.value))
+        mode = asked
+        self.render_unavailable = False
+        if mode is not RenderMode.NEVER:
+            configured = settings.get("BACKLINKS_BROWSER_PATH")
+            try:
+                executable = find_browser(configured)
+            except BrowserNotFound as exc:
+                if mode is RenderMode.ALWAYS or (configured or "auto").strip().lower() != "auto":
+                    raise
+                logger.warning("render=auto falls back to static HTML only: %s", exc)
+                self.render_unavailable = True
+                mode = RenderMode.NEVER
+            else:
+                rules = parse_rules(settings.get("BACKLINKS_RESOLVE", ""))
+                options = launch_options(
+                    executable,
+                    rules,
+                    settings.getdict("PLAYWRIGHT_LAUNCH_OPTIONS"),
+                    settings.getint("BACKLINKS_RENDER_JS_HEAP_MB"),
+                )
+                _override(settings, "PLAYWRIGHT_LAUNCH_OPTIONS", options)
+                # Renders run in their own download slot, as many at once as one context holds pages.
+                concurrency = settings.getint("BACKLINKS_RENDER_CONCURRENCY")
+                slots = {**settings.getdict("DOWNLOAD_SLOTS"), RENDER_SLOT: {"concurrency": concurrency, "delay": 0.0}}
+                _override(settings, "DOWNLOAD_SLOTS", slots)
+                _override(settings, "PLAYWRIGHT_MAX_PAGES_PER_CONTEXT", concurrency)
+                logger.info("Rendering: %s with %s", mode.value, executable)
+        if mode is RenderMode.NEVER:
+            # No browser: plain requests need no Playwright driver process at all.
+            handlers = settings.getdict("DOWNLOAD_HANDLERS")
+            for scheme, handler in list(handlers.items()):
+                if handler in PLAYWRIGHT_HANDLERS:
+                    handlers[scheme] = "scrapy.core.downloader.handlers.http11.HTTP11DownloadHandler"
+            _override(settings, "DOWNLOAD_HANDLERS", handlers)
+            _override(settings, "BACKLINKS_RENDER_ENABLED", False)
+        if mode is not asked:  # the run record shows what was asked for, and what it fell back to
+            self.run_arguments = {**self.run_arguments, "render": mode.value}
+        return mode
+
+    def work_order(self, now: datetime) -> WorkOrder:
+        """What this process asks of the run it joins (the storage pipeline joins it)."""
+        args = self.arguments
+        due = DueFilter(cutoff=now if args.all else now - self.recheck, tag=args.tag, only=args.only)
+        return WorkOrder(due=due, arguments=self.run_arguments, key=args.run, shard=self.shard)
 
     async def start(self) -> AsyncIterator[Request]:
         now = datetime.now(UTC)
-        due = DueFilter(
-            cutoff=now if self.arguments.all else now - self.recheck,
-            tag=self.arguments.tag,
-            only=self.arguments.only,
-        )
-        chunks = iter_due_pages(make_sessionmaker(self.engine), due, self.chunk_size)
+        sessions = make_sessionmaker(self.engine)
+        if self.render_unavailable:
+            self.crawler.stats.set_value("backlinks/render/unavailable", 1)
+        if self.render_mode is RenderMode.AUTO:
+            # Read once: what earlier runs learnt about pages and domains that need the browser.
+            self.render_memory = await asyncio.to_thread(
+                load_render_memory, sessions, now - timedelta(days=self.memory_days)
+            )
+            self.crawler.stats.set_value("backlinks/render/memory_pages", len(self.render_memory.pages))
+            self.crawler.stats.set_value("backlinks/render/memory_domains", len(self.render_memory.domains))
         backlinks = 0
-        # Each chunk is read on a worker thread: the database must not block the reactor.
-        while chunk := await asyncio.to_thread(next, chunks, None):
-            for page in chunk:
-                yield self.page_request(page)
-                backlinks += len(page.backlinks)
-                if self.arguments.limit and backlinks >= self.arguments.limit:
-                    return
+        async for due in self._work(sessions, now):
+            chunks = iter_due_pages(sessions, due, self.chunk_size)
+            # Each chunk is read on a worker thread: the database must not block the reactor.
+            while chunk := await asyncio.to_thread(next, chunks, None):
+                for page in chunk:
+                    if self.shard is not None and not self.shard.holds(page.domain):
+                        continue
+                    yield self.page_request(page)
+                    backlinks += len(page.backlinks)
+                    if self.arguments.limit and backlinks >= self.arguments.limit:
+                        return
+
+    async def _work(self, sessions: sessionmaker, now: datetime) -> AsyncIterator[DueFilter]:
+        """The due backlinks to crawl, a few claimed referring domains at a time.
+
+        When every domain left is held by other processes, wait: one of them may die, and its
+        domains are claimed again when its lease runs out. Without a run (no storage pipeline),
+        simply everything due.
+        """
+        if self.ticket is None:
+            yield self.work_order(now).due
+            return
+        ticket = self.ticket
+        while True:
+            domains = await asyncio.to_thread(work.claim, sessions, ticket, self.claim_size, self.lease, datetime.now(UTC))
+            if domains:
+                self.crawler.stats.inc_value("backlinks/domains_claimed", len(domains))
+                yield ticket.due.model_copy(update={"domains": tuple(domains)})
+            elif await asyncio.to_thread(work.others_pending, sessions, ticket):
+                await asyncio.sleep(self.claim_poll)
+            else:
+                return
 
     def page_request(self, page: DuePage) -> Request:
         self.crawler.stats.inc_value("backlinks/pages")
+        reason = render_first(self.render_mode, self.render_memory, page.key, page.domain)
+        if reason is not None:
+            return self.render_request(page, reason, None)
         return Request(
             page.url,
             callback=self.parse,
@@ -73,23 +195,77 @@ class VerifySpider(Spider):
             meta={PAGE_META: page},
         )
 
-    def parse(self, response: Response) -> Iterator[Observation]:
-        page: DuePage = response.meta[PAGE_META]
-        fetched = Fetched(
-            url=page.url,
-            final_url=response.url,
-            http_status=response.status,
-            headers={
-                key.decode("latin-1").lower(): [v.decode("latin-1") for v in values]
-                for key, values in response.headers.items()
+    def render_request(
+        self, page: DuePage, reason: RenderReason, static: list[Observation] | None
+    ) -> Request:
+        """A browser request for ``page``; ``static``: what its static HTML showed, if fetched."""
+        stats = self.crawler.stats
+        stats.inc_value("backlinks/render/requests")
+        stats.inc_value(f"backlinks/render/reason/{reason.value}")
+        probe = RenderProbe(target_hosts([b.target_url for b in page.backlinks]), self.render_wait_ms)
+        return Request(
+            page.url,
+            callback=self.parse_rendered,
+            errback=self.render_errback,
+            dont_filter=True,
+            meta={
+                PAGE_META: page,
+                RENDER_META: (reason, static),
+                PROBE_META: probe,
+                "playwright": True,
+                "playwright_page_init_callback": probe.on_page,
+                "playwright_page_methods": [PageMethod(probe.inspect)],
+                "download_slot": RENDER_SLOT,
+                # Playwright retries a crashed browser itself; a render is not worth a second try.
+                "dont_retry": True,
             },
-            redirects=response.meta.get("redirect_urls", []),
-            body=response.body,
-            text=response.text if isinstance(response, TextResponse) else None,
         )
-        yield from observe_page(
+
+    def parse(self, response: Response) -> Iterator[Observation | Request]:
+        page: DuePage = response.meta[PAGE_META]
+        fetched = _fetched(page, response)
+        observations = observe_page(
             page.backlinks, fetched, datetime.now(UTC), strip_tracking=self.strip_tracking
         )
+        if self.render_mode is RenderMode.AUTO:
+            reason = render_after_static(observations, fetched.text, confirm_misses=self.confirm_by_render)
+            if reason is not None:
+                yield self.render_request(page, reason, observations)
+                return
+        yield from observations
+
+    def parse_rendered(self, response: Response) -> Iterator[Observation]:
+        page: DuePage = response.meta[PAGE_META]
+        _reason, static = response.meta[RENDER_META]
+        probe: RenderProbe = response.meta[PROBE_META]
+        now = datetime.now(UTC)
+        rendered = observe_page(
+            page.backlinks, _fetched(page, response), now, strip_tracking=self.strip_tracking, rendered=True
+        )
+        raw = static
+        if raw is None and probe.raw_body is not None:
+            # Straight to the browser: the server's HTML as the browser received it is the raw view.
+            raw_page = _fetched(page, response, raw_body=probe.raw_body)
+            raw = observe_page(page.backlinks, raw_page, now, strip_tracking=self.strip_tracking)
+        observations = merge_rendered(raw, rendered)
+        stats = self.crawler.stats
+        stats.inc_value("backlinks/render/pages")
+        if any(obs.found_in == "rendered" for obs in observations):
+            stats.inc_value("backlinks/render/found_only_rendered")
+        yield from observations
+
+    def render_errback(self, failure: Failure) -> Iterator[Observation]:
+        request = failure.request  # type: ignore[attr-defined]
+        page: DuePage = request.meta[PAGE_META]
+        _reason, static = request.meta[RENDER_META]
+        status, reason = classify_render_failure(failure.value)
+        self.crawler.stats.inc_value(f"backlinks/render/failed/{status.value}")
+        logger.info("Render of %s failed (%s: %s)", page.url, status.value, reason)
+        now = datetime.now(UTC)
+        if static is not None:
+            yield from merge_failed_render(static, status, reason, now)
+        else:
+            yield from observe_failure(page.backlinks, page.url, status, reason, now)
 
     def errback(self, failure: Failure) -> Iterator[Observation]:
         page: DuePage = failure.request.meta[PAGE_META]  # type: ignore[attr-defined]
@@ -99,3 +275,31 @@ class VerifySpider(Spider):
 
     def closed(self, reason: str) -> None:
         self.engine.dispose()
+
+
+def _override(settings: Settings, name: str, value: Any) -> None:
+    """Set a value derived from the configured one (``-s`` included), so it must win over it."""
+    settings.set(name, value, priority=max(settings.getpriority(name) or 0, SETTINGS_PRIORITIES["spider"]))
+
+
+def _fetched(page: DuePage, response: Response, raw_body: bytes | None = None) -> Fetched:
+    """``response`` in plain values; with ``raw_body``, the server's HTML of a rendered response."""
+    if raw_body is not None:
+        body = raw_body
+        # Decoded as Scrapy decodes any response: header charset, then <meta charset>, then sniffing.
+        text: str | None = HtmlResponse(response.url, headers=response.headers, body=raw_body).text
+    else:
+        body = response.body
+        text = response.text if isinstance(response, TextResponse) else None
+    return Fetched(
+        url=page.url,
+        final_url=response.url,
+        http_status=response.status,
+        headers={
+            key.decode("latin-1").lower(): [v.decode("latin-1") for v in values]
+            for key, values in response.headers.items()
+        },
+        redirects=response.meta.get("redirect_urls", []),
+        body=body,
+        text=text,
+    )

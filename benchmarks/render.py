@@ -1,0 +1,159 @@
+"""Benchmark the render policy: `scrapy crawl verify` with render=never, auto and always. Not a test.
+
+    .venv/bin/python benchmarks/render.py                 # 1,000 static + 50 JS-only pages
+    .venv/bin/python benchmarks/render.py --static 200 --js 10
+
+The JS web (crawler/demo/js_site.py) serves server-rendered articles (``/bench/static/N``, ~10 KiB,
+with an analytics snippet) and app shells whose article and link exist only after their script ran
+(``/bench/js/N``), each page on its own ``*.test`` host, one known backlink per page. Each mode
+crawls a fresh SQLite database in a child process, exactly as cron would; ``auto`` is also run a
+second night on its own database, when the render memory sends JS pages straight to the browser.
+
+Reported per run: pages rendered (the ``backlinks/render/pages`` stat), JS-only links found live,
+wall time of the child, and peak memory: the largest sum of RSS over the crawler process and all its
+descendants (the Playwright driver and every Chromium process), sampled every 100 ms.
+Goals (issue 3): auto finds 100% of the JS-only links, costs <= 1.3x never, and is >= 10x faster
+than always.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from crawler.demo.js_site import SHOP, JsSite
+from crawler.demo.run import DEMO_SETTINGS, crawl_env
+from crawler.importers import read_backlinks
+from pipelines.db import make_engine, make_sessionmaker, upgrade
+from pipelines.imports import import_rows
+from pipelines.queries import iter_current
+
+PAGE_SIZE = 4096
+
+
+@dataclass
+class Result:
+    label: str
+    rendered: int
+    js_found: int
+    static_live: int
+    wall: float
+    peak_mb: float
+
+
+def _tree_rss(root: int) -> int:
+    """Bytes of RSS of ``root`` and every descendant, from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry.name))
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        todo += children.get(pid, [])
+        try:
+            total += int((Path("/proc") / str(pid) / "statm").read_text().split()[1]) * PAGE_SIZE
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
+def _database(workdir: Path, site: JsSite, static: int, js: int) -> tuple[str, set[str], set[str]]:
+    url = f"sqlite:///{workdir / 'backlinks.sqlite'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    static_pages = {site.url(f"/bench/static/{n}", f"news{n}.test") for n in range(static)}
+    js_pages = {site.url(f"/bench/js/{n}", f"app{n}.test") for n in range(js)}
+    path = workdir / "backlinks.csv"
+    with path.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["referring_url", "target_url", "match"])
+        for page in sorted(static_pages | js_pages):
+            writer.writerow([page, f"{SHOP}products/{page.rsplit('/', 1)[1]}", "exact"])
+    report = import_rows(make_sessionmaker(engine), read_backlinks(path), datetime.now(UTC))
+    engine.dispose()
+    assert report.committed and not report.errors, report.errors
+    return url, static_pages, js_pages
+
+
+def _crawl(label: str, url: str, mode: str, static_pages: set[str], js_pages: set[str]) -> Result:
+    command = [sys.executable, "-m", "scrapy", "crawl", "verify", "-a", "all=1", "-a", f"render={mode}",
+               "-s", "LOG_LEVEL=INFO", "-s", "LOGSTATS_INTERVAL=0"]
+    for name, value in DEMO_SETTINGS.items():
+        command += ["-s", f"{name}={value}"]
+    started = time.monotonic()
+    child = subprocess.Popen(command, env=crawl_env(url), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    peak = 0
+    stderr_chunks: list[str] = []
+    # Drain stderr on a thread so a chatty child never blocks on a full pipe while we sample.
+    reader = threading.Thread(target=lambda: stderr_chunks.append(child.stderr.read()), daemon=True)  # type: ignore[union-attr]
+    reader.start()
+    while child.poll() is None:
+        peak = max(peak, _tree_rss(child.pid))
+        time.sleep(0.1)
+    wall = time.monotonic() - started
+    reader.join()
+    stderr = "".join(stderr_chunks)
+    if child.returncode != 0:
+        raise SystemExit(f"{label}: crawl failed ({child.returncode}):\n{stderr[-3000:]}")
+    rendered = re.search(r"'backlinks/render/pages': (\d+)", stderr)
+    engine = make_engine(url)
+    with make_sessionmaker(engine)() as session:
+        rows = {row["referring_url"]: row for row in iter_current(session)}
+    engine.dispose()
+    return Result(
+        label,
+        int(rendered.group(1)) if rendered else 0,
+        sum(rows[p]["status"] == "live" for p in js_pages),
+        sum(rows[p]["status"] == "live" for p in static_pages),
+        wall,
+        peak / 2**20,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--static", type=int, default=1000, help="server-rendered pages (default 1000)")
+    parser.add_argument("--js", type=int, default=50, help="JS-only pages (default 50)")
+    args = parser.parse_args()
+    results = []
+    with JsSite() as site, tempfile.TemporaryDirectory(prefix="render-bench-") as tmp:
+        for mode in ("never", "auto", "always"):
+            workdir = Path(tmp) / mode
+            workdir.mkdir()
+            url, static_pages, js_pages = _database(workdir, site, args.static, args.js)
+            results.append(_crawl(mode, url, mode, static_pages, js_pages))
+            print(f"  {mode}: {results[-1].wall:.1f} s", file=sys.stderr)
+            if mode == "auto":
+                results.append(_crawl("auto, night 2", url, mode, static_pages, js_pages))
+                print(f"  auto, night 2: {results[-1].wall:.1f} s", file=sys.stderr)
+    never, auto, always = results[0], results[1], results[3]
+    print(f"\n{args.static} static + {args.js} JS-only pages, one backlink each\n")
+    print(f"{'render':<15}{'rendered':>10}{'JS links':>12}{'static live':>13}{'wall s':>9}{'peak MB':>9}")
+    for r in results:
+        print(f"{r.label:<15}{r.rendered:>10}{f'{r.js_found}/{args.js}':>12}{f'{r.static_live}/{args.static}':>13}"
+              f"{r.wall:>9.1f}{r.peak_mb:>9.0f}")
+    print(
+        f"\nauto finds {auto.js_found / max(args.js, 1):.0%} of JS-only links (goal 100%); "
+        f"auto/never wall {auto.wall / never.wall:.2f}x (goal <= 1.3x); "
+        f"always/auto wall {always.wall / auto.wall:.1f}x (goal >= 10x)"
+    )
+
+
+if __name__ == "__main__":
+    main()

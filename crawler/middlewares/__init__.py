@@ -1,0 +1,1 @@
+"""Downloader middlewares: the address guard and the robots.txt policy."""

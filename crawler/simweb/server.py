@@ -1,0 +1,214 @@
+"""The simulated web served on loopback: one aiohttp application answering every ``siteNNNNN.test`` Host.
+
+Two ways to run it:
+
+- :class:`SimWeb`: in a background thread of the calling process (tests).
+- :class:`SimWebProcess`: ``python -m crawler.simweb`` in a child process (benchmarks), so that
+  serving pages does not share a core, or the GIL, with the crawler being measured.
+
+Crawlers reach it with ``BACKLINKS_RESOLVE="*.test=127.0.0.1"`` (the plain handler) and
+``--host-resolver-rules=MAP *.test 127.0.0.1`` (a browser); URLs keep the server's port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import subprocess
+import sys
+import threading
+from collections import Counter
+from dataclasses import asdict, fields
+from types import TracebackType
+from typing import Self
+
+from aiohttp import web
+
+from crawler.simweb.model import (
+    Kind,
+    Renderer,
+    SimConfig,
+    SimPage,
+    error_page,
+    page_at,
+    parse_host,
+    robots_txt,
+)
+
+_CONFIG = web.AppKey("config", SimConfig)
+_RENDERER = web.AppKey("renderer", Renderer)
+_HITS = web.AppKey("hits", Counter)
+_HTML = "text/html"
+
+
+def make_app(config: SimConfig, hits: Counter[str] | None = None) -> web.Application:
+    """The aiohttp application; ``hits``, when given, counts responses by kind (and "robots")."""
+    app = web.Application()
+    app[_CONFIG] = config
+    app[_RENDERER] = Renderer(config.seed)
+    app[_HITS] = hits if hits is not None else Counter()
+    app.router.add_route("GET", "/{tail:.*}", _dispatch)
+    return app
+
+
+async def _dispatch(request: web.Request) -> web.StreamResponse:
+    config, hits = request.app[_CONFIG], request.app[_HITS]
+    site = parse_host(request.host)
+    if site is None or site >= config.sites:
+        hits["unknown"] += 1
+        return web.Response(status=404, text=error_page(404), content_type=_HTML)
+    path = request.path
+    if path == "/robots.txt":
+        hits["robots"] += 1
+        await _sleep(config.latency_ms / 1000)
+        body = robots_txt(config, site)
+        if body is None:
+            return web.Response(status=404, text="Not Found", content_type="text/plain")
+        return web.Response(text=body, content_type="text/plain")
+    page = _page_for(config, site, path)
+    if page is None:
+        hits["unknown"] += 1
+        return web.Response(status=404, text=error_page(404), content_type=_HTML)
+    moved = path == page.moved_path
+    hits["moved" if moved else page.kind.value] += 1
+    await _sleep(page.delay)
+    if page.kind is Kind.REDIRECT and not moved:
+        raise web.HTTPMovedPermanently(location=page.moved_path)
+    if page.status >= 400:
+        return web.Response(status=page.status, text=error_page(page.status), content_type=_HTML)
+    return web.Response(text=request.app[_RENDERER].page(page), content_type=_HTML, charset="utf-8")
+
+
+def _page_for(config: SimConfig, site: int, path: str) -> SimPage | None:
+    """The page ``path`` names on ``site``: /blog/N/slug, /private/N/slug or /moved/N."""
+    parts = path.split("/")
+    if len(parts) < 3 or not parts[2].isdigit():
+        return None
+    page = page_at(config, site, int(parts[2]))
+    if path == page.path or (page.kind is Kind.REDIRECT and path == page.moved_path):
+        return page
+    return None
+
+
+async def _sleep(seconds: float) -> None:
+    if seconds > 0:
+        await asyncio.sleep(seconds)
+
+
+class SimWeb:
+    """The simulated web in a background thread with its own event loop; a context manager.
+
+    ``hits`` counts responses by page kind (``ok``, ``js``...), ``robots`` and ``unknown``; read it
+    from the calling thread when the crawl is over.
+    """
+
+    def __init__(self, config: SimConfig | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.config = config or SimConfig()
+        self.host = host
+        self.port = port
+        self.hits: Counter[str] = Counter()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._runner: web.AppRunner | None = None
+
+    def start(self) -> Self:
+        listening = socket.create_server((self.host, self.port), backlog=1024)
+        self.port = listening.getsockname()[1]
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="simweb", daemon=True)
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._serve(listening), self._loop).result()
+        return self
+
+    async def _serve(self, listening: socket.socket) -> None:
+        self._runner = await start_runner(make_app(self.config, self.hits), listening)
+
+    async def _shutdown(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    def stop(self) -> None:
+        if self._loop is None or self._thread is None:
+            return
+        asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result()
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join()
+        self._loop.close()
+        self._loop = self._thread = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+async def start_runner(app: web.Application, listening: socket.socket) -> web.AppRunner:
+    # handler_cancellation: a crawler that gives up on a slow page frees the handler at once.
+    runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=0.1)
+    await runner.setup()
+    await web.SockSite(runner, listening, backlog=1024).start()
+    return runner
+
+
+def config_arguments(config: SimConfig) -> list[str]:
+    """``python -m crawler.simweb`` options that reproduce ``config``."""
+    out = []
+    for name, value in asdict(config).items():
+        out += [f"--{name.replace('_', '-')}", str(value)]
+    return out
+
+
+def config_from_arguments(values: dict[str, str]) -> SimConfig:
+    """The inverse of :func:`config_arguments`: option values (strings) -> :class:`SimConfig`."""
+    kinds = {f.name: f.type for f in fields(SimConfig)}
+    return SimConfig(**{name: (int if kinds[name] in (int, "int") else float)(v) for name, v in values.items()})
+
+
+class SimWebProcess:
+    """``python -m crawler.simweb`` in a child process; a context manager that knows its port."""
+
+    def __init__(self, config: SimConfig | None = None, port: int = 0) -> None:
+        self.config = config or SimConfig()
+        self.requested_port = port
+        self.port = 0
+        self.returncode: int | None = None  # once stopped: 0 for a clean shutdown
+        self._process: subprocess.Popen[str] | None = None
+
+    def start(self) -> Self:
+        command = [sys.executable, "-m", "crawler.simweb", "--port", str(self.requested_port)]
+        self._process = subprocess.Popen(
+            command + config_arguments(self.config), stdout=subprocess.PIPE, text=True
+        )
+        assert self._process.stdout is not None
+        line = self._process.stdout.readline()
+        if not line.strip().isdigit():
+            self.stop()
+            raise RuntimeError(f"simweb did not start (first line: {line!r})")
+        self.port = int(line)
+        return self
+
+    @property
+    def pid(self) -> int:
+        assert self._process is not None
+        return self._process.pid
+
+    def stop(self) -> None:
+        if self._process is None:
+            return
+        self._process.terminate()
+        self.returncode = self._process.wait(timeout=10)
+        if self._process.stdout is not None:
+            self._process.stdout.close()
+        self._process = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

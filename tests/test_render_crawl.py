@@ -1,0 +1,239 @@
+"""Real crawls with a real browser: `scrapy crawl verify` in a child process against the JS web
+(crawler/demo/js_site.py) on 127.0.0.1, with render=never|auto|always.
+
+Marked ``browser``: skipped with the reason when no Chromium is found locally, failed in CI (CI set).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import signal
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from scrapy.crawler import Crawler
+
+from crawler.demo.js_site import PAGES, SHOP, TEST_WAIT, JsPage, JsSite
+from crawler.demo.run import crawl
+from crawler.importers import read_backlinks
+from crawler.render.browser import BrowserNotFound, find_browser
+from crawler.render.policy import RenderMode
+from crawler.spiders import verify
+from crawler.spiders.verify import VerifySpider
+from pipelines.db import make_engine, make_sessionmaker, upgrade
+from pipelines.imports import import_rows
+from pipelines.queries import iter_current
+
+SETTINGS = {
+    "BACKLINKS_RENDER_WAIT": str(TEST_WAIT),
+    "PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT": "3000",
+    "BACKLINKS_RENDER_JS_HEAP_MB": "128",  # the memory-eating page crashes its tab quickly
+}
+
+
+@pytest.fixture(scope="module")
+def browser() -> str:
+    try:
+        return find_browser(os.environ.get("BACKLINKS_BROWSER_PATH"))
+    except BrowserNotFound as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"{exc} (browser tests are required in CI)")
+        pytest.skip(str(exc))
+
+
+@pytest.fixture(scope="module")
+def site() -> Iterator[JsSite]:
+    with JsSite() as running:
+        yield running
+
+
+def _database(workdir: Path, backlinks: list[tuple[str, str]]) -> str:
+    url = f"sqlite:///{workdir / 'backlinks.sqlite'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    path = workdir / "backlinks.csv"
+    with path.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["referring_url", "target_url", "match"])
+        writer.writerows([(referring, target, "exact") for referring, target in backlinks])
+    report = import_rows(make_sessionmaker(engine), read_backlinks(path), datetime.now(UTC))
+    engine.dispose()
+    assert report.committed and not report.errors, report.errors
+    return url
+
+
+def _current(url: str) -> dict[str, dict[str, Any]]:
+    engine = make_engine(url)
+    with make_sessionmaker(engine)() as session:
+        rows = {row["referring_url"]: row for row in iter_current(session)}
+    engine.dispose()
+    return rows
+
+
+def _stat(stderr: str, name: str) -> int:
+    found = re.search(rf"'{re.escape(name)}': (\d+)", stderr)
+    return int(found.group(1)) if found else 0
+
+
+def _run(url: str, mode: str, settings: dict[str, str] | None = None) -> str:
+    result = crawl(url, ["all=1", f"render={mode}"], {**SETTINGS, **(settings or {})}, log_level="INFO")
+    assert result.returncode == 0, result.stderr[-4000:]
+    return result.stderr
+
+
+@pytest.fixture(scope="module")
+def modes(browser: str, site: JsSite, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for mode in ("never", "auto", "always"):
+        site.hits.clear()
+        url = _database(tmp_path_factory.mktemp(mode), [(site.url(page.path), SHOP) for page in PAGES])
+        stderr = _run(url, mode)
+        out[mode] = {"rows": _current(url), "hits": dict(site.hits), "stderr": stderr}
+    return out
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("mode", ["never", "auto", "always"])
+@pytest.mark.parametrize("page", PAGES, ids=[p.path for p in PAGES])
+def test_each_page_per_mode(modes: dict[str, Any], site: JsSite, page: JsPage, mode: str) -> None:
+    row = modes[mode]["rows"][site.url(page.path)]
+    status, found_in, hidden = page.expect(mode)
+    assert (row["status"], row["found_in"], row["hidden"]) == (status, found_in, hidden), page.note
+
+
+@pytest.mark.browser
+def test_failed_renders_say_why(modes: dict[str, Any], site: JsSite) -> None:
+    for mode in ("auto", "always"):
+        rows = modes[mode]["rows"]
+        assert rows[site.url("/loop")]["reason"] == "render_timeout"
+        assert rows[site.url("/crash")]["reason"] == "render_crashed"
+    assert modes["always"]["rows"][site.url("/never-ends")]["reason"] == "render_timeout"
+
+
+@pytest.mark.browser
+def test_auto_renders_only_pages_with_scripts_and_a_static_miss(modes: dict[str, Any]) -> None:
+    hits = {path: n for (host, path), n in modes["auto"]["hits"].items() if host == "js.test"}
+    for page in PAGES:
+        fetched_by = hits.get(page.path, 0)
+        static_only = page.path.startswith(("/static", "/hidden/", "/removed", "/never-ends"))
+        if page.path == "/crash":  # Playwright retries a crashed tab before giving up
+            assert fetched_by >= 2
+        else:
+            assert fetched_by == (1 if static_only else 2), page.path
+    assert _stat(modes["never"]["stderr"], "playwright/page_count") == 0  # never: no browser at all
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("mode", ["auto", "always"])
+def test_pages_are_always_closed(modes: dict[str, Any], mode: str) -> None:
+    stderr = modes[mode]["stderr"]
+    opened = _stat(stderr, "playwright/page_count")
+    assert opened > 0 and _stat(stderr, "playwright/page_count/closed") == opened
+    # PLAYWRIGHT_MAX_CONTEXTS (2) x BACKLINKS_RENDER_CONCURRENCY (4) pages, at most.
+    assert _stat(stderr, "playwright/page_count/max_concurrent") <= 8
+
+
+@pytest.mark.browser
+def test_auto_skips_static_sites_and_remembers_js_domains(browser: str, site: JsSite, tmp_path: Path) -> None:
+    static = [site.url(f"/bench/static/{n}", f"news{n}.test") for n in range(10)]
+    js = [site.url(f"/bench/js/{n}", f"app{n}.test") for n in range(4)]
+    # A server-rendered page on a domain whose other page needs the browser.
+    neighbour = site.url("/bench/static/99", "app0.test")
+    pages = static + js + [neighbour]
+    url = _database(tmp_path, [(page, f"{SHOP}products/{page.rsplit('/', 1)[1]}") for page in pages])
+
+    def hits(page: str) -> int:
+        host, path = page.split("//", 1)[1].split("/", 1)
+        return site.hits[(host.split(":")[0], "/" + path)]
+
+    site.hits.clear()
+    stderr = _run(url, "auto")
+    rows = _current(url)
+    assert all(rows[p]["status"] == "live" and rows[p]["found_in"] == "raw" for p in static + [neighbour])
+    assert all(rows[p]["status"] == "live" and rows[p]["found_in"] == "rendered" for p in js)
+    assert [hits(p) for p in static + [neighbour]] == [1] * 11  # no static page went to the browser
+    assert [hits(p) for p in js] == [2] * 4  # static first, then one render each
+    assert _stat(stderr, "backlinks/render/pages") == 4
+
+    site.hits.clear()
+    stderr = _run(url, "auto")
+    rows = _current(url)
+    assert [hits(p) for p in js] == [1] * 4  # remembered: straight to the browser
+    assert _stat(stderr, "backlinks/render/reason/remembered_page") == 4
+    assert _stat(stderr, "backlinks/render/reason/remembered_domain") == 1  # the neighbour
+    assert (rows[neighbour]["found_in"], rows[neighbour]["hidden"]) == ("both", False)
+    assert all(rows[p]["found_in"] == "rendered" for p in js)  # raw view from the same browser visit
+    assert [hits(p) for p in static] == [1] * 10
+
+
+def _kill_browser_with(marker: str) -> None:
+    """Kill the browser whose command line carries ``marker``: only the one this test's crawl started."""
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if marker.encode() in argv and not any(arg.startswith(b"--type=") for arg in argv):
+            os.kill(int(proc.name), signal.SIGKILL)
+
+
+@pytest.mark.browser
+def test_crawl_survives_a_browser_crash(browser: str, site: JsSite, tmp_path: Path) -> None:
+    marker = f"--backlinks-test={uuid.uuid4().hex}"
+    site.on_kill_browser(lambda: _kill_browser_with(marker))
+    pages = [site.url("/kill-browser"), site.url("/after-load", "other.test"), site.url("/static", "third.test")]
+    url = _database(tmp_path, [(page, SHOP) for page in pages])
+    stderr = _run(url, "always", {"PLAYWRIGHT_LAUNCH_OPTIONS": f'{{"args": ["{marker}"]}}', "BACKLINKS_RENDER_CONCURRENCY": "1"})
+    rows = _current(url)
+    assert _stat(stderr, "playwright/browser_count") == 2  # relaunched after the kill
+    assert [rows[p]["status"] for p in pages] == ["live", "live", "live"]
+    assert rows[pages[0]]["found_in"] == "rendered"
+    # Every page was closed but the one that died with the browser (one render at a time).
+    assert _stat(stderr, "playwright/page_count/closed") == _stat(stderr, "playwright/page_count") - 1
+
+
+def test_always_without_a_browser_is_a_clear_error(site: JsSite, tmp_path: Path) -> None:
+    url = _database(tmp_path, [(site.url("/static"), SHOP)])
+    result = crawl(url, ["render=always"], {"BACKLINKS_BROWSER_PATH": str(tmp_path / "no-chromium")})
+    assert result.returncode != 0
+    assert "BACKLINKS_BROWSER_PATH=" in result.stderr and "not an executable browser" in result.stderr
+
+
+def test_a_bad_browser_path_fails_fast_even_in_auto(site: JsSite, tmp_path: Path) -> None:
+    url = _database(tmp_path, [(site.url("/static"), SHOP)])
+    result = crawl(url, [], {"BACKLINKS_BROWSER_PATH": str(tmp_path / "no-chromium")})
+    assert result.returncode != 0 and "BACKLINKS_BROWSER_PATH=" in result.stderr
+
+
+@pytest.mark.parametrize(("mode", "fails"), [("auto", False), ("always", True), ("never", False)])
+def test_no_browser_found(mode: str, fails: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def nothing(configured: str | None) -> str:
+        raise BrowserNotFound("no browser found for JavaScript rendering (BACKLINKS_BROWSER_PATH=auto ...)")
+
+    monkeypatch.setattr(verify, "find_browser", nothing)
+    values = {**settings_module_values(), "BACKLINKS_DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite'}"}
+    crawler = Crawler(VerifySpider, values)  # settings not frozen yet, as in a real crawl
+    if fails:
+        with pytest.raises(BrowserNotFound, match="BACKLINKS_BROWSER_PATH"):
+            VerifySpider.from_crawler(crawler, render=mode)
+        return
+    spider = VerifySpider.from_crawler(crawler, render=mode)
+    assert spider.render_mode is RenderMode.NEVER and spider.run_arguments["render"] == "never"
+    assert spider.render_unavailable is (mode == "auto")
+    # No browser: the plain HTTP handler takes every request and no Playwright driver starts.
+    assert "scrapy_playwright" not in str(crawler.settings.getdict("DOWNLOAD_HANDLERS"))
+    spider.engine.dispose()
+
+
+def settings_module_values() -> dict[str, Any]:
+    import settings
+
+    return {name: getattr(settings, name) for name in dir(settings) if name.isupper()}
