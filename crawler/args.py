@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from crawler.outcome import Status
@@ -56,7 +58,12 @@ class VerifyArgs(BaseModel):
         try:
             return cls.model_validate(given)
         except ValidationError as exc:
-            problems = "; ".join(
-                f"-a {'.'.join(map(str, e['loc'])) or 'argument'}: {e['msg']}" for e in exc.errors()
-            )
+            problems = "; ".join(_problem(e) for e in exc.errors())
             raise ValueError(f"bad spider argument: {problems}") from None
+
+
+def _problem(error: Any) -> str:
+    name = ".".join(map(str, error["loc"])) or "argument"
+    if error["type"] == "extra_forbidden":
+        return f"-a {name}: unknown argument; use {', '.join(VerifyArgs.model_fields)}"
+    return f"-a {name}: {error['msg']}"

@@ -17,6 +17,7 @@ from scrapy.settings import BaseSettings
 from sqlalchemy.engine import make_url
 
 from crawler.guard import parse_networks
+from crawler.render.policy import RenderMode
 from crawler.resolver import parse_rules
 
 logger = logging.getLogger(__name__)
@@ -63,6 +64,18 @@ def _database(value: Any) -> None:
         raise ValueError("is not an SQLAlchemy URL such as sqlite:///backlinks.sqlite") from None
 
 
+def _share(value: Any) -> None:
+    _number(0, strict=True)(value)
+    if float(str(value).strip()) > 1:
+        raise ValueError("must be a share above 0 and at most 1 (e.g. 0.5)")
+
+
+def _render_mode(value: Any) -> None:
+    modes = [mode.value for mode in RenderMode]
+    if str(value).strip().lower() not in modes:
+        raise ValueError(f"must be one of {', '.join(modes)}")
+
+
 CHECKS: dict[str, Callable[[Any], None]] = {
     "BACKLINKS_DATABASE_URL": _database,
     "BACKLINKS_BATCH_SIZE": _whole(1),
@@ -74,6 +87,17 @@ CHECKS: dict[str, Callable[[Any], None]] = {
     "BACKLINKS_STRIP_TRACKING": _flag,
     "BACKLINKS_ALLOWED_NETWORKS": lambda value: parse_networks(value or ""),
     "BACKLINKS_RESOLVE": lambda value: parse_rules(value or ""),
+    "BACKLINKS_DEGRADED_SHARE": _share,
+    "BACKLINKS_LEASE_SECONDS": _number(0, strict=True),
+    "BACKLINKS_CLAIM_DOMAINS": _whole(1),
+    "BACKLINKS_CLAIM_POLL_SECONDS": _number(0, strict=True),
+    "BACKLINKS_RENDER": _render_mode,
+    "BACKLINKS_RENDER_CONCURRENCY": _whole(1),
+    "BACKLINKS_RENDER_CONFIRM_MISSES": _flag,
+    "BACKLINKS_RENDER_CONTEXT_PAGES": _whole(1),
+    "BACKLINKS_RENDER_JS_HEAP_MB": _whole(0),
+    "BACKLINKS_RENDER_MEMORY_DAYS": _number(0, strict=False),
+    "BACKLINKS_RENDER_WAIT": _number(0, strict=False),
 }
 
 

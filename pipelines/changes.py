@@ -7,14 +7,16 @@ and writes what it returns, so every transition is tested as a row of a table.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from enum import Enum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from crawler.items import Observation
-from crawler.urls import canonical_link
 from crawler.outcome import Status
+from crawler.urls import canonical_link
 
 
 class EventKind(str, Enum):
@@ -63,30 +65,46 @@ class Policy(BaseModel):
         return state.status is Status.MISSING_UNCONFIRMED and state.consecutive_misses >= self.confirm_misses
 
 
-class Snapshot(BaseModel):
-    """The current state of one backlink, as change detection sees it (mirrors ``states``)."""
+@dataclass(slots=True)
+class Snapshot:
+    """The current state of one backlink, as change detection sees it (mirrors ``states``).
+
+    A plain dataclass, not a pydantic model: it never crosses a boundary unchecked (it is built
+    from our own rows by :meth:`from_row`), and detection copies it once per check.
+    """
 
     status: Status
+    since: datetime
+    last_checked: datetime
     reason: str | None = None
     verdict: Status | None = None  # last conclusive status: live, missing_unconfirmed or lost
-    since: datetime
     first_seen: datetime | None = None
     last_seen: datetime | None = None
-    last_checked: datetime
     consecutive_misses: int = 0
-    anchors: list[str] = Field(default_factory=list)
-    rel: list[str] = Field(default_factory=list)
+    anchors: list[str] = field(default_factory=list)
+    rel: list[str] = field(default_factory=list)
     follow: bool | None = None
     position: str | None = None
     link_count: int = 0
     linked_url: str | None = None
     found_in: str | None = None
     hidden: bool | None = None
-    mismatch: list[str] = Field(default_factory=list)
+    mismatch: list[str] = field(default_factory=list)
     http_status: int | None = None
     final_url: str | None = None
     noindex: bool | None = None
     canonical: str | None = None
+
+    @classmethod
+    def from_row(cls, row: Any) -> Snapshot:
+        """From a ``states`` row (ORM object or result row): statuses back to :class:`Status`."""
+        values = {name: getattr(row, name) for name in SNAPSHOT_FIELDS}
+        values["status"] = Status(values["status"])
+        values["verdict"] = Status(values["verdict"]) if values["verdict"] else None
+        return cls(**values)
+
+
+SNAPSHOT_FIELDS = tuple(f.name for f in fields(Snapshot))
 
 
 def detect(
@@ -95,7 +113,7 @@ def detect(
     """Fold one observation into the state of its backlink and explain what changed."""
     obs, at = observation, observation.checked_at
     prev = previous or Snapshot(status=obs.status, since=at, last_checked=at)
-    state = prev.model_copy(update={"last_checked": at, "reason": obs.reason})
+    state = replace(prev, last_checked=at, reason=obs.reason)
     changes: list[Change] = []
 
     if obs.page is not None:
@@ -145,7 +163,7 @@ def confirm_loss(state: Snapshot) -> tuple[Snapshot, Change]:
     """Move a held-back loss (``Policy.pending_loss``) to lost, as its last check would have."""
     # The last miss alone was enough only if the link was live before it (confirm_misses = 1).
     before = "live" if state.consecutive_misses == 1 and state.first_seen else _describe(state)
-    lost = state.model_copy(update={"status": Status.LOST, "verdict": Status.LOST, "since": state.last_checked})
+    lost = replace(state, status=Status.LOST, verdict=Status.LOST, since=state.last_checked)
     return lost, Change(kind=EventKind.LOST, before=before, after=state.reason)
 
 

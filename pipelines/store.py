@@ -9,7 +9,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import Row, Update, bindparam, insert, select, update
+from sqlalchemy import Update, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -17,10 +17,9 @@ from crawler.items import Observation
 from crawler.outcome import Status
 from crawler.render.policy import RenderMemory as Remembered
 from crawler.render.policy import needed_render
-from pipelines.changes import Change, Policy, Snapshot, detect
+from pipelines.changes import SNAPSHOT_FIELDS, Change, Policy, Snapshot, detect
 from pipelines.models import Backlink, Check, Event, RenderMemory, Run, RunWorker, State
 
-_SNAPSHOT_FIELDS = tuple(Snapshot.model_fields)
 
 
 def open_run(sessions: sessionmaker, started_at: datetime, arguments: dict[str, Any]) -> int:
@@ -47,7 +46,7 @@ def close_run(
 def snapshot(state: State | None) -> Snapshot | None:
     if state is None:
         return None
-    return Snapshot.model_validate({name: getattr(state, name) for name in _SNAPSHOT_FIELDS})
+    return Snapshot.from_row(state)
 
 
 _CHECKS = Check.__table__
@@ -57,12 +56,8 @@ _EVENTS = Event.__table__
 _UPDATE_STATE = update(_STATES).where(_STATES.c.backlink_id == bindparam("b_id"))
 
 
-def _snapshot_of(row: Row[Any]) -> Snapshot:
-    return Snapshot.model_validate({name: getattr(row, name) for name in _SNAPSHOT_FIELDS})
-
-
 def _state_values(backlink_id: int, new: Snapshot, last_check_id: int) -> dict[str, Any]:
-    values: dict[str, Any] = {name: getattr(new, name) for name in _SNAPSHOT_FIELDS}
+    values: dict[str, Any] = {name: getattr(new, name) for name in SNAPSHOT_FIELDS}
     for name, value in values.items():
         if isinstance(value, Enum):  # Status: the column holds its value
             values[name] = value.value
@@ -96,7 +91,7 @@ def write_batch(
             )
         )
         states = {
-            row.backlink_id: _snapshot_of(row)
+            row.backlink_id: Snapshot.from_row(row)
             for row in session.execute(
                 select(_STATES)
                 .where(_STATES.c.backlink_id.in_(existing))

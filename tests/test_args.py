@@ -32,6 +32,7 @@ def test_valid(raw: dict[str, object], expected: VerifyArgs) -> None:
         ({"limit": "0"}, "greater than or equal to 1"),
         ({"only": "gone"}, "unknown status 'gone'; choose from live"),
         ({"all": "maybe"}, "-a all"),
+        ({"colour": "blue"}, "-a colour: unknown argument; use limit, tag, all, only"),
     ],
 )
 def test_invalid(raw: dict[str, object], message: str) -> None:

@@ -24,7 +24,7 @@ from crawler.demo.run import crawl
 from crawler.importers import read_backlinks
 from crawler.render.browser import BrowserNotFound, find_browser
 from crawler.render.policy import RenderMode
-from crawler.spiders import verify
+from crawler.render import setup as render_setup
 from crawler.spiders.verify import VerifySpider
 from pipelines.db import make_engine, make_sessionmaker, upgrade
 from pipelines.imports import import_rows
@@ -218,7 +218,7 @@ def test_no_browser_found(mode: str, fails: bool, tmp_path: Path, monkeypatch: p
     def nothing(configured: str | None) -> str:
         raise BrowserNotFound("no browser found for JavaScript rendering (BACKLINKS_BROWSER_PATH=auto ...)")
 
-    monkeypatch.setattr(verify, "find_browser", nothing)
+    monkeypatch.setattr(render_setup, "find_browser", nothing)
     values = {**settings_module_values(), "BACKLINKS_DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite'}"}
     crawler = Crawler(VerifySpider, values)  # settings not frozen yet, as in a real crawl
     if fails:

@@ -15,7 +15,6 @@ from typing import Any, Self
 from scrapy import Request, Spider
 from scrapy.crawler import Crawler
 from scrapy.http import HtmlResponse, Response, TextResponse
-from scrapy.settings import SETTINGS_PRIORITIES, Settings
 from scrapy_playwright.page import PageMethod
 from sqlalchemy.orm import sessionmaker
 from twisted.python.failure import Failure
@@ -25,11 +24,11 @@ from crawler.config import check_settings
 from crawler.items import DuePage, Observation
 from crawler.observe import Fetched, merge_failed_render, merge_rendered, observe_failure, observe_page
 from crawler.outcome import classify_failure
-from crawler.render.browser import BrowserNotFound, classify_render_failure, find_browser, launch_options
+from crawler.render.browser import classify_render_failure
 from crawler.render.middleware import PROBE_META
 from crawler.render.policy import RenderMemory, RenderMode, RenderReason, render_after_static, render_first
 from crawler.render.probe import RenderProbe, target_hosts
-from crawler.resolver import parse_rules
+from crawler.render.setup import RENDER_SLOT, configure_rendering
 from pipelines import work
 from pipelines.db import make_engine, make_sessionmaker
 from pipelines.due import DueFilter, iter_due_pages
@@ -38,9 +37,6 @@ from pipelines.work import Shard, Ticket, WorkOrder
 
 PAGE_META = "backlinks_page"
 RENDER_META = "backlinks_render"  # (reason, the static observations or None)
-# Browser requests queue in their own download slot: a slow render never holds up plain fetches.
-RENDER_SLOT = "backlinks-browser"
-PLAYWRIGHT_HANDLERS = ("crawler.render.handler.SharedPlaywrightHandler", "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler")
 
 logger = logging.getLogger(__name__)
 
@@ -49,8 +45,9 @@ class VerifySpider(Spider):
     name = "verify"
 
     def __init__(self, *args: Any, **kwargs: Any):
-        names = ("limit", "tag", "all", "only", "render", "run", "shard", "shards")
-        arguments = {name: kwargs.pop(name, None) for name in names}
+        # Every -a argument is ours and validated, so a typo fails fast instead of being ignored;
+        # "_"-names are Scrapyd's (_job) and Scrapy's own.
+        arguments = {name: kwargs.pop(name) for name in list(kwargs) if not name.startswith("_")}
         super().__init__(*args, **kwargs)
         self.arguments = VerifyArgs.parse(arguments)
         # What the run record shows: only what was asked for (its key and this process's shard
@@ -75,60 +72,14 @@ class VerifySpider(Spider):
         spider.lease = timedelta(seconds=settings.getfloat("BACKLINKS_LEASE_SECONDS"))
         spider.claim_size = settings.getint("BACKLINKS_CLAIM_DOMAINS")
         spider.claim_poll = settings.getfloat("BACKLINKS_CLAIM_POLL_SECONDS")
-        spider.render_mode = spider._set_up_rendering(crawler)
+        spider.render_mode, spider.render_unavailable = configure_rendering(settings, spider.arguments.render)
+        if spider.render_unavailable:  # the run record shows what rendering fell back to
+            spider.run_arguments = {**spider.run_arguments, "render": spider.render_mode.value}
         spider.render_wait_ms = int(settings.getfloat("BACKLINKS_RENDER_WAIT") * 1000)
         spider.confirm_by_render = settings.getbool("BACKLINKS_RENDER_CONFIRM_MISSES")
         spider.memory_days = settings.getfloat("BACKLINKS_RENDER_MEMORY_DAYS")
         spider.render_memory = RenderMemory()
         return spider
-
-    def _set_up_rendering(self, crawler: Crawler) -> RenderMode:
-        """The effective render mode; points scrapy-playwright at a browser, or takes it out.
-
-        Runs before the settings freeze. A BACKLINKS_BROWSER_PATH that is not a browser, or
-        ``always`` with no browser found, is an error naming the setting; ``auto`` with no browser
-        found warns and crawls static HTML only.
-        """
-        settings = crawler.settings
-        asked = self.arguments.render or RenderMode(settings.get("BACKLINKS_RENDER", RenderMode.AUTO.value))
-        mode = asked
-        self.render_unavailable = False
-        if mode is not RenderMode.NEVER:
-            configured = settings.get("BACKLINKS_BROWSER_PATH")
-            try:
-                executable = find_browser(configured)
-            except BrowserNotFound as exc:
-                if mode is RenderMode.ALWAYS or (configured or "auto").strip().lower() != "auto":
-                    raise
-                logger.warning("render=auto falls back to static HTML only: %s", exc)
-                self.render_unavailable = True
-                mode = RenderMode.NEVER
-            else:
-                rules = parse_rules(settings.get("BACKLINKS_RESOLVE", ""))
-                options = launch_options(
-                    executable,
-                    rules,
-                    settings.getdict("PLAYWRIGHT_LAUNCH_OPTIONS"),
-                    settings.getint("BACKLINKS_RENDER_JS_HEAP_MB"),
-                )
-                _override(settings, "PLAYWRIGHT_LAUNCH_OPTIONS", options)
-                # Renders run in their own download slot, as many at once as one context holds pages.
-                concurrency = settings.getint("BACKLINKS_RENDER_CONCURRENCY")
-                slots = {**settings.getdict("DOWNLOAD_SLOTS"), RENDER_SLOT: {"concurrency": concurrency, "delay": 0.0}}
-                _override(settings, "DOWNLOAD_SLOTS", slots)
-                _override(settings, "PLAYWRIGHT_MAX_PAGES_PER_CONTEXT", concurrency)
-                logger.info("Rendering: %s with %s", mode.value, executable)
-        if mode is RenderMode.NEVER:
-            # No browser: plain requests need no Playwright driver process at all.
-            handlers = settings.getdict("DOWNLOAD_HANDLERS")
-            for scheme, handler in list(handlers.items()):
-                if handler in PLAYWRIGHT_HANDLERS:
-                    handlers[scheme] = "scrapy.core.downloader.handlers.http11.HTTP11DownloadHandler"
-            _override(settings, "DOWNLOAD_HANDLERS", handlers)
-            _override(settings, "BACKLINKS_RENDER_ENABLED", False)
-        if mode is not asked:  # the run record shows what was asked for, and what it fell back to
-            self.run_arguments = {**self.run_arguments, "render": mode.value}
-        return mode
 
     def work_order(self, now: datetime) -> WorkOrder:
         """What this process asks of the run it joins (the storage pipeline joins it)."""
@@ -275,11 +226,6 @@ class VerifySpider(Spider):
 
     def closed(self, reason: str) -> None:
         self.engine.dispose()
-
-
-def _override(settings: Settings, name: str, value: Any) -> None:
-    """Set a value derived from the configured one (``-s`` included), so it must win over it."""
-    settings.set(name, value, priority=max(settings.getpriority(name) or 0, SETTINGS_PRIORITIES["spider"]))
 
 
 def _fetched(page: DuePage, response: Response, raw_body: bytes | None = None) -> Fetched:
