@@ -111,11 +111,7 @@ def write_batch(
             results.append((obs, new, changes))
         # Core bulk statements, not the ORM unit of work: a few statements per batch, not a few
         # per observation. Checks first, for the ids the states and events point to.
-        check_ids = (
-            session.scalars(insert(_CHECKS).returning(_CHECKS.c.id, sort_by_parameter_order=True), checks).all()
-            if checks
-            else []
-        )
+        check_ids = _insert_checks(session, checks)
         last_check: dict[int, int] = {}
         events = []
         for (obs, _new, changes), check_id in zip(results, check_ids, strict=True):
@@ -153,6 +149,23 @@ def write_batch(
     if tally is not None:  # only once committed: a failed batch must not count
         tally.add(results)
     return results
+
+
+def _insert_checks(session: Session, checks: list[dict[str, Any]]) -> list[int]:
+    """Insert the checks in one statement; their ids, in the order of ``checks``.
+
+    RETURNING with sort_by_parameter_order would make SQLite insert row by row, so the ids come
+    back with their backlink and are matched up here; a backlink twice in a batch gets its ids in
+    ascending order, which is the order its rows were inserted in.
+    """
+    if not checks:
+        return []
+    returned = session.execute(insert(_CHECKS).returning(_CHECKS.c.id, _CHECKS.c.backlink_id), checks)
+    ids: dict[int, list[int]] = {}
+    for check_id, backlink_id in returned:
+        ids.setdefault(backlink_id, []).append(check_id)
+    queues = {backlink_id: iter(sorted(found)) for backlink_id, found in ids.items()}
+    return [next(queues[check["backlink_id"]]) for check in checks]
 
 
 def _tally_row(run_id: int | None, tally: RunTally) -> Update:
