@@ -44,6 +44,11 @@ class ContextLedger:
     def current(self) -> str:
         return f"{CONTEXT_PREFIX}{self.generation}"
 
+    @staticmethod
+    def first_name() -> str:
+        """The context the first renders get (launched at start-up, see render.setup)."""
+        return f"{CONTEXT_PREFIX}0"
+
     def assign(self) -> str:
         if self.assigned >= self.per_context:
             self.generation += 1

@@ -13,6 +13,7 @@ from typing import Any
 from scrapy.settings import SETTINGS_PRIORITIES, Settings
 
 from crawler.render.browser import BrowserNotFound, find_browser, launch_options
+from crawler.render.middleware import CONTEXT_KWARGS, ContextLedger
 from crawler.render.policy import RenderMode
 from crawler.resolver import parse_rules
 
@@ -68,6 +69,10 @@ def _use_browser(settings: Settings, executable: str) -> None:
     slots = {**settings.getdict("DOWNLOAD_SLOTS"), RENDER_SLOT: {"concurrency": concurrency, "delay": 0.0}}
     _override(settings, "DOWNLOAD_SLOTS", slots)
     _override(settings, "PLAYWRIGHT_MAX_PAGES_PER_CONTEXT", concurrency)
+    # Launch the browser and the first context when the engine starts, alongside the first static
+    # fetches: launched lazily, the launch competed with the flood of static pages for the one
+    # event loop and held the first renders back by seconds.
+    _override(settings, "PLAYWRIGHT_CONTEXTS", {ContextLedger.first_name(): dict(CONTEXT_KWARGS)})
 
 
 def _override(settings: Settings, name: str, value: Any) -> None:
