@@ -132,6 +132,7 @@ class StoragePipeline:
         # The finish reason is only known here, after the pipelines have closed (and flushed).
         if self.ticket is None:
             return
+        self.tally.errors = self.crawler.stats.get_value("log_count/ERROR", 0)
         departure = await asyncio.to_thread(
             work.leave, self.sessions, self.ticket, datetime.now(UTC), reason, self.tally, self.policy, self.lease
         )

@@ -247,6 +247,7 @@ class RunTally:
     reasons: Counter[str] = field(default_factory=Counter)
     events: Counter[str] = field(default_factory=Counter)
     worker_id: int | None = None  # the run_workers row it is saved to (pipelines.work)
+    errors: int = 0  # errors the crawler logged (fetch failures are statuses, not errors)
 
     def add(self, results: Sequence[tuple[Observation, Snapshot, list[Change]]]) -> None:
         for _obs, new, changes in results:
@@ -256,7 +257,9 @@ class RunTally:
             self.events.update(change.kind.value for change in changes)
 
     def copy(self) -> RunTally:
-        return RunTally(Counter(self.statuses), Counter(self.reasons), Counter(self.events), self.worker_id)
+        return RunTally(
+            Counter(self.statuses), Counter(self.reasons), Counter(self.events), self.worker_id, self.errors
+        )
 
     def as_row(self) -> dict[str, Any]:
         """The values of the run's ``counts`` and ``events`` columns."""
@@ -264,5 +267,6 @@ class RunTally:
             "checked": sum(self.statuses.values()),
             "status": dict(self.statuses),
             "reason": dict(self.reasons),
+            "errors": self.errors,
         }
         return {"counts": counts, "events": dict(self.events)}

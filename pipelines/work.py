@@ -325,8 +325,9 @@ def sum_tallies(rows: Iterable[tuple[dict[str, Any], dict[str, Any]]]) -> RunTal
         total.statuses.update(counts.get("status", {}))
         total.reasons.update(counts.get("reason", {}))
         total.events.update(events)
+        total.errors += counts.get("errors", 0)
     # A confirmed loss moves a count between statuses, possibly across processes' tallies.
-    return RunTally(+total.statuses, +total.reasons, +total.events)
+    return RunTally(+total.statuses, +total.reasons, +total.events, errors=total.errors)
 
 
 def _pending(run_id: int, policy: Policy) -> Select:

@@ -118,6 +118,8 @@ DOWNLOAD_WARNSIZE = 0
 DNS_TIMEOUT = 15
 RETRY_ENABLED = True
 RETRY_TIMES = 1
+# 429 is a "slow down": retrying at once would ignore Retry-After; it is recorded as blocked_bot.
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408]
 REDIRECT_MAX_TIMES = 5
 REACTOR_THREADPOOL_MAXSIZE = 20
 # One or two pages per host: a kept-alive socket would sit idle for 240 s holding a file

@@ -348,3 +348,16 @@ def test_a_degraded_crawl_moves_nothing_to_lost(tmp_path) -> None:  # type: igno
     assert run.degraded and run.counts["held_back"] == would_be_lost
     status = CliRunner().invoke(app, ["--database", demo.database_url, "status"])
     assert f"degraded: {would_be_lost} losses held back" in status.output
+
+
+def test_sum_tallies_adds_every_process_including_errors() -> None:
+    first = ({"checked": 3, "status": {"live": 2, "lost": 1}, "reason": {"lost/link_removed": 1}, "errors": 2},
+             {"first_seen": 2})
+    second = ({"checked": 1, "status": {"live": 1}, "reason": {}, "errors": 1}, {"lost": 1})
+    older = ({"checked": 1, "status": {"timeout": 1}, "reason": {"timeout/timeout": 1}}, {})  # before errors existed
+    total = work.sum_tallies([first, second, older]).as_row()
+    assert total == {
+        "counts": {"checked": 5, "status": {"live": 3, "lost": 1, "timeout": 1},
+                   "reason": {"lost/link_removed": 1, "timeout/timeout": 1}, "errors": 3},
+        "events": {"first_seen": 2, "lost": 1},
+    }
