@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -19,6 +18,8 @@ from dataclasses import dataclass
 from html import escape
 
 from aiohttp import web
+
+from crawler.webserver import BackgroundServer
 
 SHOP = "https://www.example-shop.test/"
 # Whole seconds the crawl tests give a loaded page to insert a link (BACKLINKS_RENDER_WAIT).
@@ -268,15 +269,14 @@ def _bench_page(path: str) -> web.Response:
     return _html(_app_shell(f"App {n}", f"document.getElementById('root').innerHTML = {json.dumps(article)};"))
 
 
-class JsSite:
+class JsSite(BackgroundServer):
     """The JS web on 127.0.0.1, served from a background thread. ``hits`` counts requests per (host, path)."""
 
+    thread_name = "js-site"
+
     def __init__(self, wait: float = TEST_WAIT) -> None:
-        self.port = 0
+        super().__init__()
         self._state = _State(wait)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
 
     @property
     def hits(self) -> Counter[tuple[str, str]]:
@@ -290,43 +290,8 @@ class JsSite:
         with self._state.lock:
             self._state.kill_browser = kill
 
-    def start(self) -> JsSite:
-        listening = socket.create_server(("127.0.0.1", 0))
-        self.port = listening.getsockname()[1]
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="js-site", daemon=True)
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._serve(listening), self._loop).result()
-        return self
-
-    async def _serve(self, listening: socket.socket) -> None:
+    def make_app(self) -> web.Application:
         app = web.Application()
         app[_STATE] = self._state
         app.router.add_route("*", "/{tail:.*}", _dispatch)
-        self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=0.1)
-        await self._runner.setup()
-        await web.SockSite(self._runner, listening).start()
-
-    async def _shutdown(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-        others = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
-        for task in others:
-            task.cancel()
-        await asyncio.gather(*others, return_exceptions=True)
-
-    def stop(self) -> None:
-        if self._loop is None or self._thread is None:
-            return
-        asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result()
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join()
-        self._loop.close()
-        self._loop = None
-
-    def __enter__(self) -> JsSite:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        return app

@@ -21,12 +21,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
-from types import TracebackType
+from typing import Self
 
 from aiohttp import web
 
 from crawler.items import MatchMode
 from crawler.outcome import Miss, Status
+from crawler.webserver import BackgroundServer
 
 # --- The user's site: the targets of every backlink --------------------------------------------------
 
@@ -57,7 +58,6 @@ ROBOTS_HOST = "forum.test"
 ROBOTS_DISALLOWED_PREFIX = "/members/"
 NIGHTS = (1, 2)
 # How long stop() waits for in-flight requests before cancelling them (the slow page, a stalled stream).
-_SHUTDOWN_TIMEOUT = 0.1
 _STREAM_CHUNK = 64 * 1024
 
 
@@ -919,7 +919,7 @@ def scenario_url(scenario: Scenario, port: int, closed_port: int = DISCARD_PORT)
     return f"http://{scenario.host}:{used}{scenario.referring_path}"
 
 
-class DemoSite:
+class DemoSite(BackgroundServer):
     """The demo web on ``host`` (loopback), served from a background thread with its own event loop.
 
     Use as a context manager, or call start() and stop(). ``night`` may be switched at any time;
@@ -927,15 +927,13 @@ class DemoSite:
     not) per (lower-case host, path); read or clear it from the calling thread.
     """
 
+    thread_name = "demo-site"
+
     def __init__(self, host: str = "127.0.0.1", port: int = 0, delay_scale: float = 1.0) -> None:
-        self.host = host
-        self.port = port
+        super().__init__(host, port)
         self.closed_port = DISCARD_PORT
         self.slow_delay = min(SLOW_DELAY * delay_scale, SLOW_DELAY_CAP)
         self._state = _State(self.slow_delay)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
         self._closed_socket: socket.socket | None = None
 
     @property
@@ -957,62 +955,22 @@ class DemoSite:
     def url(self, scenario: Scenario) -> str:
         return scenario_url(scenario, self.port, self.closed_port)
 
-    def start(self) -> DemoSite:
-        listening = socket.create_server((self.host, self.port))
-        self.port = listening.getsockname()[1]
+    def make_app(self) -> web.Application:
+        return _make_app(self._state)
+
+    def start(self) -> Self:
         # Bound but never listening: the kernel refuses connections to it, and no other process can take
         # the port while we hold it, so the network_error scenario is deterministic.
         self._closed_socket = socket.socket()
         self._closed_socket.bind((self.host, 0))
         self.closed_port = self._closed_socket.getsockname()[1]
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="demo-site", daemon=True)
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._serve(listening), self._loop).result()
-        return self
-
-    async def _serve(self, listening: socket.socket) -> None:
-        # handler_cancellation: when the crawler gives up on the slow page or the large stream, the
-        # handler is cancelled instead of sleeping or writing on.
-        self._runner = web.AppRunner(
-            _make_app(self._state),
-            access_log=None,
-            handler_cancellation=True,
-            shutdown_timeout=_SHUTDOWN_TIMEOUT,
-        )
-        await self._runner.setup()
-        await web.SockSite(self._runner, listening).start()
-
-    async def _shutdown(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-        # cleanup() cancels handlers it gave up waiting for but does not await them; let them finish
-        # here, or closing the loop would destroy them while pending.
-        others = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
-        for task in others:
-            task.cancel()
-        await asyncio.gather(*others, return_exceptions=True)
+        return super().start()
 
     def stop(self) -> None:
-        if self._loop is None or self._thread is None:
-            return
-        asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result()
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join()
-        self._loop.close()
-        self._loop = self._thread = None
+        super().stop()
         if self._closed_socket is not None:
             self._closed_socket.close()
             self._closed_socket = None
-
-    def __enter__(self) -> DemoSite:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
 
 def write_backlinks_csv(path: Path, port: int, closed_port: int = DISCARD_PORT) -> int:

@@ -16,7 +16,8 @@ from pathlib import Path
 
 from crawler.simweb.backlinks import write_backlinks_csv
 from crawler.simweb.model import SimConfig
-from crawler.simweb.server import config_from_arguments, make_app, start_runner
+from crawler.simweb.server import config_from_arguments, make_app
+from crawler.webserver import start_runner
 
 
 def _parser() -> argparse.ArgumentParser:

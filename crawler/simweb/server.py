@@ -13,10 +13,8 @@ Crawlers reach it with ``BACKLINKS_RESOLVE="*.test=127.0.0.1"`` (the plain handl
 from __future__ import annotations
 
 import asyncio
-import socket
 import subprocess
 import sys
-import threading
 from collections import Counter
 from dataclasses import asdict, fields
 from types import TracebackType
@@ -34,6 +32,7 @@ from crawler.simweb.model import (
     parse_host,
     robots_txt,
 )
+from crawler.webserver import BackgroundServer
 
 _CONFIG = web.AppKey("config", SimConfig)
 _RENDERER = web.AppKey("renderer", Renderer)
@@ -95,63 +94,22 @@ async def _sleep(seconds: float) -> None:
         await asyncio.sleep(seconds)
 
 
-class SimWeb:
+class SimWeb(BackgroundServer):
     """The simulated web in a background thread with its own event loop; a context manager.
 
     ``hits`` counts responses by page kind (``ok``, ``js``...), ``robots`` and ``unknown``; read it
     from the calling thread when the crawl is over.
     """
 
+    thread_name = "simweb"
+
     def __init__(self, config: SimConfig | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__(host, port)
         self.config = config or SimConfig()
-        self.host = host
-        self.port = port
         self.hits: Counter[str] = Counter()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
 
-    def start(self) -> Self:
-        listening = socket.create_server((self.host, self.port), backlog=1024)
-        self.port = listening.getsockname()[1]
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="simweb", daemon=True)
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._serve(listening), self._loop).result()
-        return self
-
-    async def _serve(self, listening: socket.socket) -> None:
-        self._runner = await start_runner(make_app(self.config, self.hits), listening)
-
-    async def _shutdown(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    def stop(self) -> None:
-        if self._loop is None or self._thread is None:
-            return
-        asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result()
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join()
-        self._loop.close()
-        self._loop = self._thread = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-
-async def start_runner(app: web.Application, listening: socket.socket) -> web.AppRunner:
-    # handler_cancellation: a crawler that gives up on a slow page frees the handler at once.
-    runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=0.1)
-    await runner.setup()
-    await web.SockSite(runner, listening, backlog=1024).start()
-    return runner
+    def make_app(self) -> web.Application:
+        return make_app(self.config, self.hits)
 
 
 def config_arguments(config: SimConfig) -> list[str]:
