@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+
 import os
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,9 +13,11 @@ import pytest
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 from scrapy.exceptions import DownloadTimeoutError
+from scrapy.utils.defer import deferred_f_from_coro_f
 
 from crawler.args import VerifyArgs
 from crawler.extract.links import HIDDEN_ATTR, scan_links
+from crawler.guard import AddressGuard
 from crawler.items import DueBacklink, LinkRecord, Observation, PageFacts
 from crawler.observe import Fetched, merge_failed_render, merge_rendered, observe_page
 from crawler.outcome import Status
@@ -22,6 +25,7 @@ from crawler.render.browser import (
     HEADLESS_SHELL,
     BrowserNotFound,
     abort_request,
+    guard_browser_requests,
     classify_render_failure,
     find_browser,
     host_resolver_rules,
@@ -252,8 +256,33 @@ def test_launch_options_map_fake_hosts_and_keep_user_args() -> None:
 @pytest.mark.parametrize(("resource", "aborted"), [("image", True), ("font", True), ("media", True),
                                                      ("stylesheet", False), ("script", False), ("document", False),
                                                      ("fetch", False)])
-def test_abort_request(resource: str, aborted: bool) -> None:
-    assert abort_request(SimpleNamespace(resource_type=resource)) is aborted  # type: ignore[arg-type]
+@deferred_f_from_coro_f
+async def test_abort_request(resource: str, aborted: bool) -> None:
+    request = SimpleNamespace(resource_type=resource, url="data:text/plain,x")
+    assert await abort_request(request) is aborted  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("url", "aborted"),
+    [
+        ("http://127.0.0.1:8080/app.js", False),  # the allowed test network
+        ("http://127.0.0.2:8080/x.json", True),  # loopback, but outside it
+        ("http://169.254.169.254/latest/meta-data/", True),  # cloud metadata
+        ("https://10.0.0.1/", True),
+        ("http://[::ffff:10.0.0.1]/", True),
+        ("http://0x7f000002/", True),  # 127.0.0.2 spelled in hex
+        ("blob:http://127.0.0.1/abc", False),  # not a network request
+    ],
+)
+@deferred_f_from_coro_f
+async def test_browser_requests_go_through_the_address_guard(url: str, aborted: bool) -> None:
+    # IP literals only: judged without DNS, and nothing is ever connected to.
+    guard_browser_requests(AddressGuard.from_spec("127.0.0.1/32"))
+    try:
+        request = SimpleNamespace(resource_type="fetch", url=url)
+        assert await abort_request(request) is aborted  # type: ignore[arg-type]
+    finally:
+        guard_browser_requests(AddressGuard.from_spec(""))
 
 
 def _pw_error(cls: type[PlaywrightError], message: str) -> PlaywrightError:

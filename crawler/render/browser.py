@@ -19,6 +19,8 @@ from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Request as PlaywrightRequest
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
+from crawler.guard import AddressGuard
+from crawler.middlewares.guard import request_refusal
 from crawler.outcome import Status, classify_failure
 
 SETTING = "BACKLINKS_BROWSER_PATH"
@@ -128,10 +130,29 @@ def launch_options(
     return {**base, "executable_path": executable, "args": args, "headless": True}
 
 
-def abort_request(request: PlaywrightRequest) -> bool:
+# The address guard for what the browser itself requests (sub-resources, scripts' fetches, pages
+# scripts navigate to): PLAYWRIGHT_ABORT_REQUEST is loaded by name, without the crawler, so
+# render.setup installs the crawl's guard here once, from BACKLINKS_ALLOWED_NETWORKS.
+_guard: list[AddressGuard] = []
+
+
+def guard_browser_requests(guard: AddressGuard) -> None:
+    _guard[:] = [guard]
+
+
+async def abort_request(request: PlaywrightRequest) -> bool:
     """PLAYWRIGHT_ABORT_REQUEST: drop images, fonts and media (stylesheets stay: they decide
-    which links are hidden)."""
-    return request.resource_type in ABORTED_RESOURCES
+    which links are hidden), and every http(s) request to an address the guard refuses.
+
+    Chromium does not route the hops of a redirect: the first request of a navigation is checked
+    (by the downloader middleware too), later hops are not.
+    """
+    if request.resource_type in ABORTED_RESOURCES:
+        return True
+    url = request.url
+    if _guard and url.startswith(("http://", "https://")):
+        return await request_refusal(_guard[0], url) is not None
+    return False
 
 
 _CRASH_WORDS = ("crash", "target closed", "has been closed", "browser has disconnected", "connection closed")

@@ -12,7 +12,9 @@ from typing import Any
 
 from scrapy.settings import SETTINGS_PRIORITIES, Settings
 
-from crawler.render.browser import BrowserNotFound, find_browser, launch_options
+from crawler.guard import SETTING as GUARD_SETTING
+from crawler.guard import AddressGuard
+from crawler.render.browser import BrowserNotFound, find_browser, guard_browser_requests, launch_options
 from crawler.render.middleware import CONTEXT_KWARGS, ContextLedger
 from crawler.render.policy import RenderMode
 from crawler.resolver import parse_rules
@@ -56,6 +58,7 @@ def configure_rendering(settings: Settings, asked: RenderMode | None) -> tuple[R
 
 
 def _use_browser(settings: Settings, executable: str) -> None:
+    guard_browser_requests(AddressGuard.from_spec(settings.get(GUARD_SETTING, "")))
     rules = parse_rules(settings.get("BACKLINKS_RESOLVE", ""))
     options = launch_options(
         executable,
