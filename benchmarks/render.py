@@ -27,14 +27,12 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 from crawler.demo.js_site import SHOP, JsSite
 from crawler.demo.run import DEMO_SETTINGS, crawl_env
-from crawler.importers import read_backlinks
-from pipelines.db import make_engine, make_sessionmaker, upgrade
-from pipelines.imports import import_rows
+from pipelines.db import make_engine, make_sessionmaker
+from pipelines.imports import import_clean
 from pipelines.queries import iter_current
 
 PAGE_SIZE = 4096
@@ -75,8 +73,6 @@ def _tree_rss(root: int) -> int:
 
 def _database(workdir: Path, site: JsSite, static: int, js: int) -> tuple[str, set[str], set[str]]:
     url = f"sqlite:///{workdir / 'backlinks.sqlite'}"
-    engine = make_engine(url)
-    upgrade(engine)
     static_pages = {site.url(f"/bench/static/{n}", f"news{n}.test") for n in range(static)}
     js_pages = {site.url(f"/bench/js/{n}", f"app{n}.test") for n in range(js)}
     path = workdir / "backlinks.csv"
@@ -85,9 +81,7 @@ def _database(workdir: Path, site: JsSite, static: int, js: int) -> tuple[str, s
         writer.writerow(["referring_url", "target_url", "match"])
         for page in sorted(static_pages | js_pages):
             writer.writerow([page, f"{SHOP}products/{page.rsplit('/', 1)[1]}", "exact"])
-    report = import_rows(make_sessionmaker(engine), read_backlinks(path), datetime.now(UTC))
-    engine.dispose()
-    assert report.committed and not report.errors, report.errors
+    import_clean(url, path)
     return url, static_pages, js_pages
 
 

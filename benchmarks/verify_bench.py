@@ -44,7 +44,6 @@ from lxml import etree
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
-from crawler.importers import read_backlinks
 from crawler.items import DueBacklink, Observation
 from crawler.observe import Fetched, observe_page
 from crawler.simweb import SimConfig, SimWebProcess, iter_pages, write_backlinks_csv
@@ -52,7 +51,7 @@ from crawler.simweb.model import Renderer, SimPage
 from pipelines import store
 from pipelines.changes import Policy
 from pipelines.db import make_engine, make_sessionmaker, upgrade
-from pipelines.imports import import_rows
+from pipelines.imports import import_clean
 from pipelines.models import Backlink, Base, Check, Run
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -192,13 +191,11 @@ class Row:
 def import_csv(url: str, csv_path: Path) -> float:
     """Import the CSV into a fresh schema at ``url``; returns backlinks imported per second."""
     engine = make_engine(url)
-    upgrade(engine)
-    start = time.perf_counter()
-    report = import_rows(make_sessionmaker(engine), read_backlinks(csv_path), datetime.now(UTC))
-    elapsed = time.perf_counter() - start
+    upgrade(engine)  # before the clock starts: only the import is timed (it finds the schema current)
     engine.dispose()
-    assert report.committed and not report.errors, report.errors[:5]
-    return report.added / elapsed
+    start = time.perf_counter()
+    report = import_clean(url, csv_path)
+    return report.added / (time.perf_counter() - start)
 
 
 def sqlite_url(path: Path) -> str:

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+from pathlib import Path
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from crawler.importers import ImportRow
+from crawler.importers import ImportRow, read_backlinks
 from crawler.items import BacklinkIn
 from crawler.urls import InvalidURL, normalise, registrable_domain
+from pipelines.db import make_engine, make_sessionmaker, upgrade
 from pipelines.models import Backlink, Tag
 
 BATCH = 1000
@@ -75,6 +77,20 @@ def import_rows(
             session.rollback()
         else:
             report.committed = True
+    return report
+
+
+def import_clean(url: str, path: Path) -> ImportReport:
+    """Create or upgrade the schema at ``url`` and import ``path``, a file we generated ourselves
+    (the demo, tests, benchmarks): any bad row is a bug, so nothing is imported and it raises."""
+    engine = make_engine(url)
+    try:
+        upgrade(engine)
+        report = import_rows(make_sessionmaker(engine), read_backlinks(path), datetime.now(UTC), strict=True)
+    finally:
+        engine.dispose()
+    if not report.committed or report.errors:
+        raise ValueError(f"{path} did not import cleanly: {report.errors[:5]}")
     return report
 
 

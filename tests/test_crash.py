@@ -14,17 +14,15 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, func, select, text
 
 from crawler.demo.run import crawl_env
-from crawler.importers import read_backlinks
 from fault_server import TARGET, FaultServer, crawl_command
 from pipelines.db import make_engine, make_sessionmaker
-from pipelines.imports import import_rows
+from pipelines.imports import import_clean
 from pipelines.models import Backlink, Check, Event, Run, State
 
 PAGES = 200
@@ -55,10 +53,7 @@ def _prepare(db_url: str, site: FaultServer, workdir: Path) -> None:
         writer = csv.writer(out)
         writer.writerow(["referring_url", "target_url", "match"])
         writer.writerows([site.site_url(i, HOSTS), TARGET, "exact"] for i in range(PAGES))
-    engine = make_engine(db_url)
-    report = import_rows(make_sessionmaker(engine), read_backlinks(source), datetime.now(UTC))
-    engine.dispose()
-    assert report.committed and report.added == PAGES
+    assert import_clean(db_url, source).added == PAGES
 
 
 def _env(db_url: str, site: FaultServer) -> dict[str, str]:

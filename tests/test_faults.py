@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
 from crawler.demo.run import crawl_env
-from crawler.importers import read_backlinks
-from pipelines.db import make_engine, make_sessionmaker, upgrade
-from pipelines.imports import import_rows
+from pipelines.db import make_engine, make_sessionmaker
+from pipelines.imports import import_clean
 from pipelines.models import Backlink, Check, Run, State
 from fault_server import FAULTS, TARGET, Fault, FaultServer, Measured, crawl_command, crawl_measured
 
@@ -40,19 +38,17 @@ def faults(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     server = FaultServer().start()
     try:
         url = f"sqlite:///{workdir / 'backlinks.sqlite'}"
-        engine = make_engine(url)
-        upgrade(engine)
         source = workdir / "faults.csv"
         with source.open("w", newline="") as out:
             writer = csv.writer(out)
             writer.writerow(["referring_url", "target_url", "match", "notes"])
             writer.writerows([server.url(f), TARGET, "exact", f.name] for f in FAULTS)
-        report = import_rows(make_sessionmaker(engine), read_backlinks(source), datetime.now(UTC))
-        assert report.committed and not report.errors, report.errors
+        import_clean(url, source)
         env = crawl_env(url)
         env.update(BACKLINKS_RESOLVE=server.resolve_rules(), BACKLINKS_ALLOWED_NETWORKS="127.0.0.1/32")
         result = crawl_measured(crawl_command(["all=1"], SETTINGS), env, cwd=str(workdir))
         assert result.returncode == 0, result.stderr[-3000:]
+        engine = make_engine(url)
         with make_sessionmaker(engine)() as session:
             states = {
                 b.notes: (s.status if s else None, s.reason if s else None)

@@ -12,7 +12,6 @@ import re
 import signal
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +20,12 @@ from scrapy.crawler import Crawler
 
 from crawler.demo.js_site import PAGES, SHOP, TEST_WAIT, JsPage, JsSite
 from crawler.demo.run import crawl
-from crawler.importers import read_backlinks
 from crawler.render.browser import BrowserNotFound, find_browser
 from crawler.render.policy import RenderMode
 from crawler.render import setup as render_setup
 from crawler.spiders.verify import VerifySpider
-from pipelines.db import make_engine, make_sessionmaker, upgrade
-from pipelines.imports import import_rows
+from pipelines.db import make_engine, make_sessionmaker
+from pipelines.imports import import_clean
 from pipelines.queries import iter_current
 
 SETTINGS = {
@@ -55,16 +53,12 @@ def site() -> Iterator[JsSite]:
 
 def _database(workdir: Path, backlinks: list[tuple[str, str]]) -> str:
     url = f"sqlite:///{workdir / 'backlinks.sqlite'}"
-    engine = make_engine(url)
-    upgrade(engine)
     path = workdir / "backlinks.csv"
     with path.open("w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(["referring_url", "target_url", "match"])
         writer.writerows([(referring, target, "exact") for referring, target in backlinks])
-    report = import_rows(make_sessionmaker(engine), read_backlinks(path), datetime.now(UTC))
-    engine.dispose()
-    assert report.committed and not report.errors, report.errors
+    import_clean(url, path)
     return url
 
 

@@ -14,7 +14,8 @@ from pipelines import changes as changes_module
 from pipelines import store
 from pipelines.changes import Policy
 from pipelines.due import DueFilter, due_chunk, iter_due_pages
-from pipelines.imports import import_rows
+from pipelines.db import make_engine, make_sessionmaker
+from pipelines.imports import import_clean, import_rows
 from pipelines.models import Backlink, Check, Event, Run, State, Tag
 
 NOW = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
@@ -225,3 +226,18 @@ def test_due_chunk_respects_after_key(sessions) -> None:  # type: ignore[no-unty
         pages = due_chunk(session, DueFilter(cutoff=NOW), after="https://a.example.org/post", size=10)
     assert [p.url for p in pages] == ["https://b.example.net/list", "https://c.example.net/"]
     assert pages[0].backlinks[0].match is MatchMode.EXACT
+
+
+def test_import_clean_creates_the_schema_and_refuses_a_bad_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    url = f"sqlite:///{tmp_path / 'fresh.sqlite'}"
+    good = tmp_path / "good.csv"
+    good.write_text("referring_url,target_url\nhttps://a.example/p,https://me.example/\n")
+    assert import_clean(url, good).added == 1
+    bad = tmp_path / "bad.csv"
+    bad.write_text("referring_url,target_url\nhttps://b.example/p,https://me.example/\nftp://c.example/,https://me.example/\n")
+    with pytest.raises(ValueError, match="did not import cleanly"):
+        import_clean(url, bad)
+    engine = make_engine(url)
+    with make_sessionmaker(engine)() as session:
+        assert session.scalars(select(Backlink.referring_url)).all() == ["https://a.example/p"]
+    engine.dispose()

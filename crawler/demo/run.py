@@ -12,15 +12,13 @@ import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
-from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from crawler.demo.site import DemoSite, write_backlinks_csv
-from crawler.importers import read_backlinks
 from crawler.report import run_report
-from pipelines.db import make_engine, make_sessionmaker, upgrade
-from pipelines.imports import import_rows
+from pipelines.db import make_engine, make_sessionmaker
+from pipelines.imports import import_clean
 from pipelines.queries import get_run
 
 # Crawl settings for a simulated web on loopback: fake hosts resolve to the demo server, and the
@@ -83,11 +81,7 @@ class Demo:
         site = DemoSite(delay_scale=delay_scale).start()
         csv_path = workdir / "demo-backlinks.csv"
         write_backlinks_csv(csv_path, site.port, site.closed_port)
-        engine = make_engine(url)
-        upgrade(engine)
-        report = import_rows(make_sessionmaker(engine), read_backlinks(csv_path), datetime.now(UTC))
-        engine.dispose()
-        assert report.committed and not report.errors, report.errors
+        import_clean(url, csv_path)
         return cls(site, url)
 
     def night(self, number: int, cwd: Path | None = None) -> int:
