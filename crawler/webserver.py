@@ -2,7 +2,8 @@
 
 The demo web, the JavaScript test web and the simulated web all run beside a crawl started from the
 same process (tests, `backlinks demo`, benchmarks): each subclasses :class:`BackgroundServer` and
-only says which application it serves.
+only says which application it serves. A server that is not an aiohttp application (the browser's
+guard proxy) overrides ``_serve`` and ``_shutdown`` instead.
 """
 
 from __future__ import annotations

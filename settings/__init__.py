@@ -82,8 +82,8 @@ DOWNLOAD_HANDLERS = {
     "https": "crawler.render.handler.SharedPlaywrightHandler",
 }
 PLAYWRIGHT_BROWSER_TYPE = "chromium"
-# The spider adds executable_path, --host-resolver-rules (from BACKLINKS_RESOLVE) and the flags of
-# crawler.render.browser.LAUNCH_ARGS (no sandbox as root, no GPU, no calls home).
+# The spider adds executable_path and the flags of crawler.render.browser.LAUNCH_ARGS (no sandbox as
+# root, no GPU, no calls home); the handler adds its guard proxy (crawler.render.proxy).
 PLAYWRIGHT_LAUNCH_OPTIONS: dict = {"headless": True}
 PLAYWRIGHT_ABORT_REQUEST = "crawler.render.browser.abort_request"  # images, fonts, media
 PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT = 20_000  # ms; a render that takes longer is `timeout`

@@ -1,4 +1,4 @@
-"""Shared fixtures: databases (SQLite and the local PostgreSQL) and the demo web."""
+"""Shared fixtures: databases (SQLite and the local PostgreSQL), the demo web and the browser."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
+from crawler.render.browser import BrowserNotFound, find_browser
 from pipelines.db import make_engine, make_sessionmaker, upgrade
 from pipelines.models import Base
 
@@ -86,3 +87,15 @@ def sessions(db_url: str):  # type: ignore[no-untyped-def]
     engine = make_engine(db_url)
     yield make_sessionmaker(engine)
     engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def browser() -> str:
+    """The Chromium that rendering would use; skipped with the reason when there is none, except in
+    CI, where browser tests are required."""
+    try:
+        return find_browser(os.environ.get("BACKLINKS_BROWSER_PATH"))
+    except BrowserNotFound as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"{exc} (browser tests are required in CI)")
+        pytest.skip(str(exc))

@@ -20,7 +20,7 @@ from scrapy.crawler import Crawler
 
 from crawler.demo.js_site import PAGES, SHOP, TEST_WAIT, JsPage, JsSite
 from crawler.demo.run import crawl
-from crawler.render.browser import BrowserNotFound, find_browser
+from crawler.render.browser import BrowserNotFound
 from crawler.render.policy import RenderMode
 from crawler.render import setup as render_setup
 from crawler.spiders.verify import VerifySpider
@@ -33,16 +33,6 @@ SETTINGS = {
     "PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT": "3000",
     "BACKLINKS_RENDER_JS_HEAP_MB": "128",  # the memory-eating page crashes its tab quickly
 }
-
-
-@pytest.fixture(scope="module")
-def browser() -> str:
-    try:
-        return find_browser(os.environ.get("BACKLINKS_BROWSER_PATH"))
-    except BrowserNotFound as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"{exc} (browser tests are required in CI)")
-        pytest.skip(str(exc))
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,6 @@ from scrapy.utils.defer import deferred_f_from_coro_f
 
 from crawler.args import VerifyArgs
 from crawler.extract.links import HIDDEN_ATTR, scan_links
-from crawler.guard import AddressGuard
 from crawler.items import DueBacklink, LinkRecord, Observation, PageFacts
 from crawler.observe import Fetched, merge_failed_render, merge_rendered, observe_page
 from crawler.outcome import Status
@@ -25,10 +24,8 @@ from crawler.render.browser import (
     HEADLESS_SHELL,
     BrowserNotFound,
     abort_request,
-    guard_browser_requests,
     classify_render_failure,
     find_browser,
-    host_resolver_rules,
     launch_options,
 )
 from crawler.render.middleware import ContextLedger
@@ -241,48 +238,24 @@ def test_no_browser_is_a_clear_error_naming_the_setting(tmp_path: Path) -> None:
         find_browser("/opt/nothing", usable=lambda p: False)
 
 
-def test_launch_options_map_fake_hosts_and_keep_user_args() -> None:
-    rules = (("*.test", "127.0.0.1"), ("demo.example", "127.0.0.2"))
-    assert host_resolver_rules(rules) == "--host-resolver-rules=MAP *.test 127.0.0.1, MAP demo.example 127.0.0.2"
-    assert host_resolver_rules(()) is None
-    options = launch_options("/bin/chrome", rules, {"args": ["--lang=de", "--no-sandbox"], "slow_mo": 0}, js_heap_mb=256)
+def test_launch_options_keep_user_args_and_drop_a_user_proxy() -> None:
+    base = {"args": ["--lang=de", "--no-sandbox"], "slow_mo": 0, "proxy": {"server": "http://upstream:3128"}}
+    options = launch_options("/bin/chrome", base, js_heap_mb=256)
     assert options["executable_path"] == "/bin/chrome" and options["slow_mo"] == 0 and options["headless"] is True
     args = options["args"]
     assert args[0] == "--lang=de" and args.count("--no-sandbox") == 1
     assert {"--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking"} <= set(args)
-    assert "--js-flags=--max-old-space-size=256" in args and any(a.startswith("--host-resolver-rules=") for a in args)
+    assert "--js-flags=--max-old-space-size=256" in args
+    assert "proxy" not in options  # the browser's traffic goes through the guard proxy only
+    assert not any(a.startswith("--js-flags") for a in launch_options("/bin/chrome", {}, js_heap_mb=0)["args"])
 
 
 @pytest.mark.parametrize(("resource", "aborted"), [("image", True), ("font", True), ("media", True),
                                                      ("stylesheet", False), ("script", False), ("document", False),
                                                      ("fetch", False)])
-@deferred_f_from_coro_f
-async def test_abort_request(resource: str, aborted: bool) -> None:
+def test_abort_request(resource: str, aborted: bool) -> None:
     request = SimpleNamespace(resource_type=resource, url="data:text/plain,x")
-    assert await abort_request(request) is aborted  # type: ignore[arg-type]
-
-
-@pytest.mark.parametrize(
-    ("url", "aborted"),
-    [
-        ("http://127.0.0.1:8080/app.js", False),  # the allowed test network
-        ("http://127.0.0.2:8080/x.json", True),  # loopback, but outside it
-        ("http://169.254.169.254/latest/meta-data/", True),  # cloud metadata
-        ("https://10.0.0.1/", True),
-        ("http://[::ffff:10.0.0.1]/", True),
-        ("http://0x7f000002/", True),  # 127.0.0.2 spelled in hex
-        ("blob:http://127.0.0.1/abc", False),  # not a network request
-    ],
-)
-@deferred_f_from_coro_f
-async def test_browser_requests_go_through_the_address_guard(url: str, aborted: bool) -> None:
-    # IP literals only: judged without DNS, and nothing is ever connected to.
-    guard_browser_requests(AddressGuard.from_spec("127.0.0.1/32"))
-    try:
-        request = SimpleNamespace(resource_type="fetch", url=url)
-        assert await abort_request(request) is aborted  # type: ignore[arg-type]
-    finally:
-        guard_browser_requests(AddressGuard.from_spec(""))
+    assert abort_request(request) is aborted  # type: ignore[arg-type]
 
 
 def _pw_error(cls: type[PlaywrightError], message: str) -> PlaywrightError:

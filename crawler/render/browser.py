@@ -9,9 +9,10 @@ and a browser that ``playwright install`` put in Playwright's cache.
 from __future__ import annotations
 
 import glob
+import logging
 import os
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +20,9 @@ from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Request as PlaywrightRequest
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
-from crawler.guard import AddressGuard
-from crawler.middlewares.guard import request_refusal
 from crawler.outcome import Status, classify_failure
+
+logger = logging.getLogger(__name__)
 
 SETTING = "BACKLINKS_BROWSER_PATH"
 AUTO = "auto"
@@ -105,54 +106,31 @@ def _executable(path: str) -> bool:
     return os.path.isfile(path) and os.access(path, os.X_OK)
 
 
-def host_resolver_rules(rules: Sequence[tuple[str, str]]) -> str | None:
-    """BACKLINKS_RESOLVE's rules in Chromium's ``--host-resolver-rules`` syntax (ports are kept)."""
-    if not rules:
-        return None
-    return "--host-resolver-rules=" + ", ".join(f"MAP {pattern} {address}" for pattern, address in rules)
-
-
-def launch_options(
-    executable: str, rules: Sequence[tuple[str, str]], base: dict[str, Any], js_heap_mb: int = 0
-) -> dict[str, Any]:
+def launch_options(executable: str, base: dict[str, Any], js_heap_mb: int = 0) -> dict[str, Any]:
     """PLAYWRIGHT_LAUNCH_OPTIONS for ``executable``: the base options plus our flags, each once.
 
     ``js_heap_mb`` caps each page's JavaScript heap: a page that eats memory crashes its own tab
-    (reported as ``render_crashed``) instead of swelling the machine.
+    (reported as ``render_crashed``) instead of swelling the machine. The browser's proxy flags
+    are added when it launches (:mod:`crawler.render.handler`).
     """
+    if "proxy" in base:
+        # Every browser connection goes through the address guard's own proxy (crawler.render.proxy).
+        logger.warning("PLAYWRIGHT_LAUNCH_OPTIONS['proxy'] is ignored: the browser connects through the address guard")
+        base = {key: value for key, value in base.items() if key != "proxy"}
     args = list(base.get("args", ()))
-    extra = [flag for flag in (host_resolver_rules(rules),) if flag]
-    if js_heap_mb > 0:
-        extra.append(f"--js-flags=--max-old-space-size={js_heap_mb}")
+    extra = [f"--js-flags=--max-old-space-size={js_heap_mb}"] if js_heap_mb > 0 else []
     for arg in (*LAUNCH_ARGS, *extra):
         if arg not in args:
             args.append(arg)
     return {**base, "executable_path": executable, "args": args, "headless": True}
 
 
-# The address guard for what the browser itself requests (sub-resources, scripts' fetches, pages
-# scripts navigate to): PLAYWRIGHT_ABORT_REQUEST is loaded by name, without the crawler, so
-# render.setup installs the crawl's guard here once, from BACKLINKS_ALLOWED_NETWORKS.
-_guard: list[AddressGuard] = []
-
-
-def guard_browser_requests(guard: AddressGuard) -> None:
-    _guard[:] = [guard]
-
-
-async def abort_request(request: PlaywrightRequest) -> bool:
+def abort_request(request: PlaywrightRequest) -> bool:
     """PLAYWRIGHT_ABORT_REQUEST: drop images, fonts and media (stylesheets stay: they decide
-    which links are hidden), and every http(s) request to an address the guard refuses.
-
-    Chromium does not route the hops of a redirect: the first request of a navigation is checked
-    (by the downloader middleware too), later hops are not.
-    """
-    if request.resource_type in ABORTED_RESOURCES:
-        return True
-    url = request.url
-    if _guard and url.startswith(("http://", "https://")):
-        return await request_refusal(_guard[0], url) is not None
-    return False
+    which links are hidden). Addresses are not judged here: Chromium routes only the first request
+    of a redirect chain, so the guard sits in the browser's proxy (:mod:`crawler.render.proxy`),
+    which sees every hop."""
+    return request.resource_type in ABORTED_RESOURCES
 
 
 _CRASH_WORDS = ("crash", "target closed", "has been closed", "browser has disconnected", "connection closed")

@@ -12,12 +12,9 @@ from typing import Any
 
 from scrapy.settings import SETTINGS_PRIORITIES, Settings
 
-from crawler.guard import SETTING as GUARD_SETTING
-from crawler.guard import AddressGuard
-from crawler.render.browser import BrowserNotFound, find_browser, guard_browser_requests, launch_options
+from crawler.render.browser import BrowserNotFound, find_browser, launch_options
 from crawler.render.middleware import CONTEXT_KWARGS, ContextLedger
 from crawler.render.policy import RenderMode
-from crawler.resolver import parse_rules
 
 logger = logging.getLogger(__name__)
 
@@ -58,13 +55,8 @@ def configure_rendering(settings: Settings, asked: RenderMode | None) -> tuple[R
 
 
 def _use_browser(settings: Settings, executable: str) -> None:
-    guard_browser_requests(AddressGuard.from_spec(settings.get(GUARD_SETTING, "")))
-    rules = parse_rules(settings.get("BACKLINKS_RESOLVE", ""))
     options = launch_options(
-        executable,
-        rules,
-        settings.getdict("PLAYWRIGHT_LAUNCH_OPTIONS"),
-        settings.getint("BACKLINKS_RENDER_JS_HEAP_MB"),
+        executable, settings.getdict("PLAYWRIGHT_LAUNCH_OPTIONS"), settings.getint("BACKLINKS_RENDER_JS_HEAP_MB")
     )
     _override(settings, "PLAYWRIGHT_LAUNCH_OPTIONS", options)
     # Renders run in their own download slot, as many at once as one context holds pages.

@@ -6,8 +6,8 @@ Two ways to run it:
 - :class:`SimWebProcess`: ``python -m crawler.simweb`` in a child process (benchmarks), so that
   serving pages does not share a core, or the GIL, with the crawler being measured.
 
-Crawlers reach it with ``BACKLINKS_RESOLVE="*.test=127.0.0.1"`` (the plain handler) and
-``--host-resolver-rules=MAP *.test 127.0.0.1`` (a browser); URLs keep the server's port.
+Crawlers reach it with ``BACKLINKS_RESOLVE="*.test=127.0.0.1"``, which the plain handler's resolver
+and the browser's guard proxy both apply; URLs keep the server's port.
 """
 
 from __future__ import annotations
