@@ -1,13 +1,21 @@
 """Benchmark the render policy: `scrapy crawl verify` with render=never, auto and always. Not a test.
 
-    .venv/bin/python benchmarks/render.py                 # 1,000 static + 50 JS-only pages
+    .venv/bin/python benchmarks/render.py                 # 1,000 static + 50 JS-only pages, simulated web
+    .venv/bin/python benchmarks/render.py --web tiny      # the same counts on the JS test web's small pages
     .venv/bin/python benchmarks/render.py --static 200 --js 10
 
-The JS web (crawler/demo/js_site.py) serves server-rendered articles (``/bench/static/N``, ~10 KiB,
-with an analytics snippet) and app shells whose article and link exist only after their script ran
-(``/bench/js/N``), each page on its own ``*.test`` host, one known backlink per page. Each mode
-crawls a fresh SQLite database in a child process, exactly as cron would; ``auto`` is also run a
-second night on its own database, when the render memory sends JS pages straight to the browser.
+Two webs, each page on its own ``*.test`` host with one known backlink:
+
+- ``simweb`` (default): the simulated web of :mod:`crawler.simweb`, as the performance benchmark
+  uses it: server-rendered articles of realistic size (log-normal, median ~100 KiB, with inline
+  styles and scripts and a site stylesheet), and app shells whose links exist only after their
+  script ran; 20 ms +/- 10 ms of latency per response; served by a child process.
+- ``tiny``: the JS test web (:mod:`crawler.demo.js_site`): ~10 KiB articles with one inline script,
+  and small app shells; no latency. The cheapest possible render, so the least favourable case for
+  the always/auto ratio.
+
+Each mode crawls a fresh SQLite database in a child process, exactly as cron would; ``auto`` is also
+run a second night on its own database, when the render memory sends JS pages straight to the browser.
 
 Reported per run: pages rendered (the ``backlinks/render/pages`` stat), JS-only links found live,
 wall time of the child, and peak memory: the largest sum of RSS over the crawler process and all its
@@ -26,11 +34,13 @@ import sys
 import tempfile
 import threading
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
 from crawler.demo.js_site import SHOP, JsSite
 from crawler.demo.run import DEMO_SETTINGS, crawl_env
+from crawler.simweb import Kind, SimConfig, SimWebProcess, page_by_index
 from pipelines.db import make_engine, make_sessionmaker
 from pipelines.imports import import_clean
 from pipelines.queries import iter_current
@@ -71,18 +81,49 @@ def _tree_rss(root: int) -> int:
     return total
 
 
-def _database(workdir: Path, site: JsSite, static: int, js: int) -> tuple[str, set[str], set[str]]:
+def _write(workdir: Path, rows: list[tuple[str, str, str]]) -> str:
+    """A fresh SQLite database in ``workdir`` holding ``rows`` (referring, target, match)."""
     url = f"sqlite:///{workdir / 'backlinks.sqlite'}"
-    static_pages = {site.url(f"/bench/static/{n}", f"news{n}.test") for n in range(static)}
-    js_pages = {site.url(f"/bench/js/{n}", f"app{n}.test") for n in range(js)}
     path = workdir / "backlinks.csv"
     with path.open("w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(["referring_url", "target_url", "match"])
-        for page in sorted(static_pages | js_pages):
-            writer.writerow([page, f"{SHOP}products/{page.rsplit('/', 1)[1]}", "exact"])
+        writer.writerows(sorted(rows))
     import_clean(url, path)
-    return url, static_pages, js_pages
+    return url
+
+
+def _tiny_pages(site: JsSite, static: int, js: int) -> tuple[list[tuple[str, str, str]], set[str], set[str]]:
+    static_pages = {site.url(f"/bench/static/{n}", f"news{n}.test") for n in range(static)}
+    js_pages = {site.url(f"/bench/js/{n}", f"app{n}.test") for n in range(js)}
+    rows = [(page, f"{SHOP}products/{page.rsplit('/', 1)[1]}", "exact") for page in static_pages | js_pages]
+    return rows, static_pages, js_pages
+
+
+def simweb_config(static: int, js: int) -> SimConfig:
+    """Only OK and JS pages, one known backlink each, every one still on its page, a host per page."""
+    return SimConfig(
+        sites=10 * (static + js), latency_ms=20.0, jitter_ms=10.0, js_share=js / max(static + js, 1),
+        noindex_share=0.0, redirect_share=0.0, private_share=0.0, error_share=0.0,
+        max_backlinks_per_page=1, removed_share=0.0,
+    )
+
+
+def _simweb_pages(config: SimConfig, port: int, static: int, js: int) -> tuple[list[tuple[str, str, str]], set[str], set[str]]:
+    """The first ``static`` OK pages and ``js`` JS pages of the simulated web."""
+    rows, static_pages, js_pages = [], set(), set()
+    index = 0
+    while len(static_pages) < static or len(js_pages) < js:
+        page = page_by_index(config, index)
+        index += 1
+        wanted = js_pages if page.kind is Kind.JS else static_pages
+        if len(wanted) >= (js if page.kind is Kind.JS else static):
+            continue
+        url = page.url(port)
+        wanted.add(url)
+        backlink = page.backlinks[0]
+        rows.append((url, backlink.target_url, backlink.match.value))
+    return rows, static_pages, js_pages
 
 
 def _crawl(label: str, url: str, mode: str, static_pages: set[str], js_pages: set[str]) -> Result:
@@ -124,20 +165,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--static", type=int, default=1000, help="server-rendered pages (default 1000)")
     parser.add_argument("--js", type=int, default=50, help="JS-only pages (default 50)")
+    parser.add_argument("--web", choices=["simweb", "tiny"], default="simweb", help="which pages (default simweb)")
     args = parser.parse_args()
     results = []
-    with JsSite() as site, tempfile.TemporaryDirectory(prefix="render-bench-") as tmp:
+    with ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="render-bench-")))
+        if args.web == "tiny":
+            pages = _tiny_pages(stack.enter_context(JsSite()), args.static, args.js)
+        else:
+            config = simweb_config(args.static, args.js)
+            pages = _simweb_pages(config, stack.enter_context(SimWebProcess(config)).port, args.static, args.js)
+        rows, static_pages, js_pages = pages
         for mode in ("never", "auto", "always"):
-            workdir = Path(tmp) / mode
+            workdir = tmp / mode
             workdir.mkdir()
-            url, static_pages, js_pages = _database(workdir, site, args.static, args.js)
+            url = _write(workdir, rows)
             results.append(_crawl(mode, url, mode, static_pages, js_pages))
             print(f"  {mode}: {results[-1].wall:.1f} s", file=sys.stderr)
             if mode == "auto":
                 results.append(_crawl("auto, night 2", url, mode, static_pages, js_pages))
                 print(f"  auto, night 2: {results[-1].wall:.1f} s", file=sys.stderr)
     never, auto, always = results[0], results[1], results[3]
-    print(f"\n{args.static} static + {args.js} JS-only pages, one backlink each\n")
+    print(f"\n{args.static} static + {args.js} JS-only pages ({args.web}), one backlink each\n")
     print(f"{'render':<15}{'rendered':>10}{'JS links':>12}{'static live':>13}{'wall s':>9}{'peak MB':>9}")
     for r in results:
         print(f"{r.label:<15}{r.rendered:>10}{f'{r.js_found}/{args.js}':>12}{f'{r.static_live}/{args.static}':>13}"

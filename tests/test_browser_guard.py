@@ -12,11 +12,14 @@ import csv
 import re
 import socket
 import struct
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from aiohttp import web
 from scrapy.utils.defer import deferred_f_from_coro_f
 
@@ -96,6 +99,23 @@ async def test_broken_requests_raise_and_never_hang(data: bytes) -> None:
 @deferred_f_from_coro_f
 async def test_only_no_authentication_is_accepted(data: bytes, accepted: bool) -> None:
     assert await read_greeting(_reader(data)) is accepted
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=300))
+def test_arbitrary_bytes_get_a_destination_or_a_clean_refusal(data: bytes) -> None:
+    async def read() -> tuple[str, int]:
+        reader = _reader(data)
+        await read_greeting(reader)
+        return await read_request(reader)
+
+    # On a thread of its own: the reactor's event loop owns this one.
+    with ThreadPoolExecutor(1) as pool:
+        try:
+            host, port = pool.submit(asyncio.run, read()).result()
+        except (SocksError, asyncio.IncompleteReadError, ValueError):
+            return
+    assert host and 0 <= port <= 65535
 
 
 # --- The proxy, with a plain socket client ----------------------------------------------------------
