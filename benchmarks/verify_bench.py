@@ -48,9 +48,10 @@ from crawler.items import DueBacklink, Observation
 from crawler.observe import Fetched, observe_page
 from crawler.simweb import SimConfig, SimWebProcess, iter_pages, write_backlinks_csv
 from crawler.simweb.model import Renderer, SimPage
-from pipelines import store
+from pipelines import store, work
 from pipelines.changes import Policy
 from pipelines.db import make_engine, make_sessionmaker, upgrade
+from pipelines.due import DueFilter
 from pipelines.imports import import_clean
 from pipelines.models import Backlink, Base, Check, Run
 
@@ -346,8 +347,9 @@ def storage_rate(url: str, observations: list[Observation], batch: int) -> tuple
     rates = []
     policy = Policy()
     for night in (1, 2):
-        run_id = store.open_run(sessions, datetime.now(UTC), {"bench": night})
-        tally = store.RunTally()
+        now = datetime.now(UTC)
+        ticket = work.join_run(sessions, work.WorkOrder(DueFilter(cutoff=now), {"bench": night}), now)
+        run_id, tally = ticket.run_id, store.RunTally(worker_id=ticket.worker_id)
         shifted = [o.model_copy(update={"checked_at": o.checked_at.replace(day=night)}) for o in observations]
         start = time.perf_counter()
         stored = 0

@@ -1,4 +1,5 @@
-"""Database side of a run: open it, write batches of observations, close it. No Scrapy here."""
+"""Database side of a run's batches: each batch of observations stored in one transaction (checks,
+states, events, the run's tally). Runs are opened and closed by :mod:`pipelines.work`. No Scrapy here."""
 
 from __future__ import annotations
 
@@ -19,28 +20,6 @@ from crawler.render.policy import RenderMemory as Remembered
 from crawler.render.policy import needed_render
 from pipelines.changes import SNAPSHOT_FIELDS, Change, Policy, Snapshot, detect
 from pipelines.models import Backlink, Check, Event, RenderMemory, Run, RunWorker, State
-
-
-
-def open_run(sessions: sessionmaker, started_at: datetime, arguments: dict[str, Any]) -> int:
-    with sessions.begin() as session:
-        run = Run(
-            started_at=started_at, status="running", arguments=arguments, counts={}, events={}
-        )
-        session.add(run)
-        session.flush()
-        return run.id
-
-
-def close_run(
-    sessions: sessionmaker, run_id: int, finished_at: datetime, reason: str, tally: RunTally
-) -> None:
-    with sessions.begin() as session:
-        session.execute(
-            update(Run)
-            .where(Run.id == run_id)
-            .values(finished_at=finished_at, status="finished", finish_reason=reason, **tally.as_row())
-        )
 
 
 def snapshot(state: State | None) -> Snapshot | None:

@@ -15,9 +15,10 @@ from typer.testing import CliRunner
 from crawler.cli import app, parse_since
 from crawler.items import LinkRecord, Observation, PageFacts
 from crawler.outcome import Status
-from pipelines import store
+from pipelines import store, work
 from pipelines.changes import Policy
 from pipelines.db import make_engine, make_sessionmaker
+from pipelines.due import DueFilter
 from pipelines.queries import CURRENT_FIELDS, EVENT_FIELDS
 
 FIXTURES = Path(__file__).parent / "fixtures" / "imports"
@@ -106,11 +107,13 @@ def _observe_all(db: str) -> None:
 
         backlinks = list(session.execute(select(Backlink.id, Backlink.referring_url, Backlink.target_url)))
     t0 = datetime(2026, 11, 1, 2, tzinfo=UTC)
+    policy, lease = Policy(confirm_misses=1), timedelta(minutes=5)
     for night, status in enumerate((Status.LIVE, Status.MISSING_UNCONFIRMED)):
-        run = store.open_run(sessions, t0 + timedelta(days=night), {})
+        at = t0 + timedelta(days=night)
+        ticket = work.join_run(sessions, work.WorkOrder(DueFilter(cutoff=at), {}), at)
         batch = [
             Observation(
-                backlink_id=i, referring_url=r, target_url=t, checked_at=t0 + timedelta(days=night), status=status,
+                backlink_id=i, referring_url=r, target_url=t, checked_at=at, status=status,
                 reason=None if status is Status.LIVE else "link_removed",
                 page=PageFacts(url=r, final_url=r, http_status=200),
                 links=[LinkRecord(href=t, url=t, tag="a", anchor="=SUM(A1) anchor", rel=("nofollow",))]
@@ -119,9 +122,10 @@ def _observe_all(db: str) -> None:
             )
             for i, r, t in backlinks
         ]
-        tally = store.RunTally()
-        store.write_batch(sessions, run, batch, Policy(confirm_misses=1), tally)
-        store.close_run(sessions, run, t0 + timedelta(days=night, minutes=5), "finished", tally)
+        tally = store.RunTally(worker_id=ticket.worker_id)
+        store.write_batch(sessions, ticket.run_id, batch, policy, tally)
+        work.claim(sessions, ticket, len(batch), lease, at)  # so that leaving settles its domains
+        work.leave(sessions, ticket, at + timedelta(minutes=5), "finished", tally, policy, lease)
     engine.dispose()
 
 

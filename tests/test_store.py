@@ -11,7 +11,7 @@ from crawler.importers import ImportRow
 from crawler.items import BacklinkIn, LinkRecord, MatchMode, Observation, PageFacts
 from crawler.outcome import Status
 from pipelines import changes as changes_module
-from pipelines import store
+from pipelines import store, work
 from pipelines.changes import Policy
 from pipelines.due import DueFilter, due_chunk, iter_due_pages
 from pipelines.db import make_engine, make_sessionmaker
@@ -136,8 +136,9 @@ def _ids(sessions) -> list[int]:  # type: ignore[no-untyped-def]
 def test_write_batch_appends_checks_and_derives_state(sessions) -> None:  # type: ignore[no-untyped-def]
     import_rows(sessions, rows(*PAIRS), NOW)
     ids = _ids(sessions)
-    run_id = store.open_run(sessions, NOW, {"all": True})
-    tally = store.RunTally()
+    ticket = work.join_run(sessions, work.WorkOrder(DueFilter(cutoff=NOW), {"all": True}), NOW)
+    run_id = ticket.run_id
+    tally = store.RunTally(worker_id=ticket.worker_id)
     night1 = [_observe(ids[0], Status.LIVE, NOW), _observe(ids[1], Status.MISSING_UNCONFIRMED, NOW, "link_removed"),
               _observe(ids[2], Status.TIMEOUT, NOW, "timeout")]
     store.write_batch(sessions, run_id, night1, Policy(), tally)
@@ -145,7 +146,7 @@ def test_write_batch_appends_checks_and_derives_state(sessions) -> None:  # type
     night2 = [_observe(ids[0], Status.LIVE, later), _observe(ids[1], Status.MISSING_UNCONFIRMED, later, "link_removed")]
     results = store.write_batch(sessions, run_id, night2, Policy(), tally)
     assert [s.status for _, s, _ in results] == [Status.LIVE, Status.LOST]
-    store.close_run(sessions, run_id, later, "finished", tally)
+    work.leave(sessions, ticket, later, "finished", tally, Policy(), timedelta(minutes=5))
 
     assert count(sessions, Check) == 5
     with sessions() as session:
@@ -159,10 +160,11 @@ def test_write_batch_appends_checks_and_derives_state(sessions) -> None:  # type
         events = [(e.backlink_id, e.kind, e.after, e.check_id is not None) for e in session.scalars(select(Event).order_by(Event.id))]
         assert events == [(ids[0], "first_seen", "shop", True), (ids[1], "lost", "link_removed", True)]
         run = session.get(Run, run_id)
-        assert run.status == "finished" and run.finished_at == later
+        # Closed, but not "finished": ids[3] was never checked, so its referring domain is still due.
+        assert run.status == "incomplete" and run.finished_at == later
         assert run.counts == {"checked": 5, "status": {"live": 2, "missing_unconfirmed": 1, "timeout": 1, "lost": 1},
                               "reason": {"missing_unconfirmed/link_removed": 1, "timeout/timeout": 1, "lost/link_removed": 1},
-                              "errors": 0}
+                              "errors": 0, "workers": 1, "held_back": 0}
         assert run.events == {"first_seen": 1, "lost": 1}
 
 
