@@ -1,6 +1,7 @@
 """Benchmark `scrapy crawl verify` against the simulated web; prints one table. Not a test.
 
     .venv/bin/python benchmarks/verify_bench.py            # everything, ~6 minutes on 2 cores
+    .venv/bin/python benchmarks/verify_bench.py --only storage   # the storage layer alone, ~1 minute
     .venv/bin/python benchmarks/verify_bench.py --help
 
 Side by side, on the same pages, the same concurrency and the same loopback server
@@ -60,6 +61,8 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "BACKLINKS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 RESOLVE = "*.test=127.0.0.1"
+# The measurements, in the order they run; `--only` picks some of them.
+PARTS = ("verify", "advertools", "floor", "storage", "scale")
 
 
 # --- The floor spider: fetch, do nothing (run by `scrapy runspider` on this file) -------------------
@@ -426,8 +429,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--scale", type=int, nargs=2, default=(10_000, 1_000_000), metavar=("SMALL", "LARGE"))
     parser.add_argument("--scale-limit", type=int, default=1500, help="limit for the memory-scaling runs")
     parser.add_argument("--skip", nargs="*", default=[], choices=["postgres", "advertools", "floor", "scale"])
+    parser.add_argument("--only", nargs="+", default=PARTS, choices=PARTS, help="run only these measurements")
     parser.add_argument("--workdir", type=Path, help="keep files here (default: a temporary directory)")
     options = parser.parse_args(argv)
+    parts = {part for part in options.only if part not in options.skip}
 
     workdir = options.workdir or Path(tempfile.mkdtemp(prefix="verify-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -450,14 +455,16 @@ def main(argv: list[str] | None = None) -> None:
             f"{len({p.site for p in pages})} hosts")
 
         # 1. verify on SQLite (and PostgreSQL).
-        url = sqlite_url(workdir / "bench.sqlite")
-        import_rate = import_csv(url, csv_path)
-        say("verify (SQLite) ...")
-        usage = verify(url, workdir, settings)
-        crawled_pages, checks = run_counts(url)
-        rows.append(Row("verify, SQLite", crawled_pages, checks, usage, f"import {import_rate:,.0f} backlinks/s"))
-        pg_url = None if "postgres" in options.skip else postgres_database("backlinks_bench")
-        if pg_url:
+        if "verify" in parts:
+            url = sqlite_url(workdir / "bench.sqlite")
+            import_rate = import_csv(url, csv_path)
+            say("verify (SQLite) ...")
+            usage = verify(url, workdir, settings)
+            crawled_pages, checks = run_counts(url)
+            rows.append(Row("verify, SQLite", crawled_pages, checks, usage, f"import {import_rate:,.0f} backlinks/s"))
+        uses_postgres = "postgres" not in options.skip and bool(parts & {"verify", "storage"})
+        pg_url = postgres_database("backlinks_bench") if uses_postgres else None
+        if pg_url and "verify" in parts:
             import_csv(pg_url, csv_path)
             say("verify (PostgreSQL) ...")
             usage = verify(pg_url, workdir, settings)
@@ -465,7 +472,7 @@ def main(argv: list[str] | None = None) -> None:
             rows.append(Row("verify, PostgreSQL", crawled_pages, checks, usage))
 
         # 2. advertools.
-        if "advertools" not in options.skip:
+        if "advertools" in parts:
             say("advertools crawl() ...")
             result = advertools_crawl(urls, workdir, settings)
             if result is None:
@@ -477,7 +484,7 @@ def main(argv: list[str] | None = None) -> None:
                                 f"{crawled} rows out" + (f"; {chunks} scrapy runs (argv limit)" if chunks > 1 else "")))
 
         # 3. The floor.
-        if "floor" not in options.skip:
+        if "floor" in parts:
             say("floor: plain Scrapy fetch, lxml parse ...")
             urls_file = workdir / "urls.txt"
             urls_file.write_text("\n".join(urls))
@@ -487,24 +494,26 @@ def main(argv: list[str] | None = None) -> None:
                             cpu_ms_override=parse_ms))
 
         # Storage alone.
-        say("storage: write_batch ...")
-        observations = observations_for(config, pages, web.port)
         storage = {}
-        for name, db in (("SQLite", sqlite_url(workdir / "storage.sqlite")), ("PostgreSQL", pg_url)):
-            if db is None:
-                continue
-            if name == "PostgreSQL":
-                engine = make_engine(db)
-                with engine.begin() as connection:
-                    tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
-                    connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-                engine.dispose()
-            import_csv(db, csv_path)
-            storage[name] = storage_rate(db, observations, options.storage_batch)
+        if "storage" in parts:
+            say("storage: write_batch ...")
+            observations = observations_for(config, pages, web.port)
+            for name, db in (("SQLite", sqlite_url(workdir / "storage.sqlite")), ("PostgreSQL", pg_url)):
+                if db is None:
+                    continue
+                if name == "PostgreSQL":  # the verify rows may have filled it: empty it
+                    engine = make_engine(db)
+                    upgrade(engine)  # or they did not run, and it has no schema yet
+                    with engine.begin() as connection:
+                        tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+                        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+                    engine.dispose()
+                import_csv(db, csv_path)
+                storage[name] = storage_rate(db, observations, options.storage_batch)
 
         # 4. Memory scaling.
         scale: dict[int, Usage] = {}
-        if "scale" not in options.skip:
+        if "scale" in parts:
             for count in options.scale:
                 say(f"memory: verify with {count:,} known backlinks, limit={options.scale_limit} ...")
                 scale_csv = workdir / f"scale-{count}.csv"
@@ -524,8 +533,9 @@ def main(argv: list[str] | None = None) -> None:
     print(f"Command: {' '.join([Path(sys.executable).name, 'benchmarks/verify_bench.py', *(argv or sys.argv[1:])])}")
     print(f"Simulated web: seed {config.seed}, {options.sites} sites, latency {config.latency_ms:g} ms "
           f"+/- {config.jitter_ms:g} ms; CONCURRENT_REQUESTS={options.concurrency} for every crawler\n")
-    print(table(rows))
-    print()
+    if rows:
+        print(table(rows))
+        print()
     for name, (first, second) in storage.items():
         print(f"Storage, {name}: {first:,.0f} observations/s (first night), {second:,.0f}/s (second night), "
               f"batches of {options.storage_batch}")
@@ -539,17 +549,17 @@ def main(argv: list[str] | None = None) -> None:
 
 def goals(rows: list[Row], storage: dict[str, tuple[float, float]], scale: dict[int, Usage],
           options: argparse.Namespace) -> str:
-    verify_row = next(r for r in rows if r.name == "verify, SQLite")
+    verify_row = next((r for r in rows if r.name == "verify, SQLite"), None)
     lines = ["Goals (ratios from this run):"]
     parse = next((r for r in rows if r.name == "floor: lxml parse once"), None)
-    if parse and parse.cpu_ms is not None and verify_row.cpu_ms is not None:
+    if parse and verify_row and parse.cpu_ms is not None and verify_row.cpu_ms is not None:
         budget = 1.5 * (parse.cpu_ms + 1.0)
         ratio = verify_row.cpu_ms / (parse.cpu_ms + 1.0)
         lines.append(f"  CPU per verified page: {verify_row.cpu_ms:.2f} ms = {ratio:.2f}x (lxml parse "
                      f"{parse.cpu_ms:.2f} ms + 1 ms); goal <= 1.5x ({budget:.2f} ms): "
                      + ("met" if ratio <= 1.5 else "NOT met"))
     adv = next((r for r in rows if r.name.startswith("advertools")), None)
-    if adv and adv.pages_s and verify_row.pages_s:
+    if adv and verify_row and adv.pages_s and verify_row.pages_s:
         ratio = verify_row.pages_s / adv.pages_s
         lines.append(f"  Throughput vs advertools: {ratio:.2f}x; goal >= 3x: " + ("met" if ratio >= 3 else "NOT met"))
     if len(scale) == 2:

@@ -8,9 +8,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Update, bindparam, insert, select, update
+from sqlalchemy import Table, Update, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -18,6 +18,7 @@ from crawler.items import Observation
 from crawler.outcome import Status
 from crawler.render.policy import RenderMemory as Remembered
 from crawler.render.policy import needed_render
+from pipelines import bulk
 from pipelines.changes import SNAPSHOT_FIELDS, Change, Policy, Snapshot, detect
 from pipelines.models import Backlink, Check, Event, RenderMemory, Run, RunWorker, State
 
@@ -28,11 +29,11 @@ def snapshot(state: State | None) -> Snapshot | None:
     return Snapshot.from_row(state)
 
 
-_CHECKS = Check.__table__
-_STATES = State.__table__
-_EVENTS = Event.__table__
-# Executed with one dict per row: the columns named in the dicts are SET.
-_UPDATE_STATE = update(_STATES).where(_STATES.c.backlink_id == bindparam("b_id"))
+# Tables (typed so: mapped classes declare ``__table__`` as any FromClause).
+_CHECKS = cast(Table, Check.__table__)
+_STATES = cast(Table, State.__table__)
+_EVENTS = cast(Table, Event.__table__)
+_SNAPSHOT_COLUMNS = [_STATES.c[name] for name in SNAPSHOT_FIELDS]
 
 
 def _state_values(backlink_id: int, new: Snapshot, last_check_id: int) -> dict[str, Any]:
@@ -64,16 +65,16 @@ def write_batch(
         existing = set(
             session.scalars(
                 select(Backlink.id)
-                .where(Backlink.id.in_(ids))
+                .where(bulk.among(session, Backlink.id, ids))
                 .order_by(Backlink.id)
                 .with_for_update(key_share=True)
             )
         )
         states = {
-            row.backlink_id: Snapshot.from_row(row)
-            for row in session.execute(
-                select(_STATES)
-                .where(_STATES.c.backlink_id.in_(existing))
+            backlink_id: Snapshot.from_values(values)
+            for backlink_id, *values in session.execute(
+                select(_STATES.c.backlink_id, *_SNAPSHOT_COLUMNS)
+                .where(bulk.among(session, _STATES.c.backlink_id, existing))
                 .order_by(_STATES.c.backlink_id)
                 .with_for_update()
             )
@@ -88,8 +89,9 @@ def write_batch(
             states[obs.backlink_id] = new
             checks.append(_check_values(run_id, obs, new))
             results.append((obs, new, changes))
-        # Core bulk statements, not the ORM unit of work: a few statements per batch, not a few
-        # per observation. Checks first, for the ids the states and events point to.
+        # Bulk writes (COPY on PostgreSQL, Core statements elsewhere), not the ORM unit of work: a
+        # few statements per batch, not a few per observation. Checks first, for the ids the states
+        # and events point to.
         check_ids = _insert_checks(session, checks)
         last_check: dict[int, int] = {}
         events = []
@@ -108,18 +110,9 @@ def write_batch(
                 for change in changes
             )
         rows = [_state_values(b_id, states[b_id], check_id) for b_id, check_id in sorted(last_check.items())]
-        inserts = [row for row in rows if row["backlink_id"] not in stored]
-        updates = [
-            {"b_id": backlink_id, **{k: v for k, v in row.items() if k != "backlink_id"}}
-            for row in rows
-            if (backlink_id := row["backlink_id"]) in stored
-        ]
-        if inserts:
-            session.execute(insert(_STATES), inserts)
-        if updates:
-            session.execute(_UPDATE_STATE, updates)
-        if events:
-            session.execute(insert(_EVENTS), events)
+        bulk.insert_rows(session, _STATES, [row for row in rows if row["backlink_id"] not in stored])
+        bulk.update_rows(session, _STATES, "backlink_id", [row for row in rows if row["backlink_id"] in stored])
+        bulk.insert_rows(session, _EVENTS, events)
         _remember_renders(session, observations, existing)
         if tally is not None:
             combined = tally.copy()
@@ -131,14 +124,20 @@ def write_batch(
 
 
 def _insert_checks(session: Session, checks: list[dict[str, Any]]) -> list[int]:
-    """Insert the checks in one statement; their ids, in the order of ``checks``.
+    """Insert the checks; their ids, in the order of ``checks``.
 
-    RETURNING with sort_by_parameter_order would make SQLite insert row by row, so the ids come
-    back with their backlink and are matched up here; a backlink twice in a batch gets its ids in
-    ascending order, which is the order its rows were inserted in.
+    With COPY (PostgreSQL) the ids are taken from the sequence first and written with the rows.
+    Otherwise one INSERT ... RETURNING: with sort_by_parameter_order SQLite would insert row by
+    row, so the ids come back with their backlink and are matched up here; a backlink twice in a
+    batch gets its ids in ascending order, which is the order its rows were inserted in.
     """
     if not checks:
         return []
+    if bulk.copies(session):
+        check_ids = bulk.next_ids(session, _CHECKS.c.id, len(checks))
+        rows = [{"id": check_id, **check} for check_id, check in zip(check_ids, checks, strict=True)]
+        bulk.insert_rows(session, _CHECKS, rows)
+        return check_ids
     returned = session.execute(insert(_CHECKS).returning(_CHECKS.c.id, _CHECKS.c.backlink_id), checks)
     ids: dict[int, list[int]] = {}
     for check_id, backlink_id in returned:
