@@ -132,16 +132,18 @@ DEFAULT_REQUEST_HEADERS = {
 }
 # Every status reaches the spider: a 404 is evidence, a 403 is an inconclusive result to record.
 HTTPERROR_ALLOW_ALL = True
-# Broad crawl: spread requests over hosts instead of draining one host's queue at a time.
-SCHEDULER_PRIORITY_QUEUE = "scrapy.pqueues.DownloaderAwarePriorityQueue"
+# Broad crawl: spread requests over hosts instead of draining one host's queue at a time
+# (DownloaderAwarePriorityQueue), without starving the browser's one download slot.
+SCHEDULER_PRIORITY_QUEUE = "crawler.render.queue.RenderAwarePriorityQueue"
 # Every observation passes each spider middleware; these only act on requests a callback follows
 # (depth, referer, URL length), and verify follows no link (its render requests need none of
-# them), so they would only cost CPU per item.
+# them), so they would only cost CPU per item. RefererMiddleware stays, sending no Referer: without
+# it the redirect middlewares warn on every crawl.
 SPIDER_MIDDLEWARES = {
     "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
-    "scrapy.spidermiddlewares.referer.RefererMiddleware": None,
     "scrapy.spidermiddlewares.urllength.UrlLengthMiddleware": None,
 }
+REFERRER_POLICY = "no-referrer"  # a verification visit claims to come from nowhere
 TELNETCONSOLE_ENABLED = False  # a listening port nobody uses on a nightly job
 
 # --- Output ------------------------------------------------------------------------------------------

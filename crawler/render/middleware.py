@@ -69,7 +69,7 @@ class ContextLedger:
 class BrowserContexts:
     def __init__(self, crawler: Crawler) -> None:
         if not crawler.settings.getbool("BACKLINKS_RENDER_ENABLED", True):
-            raise NotConfigured("rendering is off")
+            raise NotConfigured  # rendering is off; with a message Scrapy would log it as a warning
         self.stats = crawler.stats
         self.ledger = ContextLedger(crawler.settings.getint("BACKLINKS_RENDER_CONTEXT_PAGES"))
         self.contexts: dict[str, BrowserContext] = {}

@@ -37,7 +37,6 @@ from pipelines.work import Shard, Ticket, WorkOrder
 
 PAGE_META = "backlinks_page"
 RENDER_META = "backlinks_render"  # (reason, the static observations or None)
-RENDER_PRIORITY = 10  # scheduler priority of browser requests (static page requests have 0)
 
 logger = logging.getLogger(__name__)
 
@@ -160,9 +159,6 @@ class VerifySpider(Spider):
             callback=self.parse_rendered,
             errback=self.render_errback,
             dont_filter=True,
-            # Ahead of waiting static pages: a render takes many times longer, so starting it at once
-            # lets it run beside the static crawl instead of trailing after it.
-            priority=RENDER_PRIORITY,
             meta={
                 PAGE_META: page,
                 RENDER_META: (reason, static),
