@@ -1,7 +1,7 @@
 """Benchmark `scrapy crawl verify` against the simulated web; prints one table. Not a test.
 
     .venv/bin/python benchmarks/verify_bench.py            # everything, ~6 minutes on 2 cores
-    .venv/bin/python benchmarks/verify_bench.py --only storage   # the storage layer alone, ~1 minute
+    .venv/bin/python benchmarks/verify_bench.py --only storage   # the storage layer alone, ~30 seconds
     .venv/bin/python benchmarks/verify_bench.py --help
 
 Side by side, on the same pages, the same concurrency and the same loopback server
@@ -323,15 +323,16 @@ def lxml_floor(config: SimConfig, pages: list[SimPage]) -> float:
     return best / len(bodies) * 1000
 
 
-def observations_for(config: SimConfig, pages: list[SimPage], port: int) -> list[Observation]:
-    """Real observations (our extraction over the simulated pages), numbered 1.. like the import."""
+def observations_for(config: SimConfig, pages: list[SimPage], port: int, count: int) -> list[Observation]:
+    """Real observations (our extraction over the simulated pages) of the first ``count`` backlinks,
+    numbered 1.. like the import (whose CSV takes only the first backlinks of the last page)."""
     renderer = Renderer(config.seed)
     out: list[Observation] = []
     at = datetime.now(UTC)
     next_id = 1
     for page in pages:
         due = []
-        for backlink in page.backlinks:
+        for backlink in page.backlinks[: count - next_id + 1]:
             due.append(DueBacklink(id=next_id, target_url=backlink.target_url, match=backlink.match))
             next_id += 1
         body = renderer.page(page).encode() if page.status in (200, 301) else b"<html></html>"
@@ -497,7 +498,7 @@ def main(argv: list[str] | None = None) -> None:
         storage = {}
         if "storage" in parts:
             say("storage: write_batch ...")
-            observations = observations_for(config, pages, web.port)
+            observations = observations_for(config, pages, web.port, options.backlinks)
             for name, db in (("SQLite", sqlite_url(workdir / "storage.sqlite")), ("PostgreSQL", pg_url)):
                 if db is None:
                     continue
