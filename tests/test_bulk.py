@@ -47,7 +47,7 @@ def _observe(backlink_id: int, at: datetime, status: Status, **kwargs: Any) -> O
 
 def _nights() -> list[list[Observation]]:
     """Three nights of four backlinks: first states, then updates (twice: the staging table is reused),
-    events whose texts are TRICKY, NULLs in every nullable column, and backlink 1 twice in a batch."""
+    events whose texts are TRICKY, NULLs in the nullable columns, and backlink 1 twice in a batch."""
     one, two, three = NIGHT, NIGHT + timedelta(days=1), NIGHT + timedelta(days=2, microseconds=1)
     a, b, c, d = REFERRING
     return [
