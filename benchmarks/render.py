@@ -18,8 +18,10 @@ Each mode crawls a fresh SQLite database in a child process, exactly as cron wou
 run a second night on its own database, when the render memory sends JS pages straight to the browser.
 
 Reported per run: pages rendered (the ``backlinks/render/pages`` stat), JS-only links found live,
-wall time of the child, and peak memory: the largest sum of RSS over the crawler process and all its
-descendants (the Playwright driver and every Chromium process), sampled every 100 ms.
+wall time of the child, peak memory (the largest sum of RSS over the crawler process and all its
+descendants: the Playwright driver and every Chromium process, sampled every 100 ms), and CPU
+seconds: all of the tree (``wait4``), of the crawler process itself (its last /proc sample), and the
+difference, the browser's (driver and Chromium).
 Goals (issue 3): auto finds 100% of the JS-only links, costs <= 1.3x never, and is >= 10x faster
 than always.
 """
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import re
 import subprocess
 import sys
@@ -56,6 +59,8 @@ class Result:
     static_live: int
     wall: float
     peak_mb: float
+    crawler_cpu: float  # seconds of CPU of the crawler process itself
+    cpu: float  # seconds of CPU of the crawler and every descendant (Playwright driver, Chromium)
 
 
 def _tree_rss(root: int) -> int:
@@ -79,6 +84,15 @@ def _tree_rss(root: int) -> int:
         except (OSError, IndexError, ValueError):
             continue
     return total
+
+
+def _own_cpu(pid: int) -> float | None:
+    """Seconds of CPU (user + system) ``pid`` itself has used so far, from /proc."""
+    try:
+        fields = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _write(workdir: Path, rows: list[tuple[str, str, str]]) -> str:
@@ -138,10 +152,16 @@ def _crawl(label: str, url: str, mode: str, static_pages: set[str], js_pages: se
     # Drain stderr on a thread so a chatty child never blocks on a full pipe while we sample.
     reader = threading.Thread(target=lambda: stderr_chunks.append(child.stderr.read()), daemon=True)  # type: ignore[union-attr]
     reader.start()
-    while child.poll() is None:
+    crawler_cpu = 0.0
+    # wait4 rather than poll: its rusage counts the whole tree (every descendant is reaped by its
+    # parent, Chromium's processes by the browser, the browser and the driver by their parents).
+    while not (ended := os.wait4(child.pid, os.WNOHANG))[0]:
         peak = max(peak, _tree_rss(child.pid))
+        crawler_cpu = _own_cpu(child.pid) or crawler_cpu
         time.sleep(0.1)
     wall = time.monotonic() - started
+    _pid, status, usage = ended
+    child.returncode = os.waitstatus_to_exitcode(status)
     reader.join()
     stderr = "".join(stderr_chunks)
     if child.returncode != 0:
@@ -158,6 +178,8 @@ def _crawl(label: str, url: str, mode: str, static_pages: set[str], js_pages: se
         sum(rows[p]["status"] == "live" for p in static_pages),
         wall,
         peak / 2**20,
+        crawler_cpu,
+        usage.ru_utime + usage.ru_stime,
     )
 
 
@@ -187,10 +209,11 @@ def main() -> None:
                 print(f"  auto, night 2: {results[-1].wall:.1f} s", file=sys.stderr)
     never, auto, always = results[0], results[1], results[3]
     print(f"\n{args.static} static + {args.js} JS-only pages ({args.web}), one backlink each\n")
-    print(f"{'render':<15}{'rendered':>10}{'JS links':>12}{'static live':>13}{'wall s':>9}{'peak MB':>9}")
+    print(f"{'render':<15}{'rendered':>10}{'JS links':>12}{'static live':>13}{'wall s':>9}{'peak MB':>9}"
+          f"{'CPU s':>8}{'crawler':>9}{'browser':>9}")
     for r in results:
         print(f"{r.label:<15}{r.rendered:>10}{f'{r.js_found}/{args.js}':>12}{f'{r.static_live}/{args.static}':>13}"
-              f"{r.wall:>9.1f}{r.peak_mb:>9.0f}")
+              f"{r.wall:>9.1f}{r.peak_mb:>9.0f}{r.cpu:>8.1f}{r.crawler_cpu:>9.1f}{r.cpu - r.crawler_cpu:>9.1f}")
     print(
         f"\nauto finds {auto.js_found / max(args.js, 1):.0%} of JS-only links (goal 100%); "
         f"auto/never wall {auto.wall / never.wall:.2f}x (goal <= 1.3x); "

@@ -88,6 +88,11 @@ PLAYWRIGHT_LAUNCH_OPTIONS: dict = {"headless": True}
 PLAYWRIGHT_ABORT_REQUEST = "crawler.render.browser.abort_request"  # images, fonts, media
 PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT = 20_000  # ms; a render that takes longer is `timeout`
 PLAYWRIGHT_MAX_CONTEXTS = 2  # the current context and the one being retired
+# Playwright in an event loop of its own thread (scrapy-playwright's Windows mechanism, enabled by
+# this underscore setting): on the crawl's loop, busy with hundreds of static pages, each of a
+# render's ~15 round trips to the browser waited its turn, creating a page took ~2 s, and in
+# `render=auto` the renders trailed after the static crawl instead of running beside it.
+_PLAYWRIGHT_THREADED_LOOP = True
 PLAYWRIGHT_RESTART_DISCONNECTED_BROWSER = True  # a crashed browser is relaunched for the next render
 
 # --- Items ---------------------------------------------------------------------------------------

@@ -124,6 +124,22 @@ def test_pages_are_always_closed(modes: dict[str, Any], mode: str) -> None:
 
 
 @pytest.mark.browser
+def test_contexts_are_recycled_and_closed(browser: str, site: JsSite, tmp_path: Path) -> None:
+    # Contexts hold two renders each: seven renders retire at least two contexts, which the
+    # middleware closes (on Playwright's own loop) once their last render is done.
+    pages = [p for p in PAGES if p.path in ("/static", "/after-load", "/app", "/fetched", "/removed",
+                                             "/static-no-link", "/hidden/display-none")]
+    url = _database(tmp_path, [(site.url(page.path), SHOP) for page in pages])
+    stderr = _run(url, "always", {"BACKLINKS_RENDER_CONTEXT_PAGES": "2"})
+    assert _stat(stderr, "backlinks/render/contexts_recycled") >= 2
+    assert _stat(stderr, "log_count/ERROR") == 0
+    rows = _current(url)
+    for page in pages:
+        row = rows[site.url(page.path)]
+        assert (row["status"], row["found_in"]) == page.expect("always")[:2], page.path
+
+
+@pytest.mark.browser
 def test_auto_skips_static_sites_and_remembers_js_domains(browser: str, site: JsSite, tmp_path: Path) -> None:
     static = [site.url(f"/bench/static/{n}", f"news{n}.test") for n in range(10)]
     js = [site.url(f"/bench/js/{n}", f"app{n}.test") for n in range(4)]

@@ -8,6 +8,7 @@ browser slot serves them, and closes a retired context once its last render has 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter
 from typing import Any, Self
@@ -72,7 +73,7 @@ class BrowserContexts:
             raise NotConfigured  # rendering is off; with a message Scrapy would log it as a warning
         self.stats = crawler.stats
         self.ledger = ContextLedger(crawler.settings.getint("BACKLINKS_RENDER_CONTEXT_PAGES"))
-        self.contexts: dict[str, BrowserContext] = {}
+        self.contexts: dict[str, tuple[BrowserContext, asyncio.AbstractEventLoop]] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -96,15 +97,17 @@ class BrowserContexts:
         name = request.meta.get("playwright_context")
         if probe is None or not request.meta.get("playwright") or not isinstance(name, str):
             return
-        if probe.context is not None:
-            self.contexts[name] = probe.context
+        if probe.context is not None and probe.loop is not None:
+            self.contexts[name] = (probe.context, probe.loop)
         if not self.ledger.finish(name):
             return
-        context = self.contexts.pop(name, None)
-        if context is None:
+        found = self.contexts.pop(name, None)
+        if found is None:
             return
+        context, loop = found
         try:
-            await context.close()
+            # Playwright objects belong to Playwright's event loop, a thread of its own.
+            await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(context.close(), loop))
         except PlaywrightError as exc:  # the browser crashed or closed it already: nothing to free
             logger.debug("Browser context %s was already closed: %s", name, exc)
         self.stats.inc_value("backlinks/render/contexts_recycled")

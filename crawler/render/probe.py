@@ -87,6 +87,7 @@ class RenderProbe:
     hosts: tuple[str, ...]  # target hosts, lower-case, without "www."
     wait_ms: int
     context: BrowserContext | None = None
+    loop: asyncio.AbstractEventLoop | None = None  # Playwright's own (see settings: threaded loop)
     raw_body: bytes | None = None  # the server's HTML, before any script ran
     found: bool = False
     hidden: int = 0
@@ -97,6 +98,7 @@ class RenderProbe:
     async def on_page(self, page: Page, request: Any) -> None:
         """Before navigation (also again when scrapy-playwright retries on a fresh page)."""
         self.context, self._page, self._document = page.context, page, None
+        self.loop = asyncio.get_running_loop()
         page.on("response", self._on_response)
 
     def _on_response(self, response: PlaywrightResponse) -> None:
