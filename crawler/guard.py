@@ -15,6 +15,7 @@ The check runs on the address a request really connects to, after DNS resolution
 from __future__ import annotations
 
 import ipaddress
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -197,3 +198,18 @@ class AddressGuard:
             return "invalid_url"
         address = parse_host(host)
         return None if address is None else self.refusal(address)
+
+
+class RefusalLog:
+    """The level to log a refusal at: a warning for the first refusal of each host, debug for the
+    rest, and debug for every host beyond the first ``hosts`` (a hostile list can't flood the log)."""
+
+    def __init__(self, hosts: int = 1000) -> None:
+        self.hosts = hosts
+        self.warned: set[str] = set()
+
+    def level(self, host: str) -> int:
+        if host in self.warned or len(self.warned) >= self.hosts:
+            return logging.DEBUG
+        self.warned.add(host)
+        return logging.WARNING

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 
 import pytest
 from hypothesis import given
@@ -10,7 +11,7 @@ from hypothesis import strategies as st
 from twisted.internet import defer
 from twisted.internet.error import DNSLookupError
 
-from crawler.guard import AddressGuard, classify, parse_host, parse_ipv4, parse_networks
+from crawler.guard import AddressGuard, RefusalLog, classify, parse_host, parse_ipv4, parse_networks
 from crawler.outcome import Inconclusive, Status, classify_failure
 from crawler.resolver import ForbiddenAddressError, MappedResolver, parse_rules
 
@@ -226,3 +227,10 @@ def test_refusals_are_inconclusive_network_errors() -> None:
     assert classify_failure(refusal) == (Status.NETWORK_ERROR, "forbidden_address")
     assert defer.fail(refusal)  # a Failure carries it to the errback unchanged
     defer.fail(refusal).addErrback(lambda f: None)
+
+
+def test_refusals_warn_once_per_host_and_for_a_bounded_number_of_hosts() -> None:
+    log = RefusalLog(hosts=2)
+    assert [log.level(h) for h in ("a.test", "a.test", "b.test", "c.test", "b.test")] == [
+        logging.WARNING, logging.DEBUG, logging.WARNING, logging.DEBUG, logging.DEBUG
+    ]

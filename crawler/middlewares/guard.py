@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
 
-from crawler.guard import SETTING, AddressGuard, parse_host
+from crawler.guard import SETTING, AddressGuard, RefusalLog, parse_host
 from crawler.outcome import Inconclusive, Status
 from crawler.resolver import ForbiddenAddressError
 
@@ -31,7 +31,6 @@ logger = logging.getLogger(__name__)
 
 FORBIDDEN_ADDRESS = "forbidden_address"
 FORBIDDEN_SCHEME = "forbidden_scheme"
-_WARNED_HOSTS = 1000  # hosts whose refusal is logged as a warning; later ones at debug level
 
 
 async def _resolve(host: str) -> str | ForbiddenAddressError | None:
@@ -74,7 +73,7 @@ class AddressGuardMiddleware:
     def __init__(self, crawler: Crawler):
         self.guard = AddressGuard.from_spec(crawler.settings.get(SETTING, ""))
         self.stats = crawler.stats
-        self.warned: set[str] = set()
+        self.refusals = RefusalLog()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -85,10 +84,6 @@ class AddressGuardMiddleware:
         if refusal is None:
             return
         self.stats.inc_value(f"backlinks/guard/{refusal.reason}")
-        host = urlparse_cached(request).netloc
-        level = logging.DEBUG
-        if host not in self.warned and len(self.warned) < _WARNED_HOSTS:
-            self.warned.add(host)
-            level = logging.WARNING
+        level = self.refusals.level(urlparse_cached(request).netloc)
         logger.log(level, "Refused %s: %s; allow it with %s if it is yours", request, refusal, SETTING)
         raise refusal

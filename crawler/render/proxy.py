@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from enum import IntEnum
 
 from crawler.guard import SETTING as GUARD_SETTING
-from crawler.guard import AddressGuard, parse_host
+from crawler.guard import AddressGuard, RefusalLog, parse_host
 from crawler.resolver import NXDOMAIN, lookup
 from crawler.webserver import BackgroundServer
 
@@ -39,7 +39,6 @@ NO_AUTH, NO_ACCEPTABLE_METHOD = 0x00, 0xFF
 CONNECT = 1
 IPV4, DOMAIN, IPV6 = 1, 3, 4
 _CHUNK = 64 * 1024
-_WARNED_HOSTS = 1000  # refusals logged as warnings; later ones at debug level
 
 
 class Reply(IntEnum):
@@ -143,7 +142,7 @@ class GuardProxy(BackgroundServer):
         self.connect_timeout = connect_timeout
         self._counts: Counter[str] = Counter()
         self._counts_lock = threading.Lock()  # written by the proxy's thread, read by the crawl's
-        self._warned: set[str] = set()
+        self._refusals = RefusalLog()  # used by the proxy's thread only
         self._server: asyncio.Server | None = None
 
     @property
@@ -217,11 +216,7 @@ class GuardProxy(BackgroundServer):
             logger.debug("Browser proxy: %s", exc)
             return
         self._count("forbidden_address")
-        level = logging.DEBUG
-        if host not in self._warned and len(self._warned) < _WARNED_HOSTS:
-            self._warned.add(host)
-            level = logging.WARNING
-        logger.log(level, "Refused a browser connection to %s:%d: %s; allow it with %s if it is yours",
+        logger.log(self._refusals.level(host), "Refused a browser connection to %s:%d: %s; allow it with %s if it is yours",
                    host, port, exc, GUARD_SETTING)
 
 
