@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/render.py                 # 1,000 static + 50 JS-only pages, simulated web
     .venv/bin/python benchmarks/render.py --web tiny      # the same counts on the JS test web's small pages
     .venv/bin/python benchmarks/render.py --static 200 --js 10
+    .venv/bin/python benchmarks/render.py --runs 5         # never and auto five times each (default 3)
 
 Two webs, each page on its own ``*.test`` host with one known backlink:
 
@@ -16,6 +17,9 @@ Two webs, each page on its own ``*.test`` host with one known backlink:
 
 Each mode crawls a fresh SQLite database in a child process, exactly as cron would; ``auto`` is also
 run a second night on its own database, when the render memory sends JS pages straight to the browser.
+``never`` and ``auto`` run ``--runs`` times, alternating, and the run with the median wall time is
+reported (on a small shared VM one crawl's wall time swings by 10-15%); every wall time is printed.
+``always`` runs once: it takes ~10x as long, and its swings matter less to the ratio.
 
 Reported per run: pages rendered (the ``backlinks/render/pages`` stat), JS-only links found live,
 wall time of the child, peak memory (the largest sum of RSS over the crawler process and all its
@@ -188,8 +192,9 @@ def main() -> None:
     parser.add_argument("--static", type=int, default=1000, help="server-rendered pages (default 1000)")
     parser.add_argument("--js", type=int, default=50, help="JS-only pages (default 50)")
     parser.add_argument("--web", choices=["simweb", "tiny"], default="simweb", help="which pages (default simweb)")
+    parser.add_argument("--runs", type=int, default=3, help="runs of never and auto; the median is reported (default 3)")
     args = parser.parse_args()
-    results = []
+    runs: dict[str, list[Result]] = {"never": [], "auto": []}
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="render-bench-")))
         if args.web == "tiny":
@@ -198,22 +203,33 @@ def main() -> None:
             config = simweb_config(args.static, args.js)
             pages = _simweb_pages(config, stack.enter_context(SimWebProcess(config)).port, args.static, args.js)
         rows, static_pages, js_pages = pages
-        for mode in ("never", "auto", "always"):
-            workdir = tmp / mode
-            workdir.mkdir()
-            url = _write(workdir, rows)
-            results.append(_crawl(mode, url, mode, static_pages, js_pages))
-            print(f"  {mode}: {results[-1].wall:.1f} s", file=sys.stderr)
-            if mode == "auto":
-                results.append(_crawl("auto, night 2", url, mode, static_pages, js_pages))
-                print(f"  auto, night 2: {results[-1].wall:.1f} s", file=sys.stderr)
-    never, auto, always = results[0], results[1], results[3]
+
+        def crawl(label: str, mode: str, url: str) -> Result:
+            result = _crawl(label, url, mode, static_pages, js_pages)
+            print(f"  {label}: {result.wall:.1f} s", file=sys.stderr)
+            return result
+
+        def fresh(name: str) -> str:
+            (tmp / name).mkdir()
+            return _write(tmp / name, rows)
+
+        for n in range(args.runs):
+            runs["never"].append(crawl("never", "never", fresh(f"never{n}")))
+            runs["auto"].append(crawl("auto", "auto", url := fresh(f"auto{n}")))
+            if n == 0:  # the same database, a night later
+                night2 = crawl("auto, night 2", "auto", url)
+        always = crawl("always", "always", fresh("always"))
+    never, auto = (sorted(runs[mode], key=lambda r: r.wall)[len(runs[mode]) // 2] for mode in ("never", "auto"))
+    results = [never, auto, night2, always]
     print(f"\n{args.static} static + {args.js} JS-only pages ({args.web}), one backlink each\n")
     print(f"{'render':<15}{'rendered':>10}{'JS links':>12}{'static live':>13}{'wall s':>9}{'peak MB':>9}"
           f"{'CPU s':>8}{'crawler':>9}{'browser':>9}")
     for r in results:
         print(f"{r.label:<15}{r.rendered:>10}{f'{r.js_found}/{args.js}':>12}{f'{r.static_live}/{args.static}':>13}"
               f"{r.wall:>9.1f}{r.peak_mb:>9.0f}{r.cpu:>8.1f}{r.crawler_cpu:>9.1f}{r.cpu - r.crawler_cpu:>9.1f}")
+    print()
+    for mode, done in runs.items():
+        print(f"{mode} wall s over {args.runs} runs: " + ", ".join(f"{r.wall:.1f}" for r in done))
     print(
         f"\nauto finds {auto.js_found / max(args.js, 1):.0%} of JS-only links (goal 100%); "
         f"auto/never wall {auto.wall / never.wall:.2f}x (goal <= 1.3x); "

@@ -66,7 +66,8 @@ def _stat(stderr: str, name: str) -> int:
 
 
 def _run(url: str, mode: str, settings: dict[str, str] | None = None) -> str:
-    result = crawl(url, ["all=1", f"render={mode}"], {**SETTINGS, **(settings or {})}, log_level="INFO")
+    # A hung crawl fails its test instead of the whole run.
+    result = crawl(url, ["all=1", f"render={mode}"], {**SETTINGS, **(settings or {})}, log_level="INFO", timeout=90)
     assert result.returncode == 0, result.stderr[-4000:]
     return result.stderr
 
@@ -137,6 +138,30 @@ def test_contexts_are_recycled_and_closed(browser: str, site: JsSite, tmp_path: 
     for page in pages:
         row = rows[site.url(page.path)]
         assert (row["status"], row["found_in"]) == page.expect("always")[:2], page.path
+
+
+@pytest.mark.browser
+def test_contexts_retired_between_renders_are_closed(browser: str, site: JsSite, tmp_path: Path) -> None:
+    # One request at a time, one render per context: each context is retired when the next render
+    # is assigned, with nothing left in flight (as with sparse renders in `auto`). Left open, the
+    # third context would wait forever for a free slot (PLAYWRIGHT_MAX_CONTEXTS is 2): a hang.
+    pages = [site.url(f"/bench/js/{n}", f"app{n}.test") for n in range(5)]
+    url = _database(tmp_path, [(page, f"{SHOP}products/{page.rsplit('/', 1)[1]}") for page in pages])
+    stderr = _run(url, "always", {"BACKLINKS_RENDER_CONTEXT_PAGES": "1", "CONCURRENT_REQUESTS": "1"})
+    assert _stat(stderr, "backlinks/render/contexts_recycled") == 4
+    assert all(row["status"] == "live" for row in _current(url).values())
+
+
+@pytest.mark.browser
+def test_a_browser_that_does_not_start_leaves_every_page_inconclusive(browser: str, site: JsSite, tmp_path: Path) -> None:
+    # The launch runs beside the first fetches; when it fails, each render fails on its own
+    # and is reported as such, never as a lost link, and the crawl still finishes.
+    pages = [site.url("/app"), site.url("/static")]
+    url = _database(tmp_path, [(page, SHOP) for page in pages])
+    stderr = _run(url, "always", {"BACKLINKS_BROWSER_PATH": "/bin/false"})
+    assert "The browser did not start" in stderr
+    rows = _current(url)
+    assert [(rows[p]["status"], rows[p]["reason"]) for p in pages] == [("network_error", "render_launch_failed")] * 2
 
 
 @pytest.mark.browser

@@ -284,13 +284,25 @@ def test_classify_render_failure(exc: BaseException, expected: tuple[Status, str
 
 def test_context_ledger_recycles_after_n_renders() -> None:
     ledger = ContextLedger(per_context=2)
-    names = [ledger.assign() for _ in range(3)]
-    assert names == ["backlinks-0", "backlinks-0", "backlinks-1"]
+    assigned = [ledger.assign() for _ in range(3)]
+    assert assigned == [("backlinks-0", None), ("backlinks-0", None), ("backlinks-1", None)]
     assert not ledger.finish("backlinks-0")  # one render of the retired context still runs
     assert ledger.finish("backlinks-0")  # retired and idle: close it
     assert not ledger.finish("backlinks-1")  # idle but current: keep it
     with pytest.raises(ValueError, match="BACKLINKS_RENDER_CONTEXT_PAGES"):
         ContextLedger(0)
+
+
+def test_context_ledger_retires_an_idle_context_when_the_next_render_comes() -> None:
+    # Renders far apart: the context's last render ended while it was still current, so no
+    # finish() reports it; the assignment that retires it does.
+    ledger = ContextLedger(per_context=1)
+    assert ledger.assign() == ("backlinks-0", None)
+    assert not ledger.finish("backlinks-0")
+    assert ledger.assign() == ("backlinks-1", "backlinks-0")
+    assert ledger.assign() == ("backlinks-2", None)  # backlinks-1 still runs: finish() reports it
+    assert ledger.finish("backlinks-1")
+    assert not ledger.finish("backlinks-2")
 
 
 def test_target_hosts() -> None:

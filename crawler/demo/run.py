@@ -49,6 +49,7 @@ def crawl(
     *,
     cwd: Path | None = None,
     log_level: str = "WARNING",
+    timeout: float | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run `scrapy crawl verify` in a child process, as cron or Scrapyd would."""
     command = [sys.executable, "-m", "scrapy", "crawl", "verify", "-s", f"LOG_LEVEL={log_level}"]
@@ -57,7 +58,7 @@ def crawl(
     for argument in arguments:
         command += ["-a", argument]
     return subprocess.run(
-        command, env=crawl_env(database_url), cwd=cwd, capture_output=True, text=True, check=False
+        command, env=crawl_env(database_url), cwd=cwd, capture_output=True, text=True, check=False, timeout=timeout
     )
 
 

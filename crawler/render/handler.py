@@ -6,13 +6,22 @@ scheme of a crawler and closes it once.
 
 It also owns the :class:`~crawler.render.proxy.GuardProxy` that every connection of a browser it
 launches goes through, so the proxy lives exactly as long as the browser (restarts included).
+
+The browser starts when the engine does, but the engine does not wait for it: scrapy-playwright
+holds the engine until the browser and its first context are up (~0.5 s), while the first renders
+are needed only after some static pages were fetched. Renders wait for the launch instead.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from typing import Any
+from collections.abc import Coroutine
+from contextlib import suppress
+from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
+
+from playwright.async_api import Error as PlaywrightError
 
 from scrapy import signals
 from scrapy.crawler import Crawler
@@ -26,6 +35,7 @@ from crawler.resolver import parse_rules
 logger = logging.getLogger(__name__)
 
 _SHARED: WeakKeyDictionary[Crawler, SharedPlaywrightHandler] = WeakKeyDictionary()
+T = TypeVar("T")
 
 
 class SharedPlaywrightHandler(ScrapyPlaywrightDownloadHandler):
@@ -33,6 +43,7 @@ class SharedPlaywrightHandler(ScrapyPlaywrightDownloadHandler):
 
     def __init__(self, crawler: Crawler) -> None:
         super().__init__(crawler)
+        self._launching: asyncio.Task[None] | None = None  # on Playwright's loop
         self.proxy: GuardProxy | None = None
         if self.config.cdp_url or self.config.connect_url:
             # A browser elsewhere cannot reach a proxy on our loopback; it is guarded where it runs.
@@ -61,6 +72,45 @@ class SharedPlaywrightHandler(ScrapyPlaywrightDownloadHandler):
             handler = _SHARED[crawler] = cls(crawler)
         return handler
 
+    @staticmethod
+    def of(crawler: Crawler) -> SharedPlaywrightHandler | None:
+        """The crawler's handler, once Scrapy built it."""
+        return _SHARED.get(crawler)
+
+    async def call(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Await ``coro`` on Playwright's loop (its objects belong there) from the crawl's loop."""
+        return await self._maybe_future_from_coro(coro)  # type: ignore[no-any-return]
+
+    async def close_context(self, name: str) -> bool:
+        """Close the browser context ``name`` (run on Playwright's loop); False if it is not open."""
+        wrapper = self.context_wrappers.get(name)
+        if wrapper is None:
+            return False
+        with suppress(PlaywrightError):  # the browser crashed or closed it already: nothing to free
+            await wrapper.context.close()
+        return True
+
+    async def _maybe_launch_in_thread(self) -> None:
+        # engine_started: start the launch and return, so the engine starts fetching now.
+        asyncio.ensure_future(self._maybe_future_from_coro(self._launched()))
+
+    async def _launched(self) -> None:
+        """Wait for the one launch (on Playwright's loop). A failed launch was logged; each render
+        then goes on to fail on its own, with its own status."""
+        if self._launching is None:
+            self._launching = asyncio.ensure_future(self._launch())
+            self._launching.add_done_callback(_log_launch_failure)
+        await asyncio.wait([self._launching])
+
+    async def _download_request(self, request: Any, spider: Any = None) -> Any:
+        await self._launched()
+        return await super()._download_request(request, spider)
+
+    async def _close(self) -> None:
+        if self._launching is not None:  # a short crawl may end while the browser still starts
+            await asyncio.wait([self._launching])
+        await super()._close()
+
     async def close(self) -> None:
         if getattr(self, "_closed", False):
             return
@@ -70,3 +120,8 @@ class SharedPlaywrightHandler(ScrapyPlaywrightDownloadHandler):
         finally:
             if self.proxy is not None:
                 self.proxy.stop()
+
+
+def _log_launch_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        logger.error("The browser did not start: %s", exc, exc_info=exc)

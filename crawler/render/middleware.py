@@ -3,26 +3,21 @@
 A context accumulates cache, cookies and renderer memory; closing it after a bounded number of
 renders keeps memory flat over thousands of them. This downloader middleware names the context of
 each render request (``playwright_context``) when it enters the downloader, in the order the
-browser slot serves them, and closes a retired context once its last render has finished.
+browser slot serves them, and closes a retired context once its last render has finished, or at
+once when it had none left in flight (renders far apart, as in ``auto``).
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections import Counter
 from typing import Any, Self
 
-from playwright.async_api import BrowserContext
-from playwright.async_api import Error as PlaywrightError
 from scrapy import Request
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
 
-from crawler.render.probe import RenderProbe
-
-logger = logging.getLogger(__name__)
+from crawler.render.handler import SharedPlaywrightHandler
 
 PROBE_META = "backlinks_probe"
 CONTEXT_PREFIX = "backlinks-"
@@ -50,13 +45,17 @@ class ContextLedger:
         """The context the first renders get (launched at start-up, see render.setup)."""
         return f"{CONTEXT_PREFIX}0"
 
-    def assign(self) -> str:
+    def assign(self) -> tuple[str, str | None]:
+        """The context for the next render, and the context this retires if none of its renders is
+        still running (close it now: no :meth:`finish` will report it)."""
+        idle = None
         if self.assigned >= self.per_context:
+            idle = None if self.in_flight[self.current] else self.current
             self.generation += 1
             self.assigned = 0
         self.assigned += 1
         self.in_flight[self.current] += 1
-        return self.current
+        return self.current, idle
 
     def finish(self, name: str) -> bool:
         """Record that a render in ``name`` ended; True when ``name`` is retired and now idle."""
@@ -71,18 +70,21 @@ class BrowserContexts:
     def __init__(self, crawler: Crawler) -> None:
         if not crawler.settings.getbool("BACKLINKS_RENDER_ENABLED", True):
             raise NotConfigured  # rendering is off; with a message Scrapy would log it as a warning
-        self.stats = crawler.stats
+        self.crawler = crawler
         self.ledger = ContextLedger(crawler.settings.getint("BACKLINKS_RENDER_CONTEXT_PAGES"))
-        self.contexts: dict[str, tuple[BrowserContext, asyncio.AbstractEventLoop]] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         return cls(crawler)
 
-    def process_request(self, request: Request) -> None:
-        if request.meta.get("playwright") and PROBE_META in request.meta:
-            request.meta["playwright_context"] = self.ledger.assign()
-            request.meta["playwright_context_kwargs"] = dict(CONTEXT_KWARGS)
+    async def process_request(self, request: Request) -> None:
+        if not _is_render(request):
+            return
+        name, idle = self.ledger.assign()
+        request.meta["playwright_context"] = name
+        request.meta["playwright_context_kwargs"] = dict(CONTEXT_KWARGS)
+        if idle is not None:
+            await self._close(idle)
 
     async def process_response(self, request: Request, response: Response) -> Response:
         await self._finished(request)
@@ -93,21 +95,16 @@ class BrowserContexts:
         return None
 
     async def _finished(self, request: Request) -> None:
-        probe: RenderProbe | None = request.meta.get(PROBE_META)
         name = request.meta.get("playwright_context")
-        if probe is None or not request.meta.get("playwright") or not isinstance(name, str):
-            return
-        if probe.context is not None and probe.loop is not None:
-            self.contexts[name] = (probe.context, probe.loop)
-        if not self.ledger.finish(name):
-            return
-        found = self.contexts.pop(name, None)
-        if found is None:
-            return
-        context, loop = found
-        try:
-            # Playwright objects belong to Playwright's event loop, a thread of its own.
-            await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(context.close(), loop))
-        except PlaywrightError as exc:  # the browser crashed or closed it already: nothing to free
-            logger.debug("Browser context %s was already closed: %s", name, exc)
-        self.stats.inc_value("backlinks/render/contexts_recycled")
+        if _is_render(request) and isinstance(name, str) and self.ledger.finish(name):
+            await self._close(name)
+
+    async def _close(self, name: str) -> None:
+        handler = SharedPlaywrightHandler.of(self.crawler)
+        # Playwright objects belong to Playwright's event loop, a thread of its own.
+        if handler is not None and await handler.call(handler.close_context(name)):
+            self.crawler.stats.inc_value("backlinks/render/contexts_recycled")  # type: ignore[union-attr]
+
+
+def _is_render(request: Request) -> bool:
+    return bool(request.meta.get("playwright")) and PROBE_META in request.meta

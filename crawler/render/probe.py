@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from playwright.async_api import BrowserContext, Page
+from playwright.async_api import Page
 from playwright.async_api import Response as PlaywrightResponse
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
@@ -86,8 +86,8 @@ class RenderProbe:
 
     hosts: tuple[str, ...]  # target hosts, lower-case, without "www."
     wait_ms: int
-    context: BrowserContext | None = None
-    loop: asyncio.AbstractEventLoop | None = None  # Playwright's own (see settings: threaded loop)
+    # Keep the server's HTML from this visit: not when a static fetch already showed the raw view.
+    want_raw: bool = True
     raw_body: bytes | None = None  # the server's HTML, before any script ran
     found: bool = False
     hidden: int = 0
@@ -97,8 +97,7 @@ class RenderProbe:
 
     async def on_page(self, page: Page, request: Any) -> None:
         """Before navigation (also again when scrapy-playwright retries on a fresh page)."""
-        self.context, self._page, self._document = page.context, page, None
-        self.loop = asyncio.get_running_loop()
+        self._page, self._document = page, None
         page.on("response", self._on_response)
 
     def _on_response(self, response: PlaywrightResponse) -> None:
@@ -116,7 +115,7 @@ class RenderProbe:
         except TimeoutError:
             raise RenderStuck(f"the page did not answer within {self.wait_ms / 1000 + SCRIPT_GRACE_SECONDS:.0f} s") from None
         self.found, self.hidden, self.waited_ms = bool(result["found"]), int(result["hidden"]), int(result["waited"])
-        if self._document is not None:
+        if self.want_raw and self._document is not None:
             try:
                 self.raw_body = await self._document.body()
             except Exception:  # noqa: BLE001 - evicted or not a body (204): the raw view is simply unknown

@@ -153,7 +153,9 @@ class VerifySpider(Spider):
         stats = self.crawler.stats
         stats.inc_value("backlinks/render/requests")
         stats.inc_value(f"backlinks/render/reason/{reason.value}")
-        probe = RenderProbe(target_hosts([b.target_url for b in page.backlinks]), self.render_wait_ms)
+        probe = RenderProbe(
+            target_hosts([b.target_url for b in page.backlinks]), self.render_wait_ms, want_raw=static is None
+        )
         return Request(
             page.url,
             callback=self.parse_rendered,
