@@ -10,6 +10,15 @@ launches goes through, so the proxy lives exactly as long as the browser (restar
 The browser starts when the engine does, but the engine does not wait for it: scrapy-playwright
 holds the engine until the browser and its first context are up (~0.5 s), while the first renders
 are needed only after some static pages were fetched. Renders wait for the launch instead.
+
+A render that asks for it (``backlinks_reuse_page`` in its meta) gets a page that a finished render
+left in its context, if there is one. A new page costs the browser a target, its setup (a dozen
+protocol round trips) and its closing: about a third of the browser's and of Playwright's CPU for
+a small page. A page whose render succeeded goes back to its context's pool; a page whose render
+failed is closed; a pooled page that turns out broken (its tab crashed while idle) costs the render
+one more try, on a new page. Pages leave the pool with their context. The pool is only touched on
+Playwright's loop, and it never holds more pages than the context's page cap, which is also the
+number of renders at once (so a render never waits for a page slot held by an idle page).
 """
 
 from __future__ import annotations
@@ -19,16 +28,19 @@ import logging
 from collections.abc import Coroutine
 from contextlib import suppress
 from typing import Any, TypeVar
+from urllib.parse import urldefrag
 from weakref import WeakKeyDictionary
 
 from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import Page
 
 from scrapy import signals
 from scrapy.crawler import Crawler
-from scrapy_playwright.handler import ScrapyPlaywrightDownloadHandler
+from scrapy_playwright.handler import DEFAULT_CONTEXT_NAME, ScrapyPlaywrightDownloadHandler
 
 from crawler.guard import SETTING as GUARD_SETTING
 from crawler.guard import AddressGuard
+from crawler.render.browser import classify_render_failure
 from crawler.render.proxy import GuardProxy
 from crawler.resolver import parse_rules
 
@@ -36,6 +48,8 @@ logger = logging.getLogger(__name__)
 
 _SHARED: WeakKeyDictionary[Crawler, SharedPlaywrightHandler] = WeakKeyDictionary()
 T = TypeVar("T")
+REUSE_META = "backlinks_reuse_page"
+_OPENED_META = "backlinks_pages_opened"  # during one render attempt
 
 
 class SharedPlaywrightHandler(ScrapyPlaywrightDownloadHandler):
@@ -44,7 +58,10 @@ class SharedPlaywrightHandler(ScrapyPlaywrightDownloadHandler):
     def __init__(self, crawler: Crawler) -> None:
         super().__init__(crawler)
         self._launching: asyncio.Task[None] | None = None  # on Playwright's loop
+        self.idle_pages: dict[str, list[Page]] = {}  # per context name; on Playwright's loop
         self.proxy: GuardProxy | None = None
+        # Handlers close after the stats are dumped: counts are taken when the spider closes.
+        crawler.signals.connect(self._record_counts, signals.spider_closed)
         if self.config.cdp_url or self.config.connect_url:
             # A browser elsewhere cannot reach a proxy on our loopback; it is guarded where it runs.
             logger.warning("The address guard does not cover a remote browser (PLAYWRIGHT_CDP_URL/CONNECT_URL)")
@@ -57,13 +74,15 @@ class SharedPlaywrightHandler(ScrapyPlaywrightDownloadHandler):
         ).start()
         options = self.config.launch_options
         self.config.launch_options = {**options, "args": [*options.get("args", ()), *self.proxy.launch_args]}
-        # Handlers close after the stats are dumped; the proxy's counts are read when the spider closes.
-        crawler.signals.connect(self._record_proxy_counts, signals.spider_closed)
 
-    def _record_proxy_counts(self) -> None:
+    def _record_counts(self) -> None:
         if self.proxy is not None:
             for name, count in self.proxy.counts.items():
                 self.stats.set_value(f"backlinks/browser_proxy/{name}", count)
+        # Every page is in use, in the pool or closed; once the renders are over, none in use.
+        pooled = sum(len([p for p in pages if not p.is_closed()]) for pages in self.idle_pages.values())
+        opened = sum(len(wrapper.context.pages) for wrapper in self.context_wrappers.values())
+        self.stats.set_value("backlinks/render/pages_left_open", opened - pooled)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Any:
@@ -83,6 +102,7 @@ class SharedPlaywrightHandler(ScrapyPlaywrightDownloadHandler):
 
     async def close_context(self, name: str) -> bool:
         """Close the browser context ``name`` (run on Playwright's loop); False if it is not open."""
+        self.idle_pages.pop(name, None)  # closed with the context
         wrapper = self.context_wrappers.get(name)
         if wrapper is None:
             return False
@@ -104,11 +124,69 @@ class SharedPlaywrightHandler(ScrapyPlaywrightDownloadHandler):
 
     async def _download_request(self, request: Any, spider: Any = None) -> Any:
         await self._launched()
-        return await super()._download_request(request, spider)
+        if not request.meta.get(REUSE_META):
+            return await super()._download_request(request, spider)
+        name = request.meta.setdefault("playwright_context", DEFAULT_CONTEXT_NAME)
+        request.meta["playwright_include_page"] = True  # scrapy-playwright leaves the page to us
+        pooled = await self._idle_page(name, request.url)
+        try:
+            response = await self._attempt(request, spider, pooled)
+        except Exception as exc:
+            if pooled is None or classify_render_failure(exc)[1] != "render_crashed":
+                raise
+            # The pooled page was broken (its tab crashed while idle), or the page crashes any tab.
+            self.stats.inc_value("backlinks/render/reused_page_failed")
+            response = await self._attempt(request, spider, None)
+        page = request.meta.pop("playwright_page")  # the spider has no use for it
+        if not page.is_closed() and name in self.context_wrappers:
+            self.idle_pages.setdefault(name, []).append(page)
+        else:
+            await _close_page(page)
+        return response
+
+    async def _attempt(self, request: Any, spider: Any, page: Page | None) -> Any:
+        """One try at a render, on ``page`` or a new page. Every page it opened or was given is
+        closed, except the one the render succeeded on (scrapy-playwright retries a closed tab
+        on a new page, and with ``playwright_include_page`` it closes none of them)."""
+        request.meta["playwright_page"] = page
+        opened = request.meta[_OPENED_META] = []
+        try:
+            response = await super()._download_request(request, spider)
+        except BaseException:
+            for stale in {page, *opened}:
+                await _close_page(stale)
+            request.meta.pop("playwright_page", None)
+            raise
+        finally:
+            del request.meta[_OPENED_META]
+        for stale in {page, *opened} - {request.meta["playwright_page"]}:
+            await _close_page(stale)
+        return response
+
+    async def _create_page(self, request: Any, spider: Any) -> Page:
+        page = await super()._create_page(request, spider)
+        if (opened := request.meta.get(_OPENED_META)) is not None:
+            opened.append(page)
+        return page
+
+    async def _idle_page(self, name: str, url: str) -> Page | None:
+        pages = self.idle_pages.get(name, [])
+        while pages:
+            page = pages.pop()
+            if page.is_closed():
+                continue
+            if urldefrag(page.url)[0] == urldefrag(url)[0]:
+                # Going to the same URL would be a same-document navigation, not a fresh load.
+                await _close_page(page)
+                continue
+            self.stats.inc_value("backlinks/render/pages_reused")
+            return page
+        return None
 
     async def _close(self) -> None:
         if self._launching is not None:  # a short crawl may end while the browser still starts
             await asyncio.wait([self._launching])
+        self.idle_pages.clear()
         await super()._close()
 
     async def close(self) -> None:
@@ -120,6 +198,12 @@ class SharedPlaywrightHandler(ScrapyPlaywrightDownloadHandler):
         finally:
             if self.proxy is not None:
                 self.proxy.stop()
+
+
+async def _close_page(page: Any) -> None:
+    if isinstance(page, Page) and not page.is_closed():
+        with suppress(PlaywrightError):  # the tab or the browser is gone already
+            await page.close()
 
 
 def _log_launch_failure(task: asyncio.Task[None]) -> None:

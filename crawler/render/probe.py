@@ -96,7 +96,8 @@ class RenderProbe:
     _page: Page | None = field(default=None, repr=False)
 
     async def on_page(self, page: Page, request: Any) -> None:
-        """Before navigation (also again when scrapy-playwright retries on a fresh page)."""
+        """Before navigation, on a new or a reused page (also again when scrapy-playwright retries
+        on a fresh page)."""
         self._page, self._document = page, None
         page.on("response", self._on_response)
 
@@ -106,7 +107,14 @@ class RenderProbe:
             self._document = response
 
     async def inspect(self, page: Page) -> dict[str, Any]:
-        """Called by scrapy-playwright after the page loaded; raises on a stuck page so it is closed."""
+        """Called by scrapy-playwright after the page loaded; raises on a stuck page so it is closed.
+        Leaves the page without this probe's listener: the page may go on to another render."""
+        try:
+            return await self._inspect(page)
+        finally:
+            page.remove_listener("response", self._on_response)
+
+    async def _inspect(self, page: Page) -> dict[str, Any]:
         try:
             result = await asyncio.wait_for(
                 page.evaluate(INSPECT_SCRIPT, {"hosts": list(self.hosts), "waitMs": self.wait_ms, "attr": HIDDEN_ATTR}),

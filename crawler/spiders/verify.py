@@ -25,6 +25,7 @@ from crawler.items import DuePage, Observation
 from crawler.observe import Fetched, merge_failed_render, merge_rendered, observe_failure, observe_page
 from crawler.outcome import classify_failure
 from crawler.render.browser import classify_render_failure
+from crawler.render.handler import REUSE_META
 from crawler.render.middleware import PROBE_META
 from crawler.render.policy import RenderMemory, RenderMode, RenderReason, render_after_static, render_first
 from crawler.render.probe import RenderProbe, target_hosts
@@ -168,6 +169,7 @@ class VerifySpider(Spider):
                 "playwright": True,
                 "playwright_page_init_callback": probe.on_page,
                 "playwright_page_methods": [PageMethod(probe.inspect)],
+                REUSE_META: True,
                 "download_slot": RENDER_SLOT,
                 # Playwright retries a crashed browser itself; a render is not worth a second try.
                 "dont_retry": True,
