@@ -176,7 +176,7 @@ class SharedPlaywrightHandler(ScrapyPlaywrightDownloadHandler):
             if page.is_closed():
                 continue
             if urldefrag(page.url)[0] == urldefrag(url)[0]:
-                # Going to the same URL would be a same-document navigation, not a fresh load.
+                # The same URL (but for a fragment) could be a same-document navigation: no fresh load.
                 await _close_page(page)
                 continue
             self.stats.inc_value("backlinks/render/pages_reused")
