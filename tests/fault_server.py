@@ -436,22 +436,36 @@ def crawl_command(arguments: Sequence[str] = (), settings: Mapping[str, str] | N
 
 
 def crawl_measured(command: list[str], env: Mapping[str, str], cwd: str | None = None, timeout: float = 120) -> Measured:
-    """Run a crawl in a child process; its own peak RSS comes from wait4(), not from the children
-    of the test process as a whole."""
+    """Run a crawl in a child process and measure its own peak RSS: its VmHWM, read while it runs
+    (the high-water mark only grows, so the last reading holds the peak). Not wait4()'s
+    ``ru_maxrss``: Linux carries the parent's RSS at fork() over into the child's, so a crawl
+    started from a test process of 400 MB "peaked" at 400 MB, and the Playwright driver and
+    Chromium, the crawl's own children, would count too."""
     started = time.monotonic()
+    peak_kb = 0
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         process = subprocess.Popen(command, env=dict(env), cwd=cwd, stdout=out, stderr=err, text=True)
         deadline = started + timeout
         while True:
-            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            peak_kb = max(peak_kb, _high_water_kb(process.pid))
+            pid, status, _usage = os.wait4(process.pid, os.WNOHANG)
             if pid:
                 break
             if time.monotonic() > deadline:
                 process.kill()
-                pid, status, usage = os.wait4(process.pid, 0)
+                pid, status, _usage = os.wait4(process.pid, 0)
                 break
-            time.sleep(0.05)
+            time.sleep(0.02)
         process.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
-        return Measured(process.returncode, out.read(), err.read(), time.monotonic() - started, usage.ru_maxrss / 1024)
+        return Measured(process.returncode, out.read(), err.read(), time.monotonic() - started, peak_kb / 1024)
+
+
+def _high_water_kb(pid: int) -> int:
+    """The peak RSS so far of ``pid`` itself, in KiB; 0 once it has exited."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            return next((int(line.split()[1]) for line in status if line.startswith("VmHWM:")), 0)
+    except OSError:
+        return 0
