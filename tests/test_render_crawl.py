@@ -157,6 +157,23 @@ def test_contexts_retired_between_renders_are_closed(browser: str, site: JsSite,
 
 
 @pytest.mark.browser
+def test_a_tab_crash_on_a_reused_page_is_tried_again_on_a_new_one(browser: str, site: JsSite, tmp_path: Path) -> None:
+    # One request at a time: /app renders on a new page and leaves it in the pool; /crash gets that
+    # page, crashes it, is tried once more on a new page (a pooled page may have died while idle),
+    # crashes that one too and is inconclusive; the pages after it reuse pages again.
+    pages = [site.url("/app"), site.url("/crash"), site.url("/after-load", "b.test"), site.url("/fetched", "c.test")]
+    url = _database(tmp_path, [(page, SHOP) for page in pages])
+    stderr = _run(url, "always", {"CONCURRENT_REQUESTS": "1"})
+    rows = _current(url)
+    assert [(rows[p]["status"], rows[p]["reason"]) for p in pages] == [
+        ("live", None), ("network_error", "render_crashed"), ("live", None), ("live", None)
+    ]
+    assert _stat(stderr, "backlinks/render/reused_page_failed") == 1
+    assert _stat(stderr, "backlinks/render/pages_reused") == 3
+    assert "'backlinks/render/pages_left_open': 0," in stderr
+
+
+@pytest.mark.browser
 def test_a_browser_that_does_not_start_leaves_every_page_inconclusive(browser: str, site: JsSite, tmp_path: Path) -> None:
     # The launch runs beside the first fetches; when it fails, each render fails on its own
     # and is reported as such, never as a lost link, and the crawl still finishes.
