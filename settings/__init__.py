@@ -74,6 +74,9 @@ BACKLINKS_RENDER_WAIT = 3.0  # seconds a loaded page may take to insert the targ
 # plain requests; also PLAYWRIGHT_MAX_PAGES_PER_CONTEXT (the spider sets both from this).
 BACKLINKS_RENDER_CONCURRENCY = 4
 BACKLINKS_RENDER_CONTEXT_PAGES = 100  # renders per browser context before it is closed and replaced
+# A page left by a finished render serves the next render; one unused this many seconds is closed,
+# so renders far apart do not keep renderer processes (~75 MB each) alive between them.
+BACKLINKS_RENDER_PAGE_IDLE = 30.0
 BACKLINKS_RENDER_JS_HEAP_MB = 512  # a page's JavaScript heap; beyond it the tab crashes, not the box
 # scrapy-playwright's handler, one instance (one Playwright driver, one browser) for both schemes;
 # it passes every request without meta["playwright"] to Scrapy's plain HTTP handler.

@@ -44,6 +44,7 @@ def test_every_project_setting_with_a_value_to_check_is_checked() -> None:
         ("BACKLINKS_RENDER_CONCURRENCY", "0", "at least 1"),
         ("BACKLINKS_RENDER_WAIT", "-3", "at least 0"),
         ("BACKLINKS_RENDER_JS_HEAP_MB", "lots", "whole number of at least 0"),
+        ("BACKLINKS_RENDER_PAGE_IDLE", "0", "must be a number above 0"),
     ],
 )
 def test_bad_values_are_named(name: str, value: str, message: str) -> None:

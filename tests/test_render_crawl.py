@@ -174,6 +174,19 @@ def test_a_tab_crash_on_a_reused_page_is_tried_again_on_a_new_one(browser: str, 
 
 
 @pytest.mark.browser
+def test_a_pooled_page_unused_for_a_while_is_closed(browser: str, site: JsSite, tmp_path: Path) -> None:
+    # /app renders within a second and leaves its page in the pool; the crawl then waits ~3 s for
+    # /never-ends to time out, and with BACKLINKS_RENDER_PAGE_IDLE=0.2 the idle page is closed.
+    pages = [site.url("/app"), site.url("/never-ends", "slow.test")]
+    url = _database(tmp_path, [(page, SHOP) for page in pages])
+    stderr = _run(url, "auto", {"BACKLINKS_RENDER_PAGE_IDLE": "0.2"})
+    rows = _current(url)
+    assert [rows[p]["status"] for p in pages] == ["live", "timeout"]
+    assert _stat(stderr, "backlinks/render/idle_pages_closed") == 1
+    assert "'backlinks/render/pages_left_open': 0," in stderr
+
+
+@pytest.mark.browser
 def test_a_browser_that_does_not_start_leaves_every_page_inconclusive(browser: str, site: JsSite, tmp_path: Path) -> None:
     # The launch runs beside the first fetches; when it fails, each render fails on its own
     # and is reported as such, never as a lost link, and the crawl still finishes.

@@ -16,7 +16,8 @@ left in its context, if there is one. A new page costs the browser a target, its
 protocol round trips) and its closing: about a third of the browser's and of Playwright's CPU for
 a small page. A page whose render succeeded goes back to its context's pool; a page whose render
 failed is closed; a pooled page that turns out broken (its tab crashed while idle) costs the render
-one more try, on a new page. Pages leave the pool with their context. The pool is only touched on
+one more try, on a new page. Pages leave the pool with their context, or once unused for
+``BACKLINKS_RENDER_PAGE_IDLE`` seconds (renders far apart). The pool is only touched on
 Playwright's loop, and it never holds more pages than the context's page cap, which is also the
 number of renders at once (so a render never waits for a page slot held by an idle page).
 """
@@ -58,7 +59,10 @@ class SharedPlaywrightHandler(ScrapyPlaywrightDownloadHandler):
     def __init__(self, crawler: Crawler) -> None:
         super().__init__(crawler)
         self._launching: asyncio.Task[None] | None = None  # on Playwright's loop
-        self.idle_pages: dict[str, list[Page]] = {}  # per context name; on Playwright's loop
+        # Per context name: pooled pages, each with the loop time it was left at; on Playwright's loop.
+        self.idle_pages: dict[str, list[tuple[Page, float]]] = {}
+        self.page_idle = crawler.settings.getfloat("BACKLINKS_RENDER_PAGE_IDLE", 30.0)
+        self._trimming: asyncio.Task[None] | None = None
         self.proxy: GuardProxy | None = None
         # Handlers close after the stats are dumped: counts are taken when the spider closes.
         crawler.signals.connect(self._record_counts, signals.spider_closed)
@@ -80,7 +84,7 @@ class SharedPlaywrightHandler(ScrapyPlaywrightDownloadHandler):
             for name, count in self.proxy.counts.items():
                 self.stats.set_value(f"backlinks/browser_proxy/{name}", count)
         # Every page is in use, in the pool or closed; once the renders are over, none in use.
-        pooled = sum(len([p for p in pages if not p.is_closed()]) for pages in self.idle_pages.values())
+        pooled = sum(not page.is_closed() for pages in self.idle_pages.values() for page, _since in pages)
         opened = sum(len(wrapper.context.pages) for wrapper in self.context_wrappers.values())
         self.stats.set_value("backlinks/render/pages_left_open", opened - pooled)
 
@@ -120,6 +124,7 @@ class SharedPlaywrightHandler(ScrapyPlaywrightDownloadHandler):
         if self._launching is None:
             self._launching = asyncio.ensure_future(self._launch())
             self._launching.add_done_callback(_log_launch_failure)
+            self._trimming = asyncio.ensure_future(self._trim_idle_pages())
         await asyncio.wait([self._launching])
 
     async def _download_request(self, request: Any, spider: Any = None) -> Any:
@@ -139,7 +144,7 @@ class SharedPlaywrightHandler(ScrapyPlaywrightDownloadHandler):
             response = await self._attempt(request, spider, None)
         page = request.meta.pop("playwright_page")  # the spider has no use for it
         if not page.is_closed() and name in self.context_wrappers:
-            self.idle_pages.setdefault(name, []).append(page)
+            self.idle_pages.setdefault(name, []).append((page, asyncio.get_running_loop().time()))
         else:
             await _close_page(page)
         return response
@@ -172,7 +177,7 @@ class SharedPlaywrightHandler(ScrapyPlaywrightDownloadHandler):
     async def _idle_page(self, name: str, url: str) -> Page | None:
         pages = self.idle_pages.get(name, [])
         while pages:
-            page = pages.pop()
+            page, _since = pages.pop()  # the most recently used: its renderer is the warmest
             if page.is_closed():
                 continue
             if urldefrag(page.url)[0] == urldefrag(url)[0]:
@@ -183,7 +188,22 @@ class SharedPlaywrightHandler(ScrapyPlaywrightDownloadHandler):
             return page
         return None
 
+    async def _trim_idle_pages(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self.page_idle / 2)
+            cutoff = loop.time() - self.page_idle
+            stale = []
+            for pages in self.idle_pages.values():
+                stale += [page for page, since in pages if since < cutoff]
+                pages[:] = [(page, since) for page, since in pages if since >= cutoff]
+            for page in stale:
+                await _close_page(page)
+                self.stats.inc_value("backlinks/render/idle_pages_closed")
+
     async def _close(self) -> None:
+        if self._trimming is not None:
+            self._trimming.cancel()
         if self._launching is not None:  # a short crawl may end while the browser still starts
             await asyncio.wait([self._launching])
         self.idle_pages.clear()
