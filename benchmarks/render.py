@@ -33,7 +33,6 @@ than always.
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import re
 import subprocess
@@ -46,10 +45,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from crawler.demo.js_site import SHOP, JsSite
-from crawler.demo.run import DEMO_SETTINGS, crawl_env
+from crawler.demo.run import DEMO_SETTINGS, backlinks_database, crawl_env
 from crawler.simweb import Kind, SimConfig, SimWebProcess, page_by_index
 from pipelines.db import make_engine, make_sessionmaker
-from pipelines.imports import import_clean
 from pipelines.queries import iter_current
 
 PAGE_SIZE = 4096
@@ -97,18 +95,6 @@ def _own_cpu(pid: int) -> float | None:
     except OSError:
         return None
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _write(workdir: Path, rows: list[tuple[str, str, str]]) -> str:
-    """A fresh SQLite database in ``workdir`` holding ``rows`` (referring, target, match)."""
-    url = f"sqlite:///{workdir / 'backlinks.sqlite'}"
-    path = workdir / "backlinks.csv"
-    with path.open("w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["referring_url", "target_url", "match"])
-        writer.writerows(sorted(rows))
-    import_clean(url, path)
-    return url
 
 
 def _tiny_pages(site: JsSite, static: int, js: int) -> tuple[list[tuple[str, str, str]], set[str], set[str]]:
@@ -211,7 +197,7 @@ def main() -> None:
 
         def fresh(name: str) -> str:
             (tmp / name).mkdir()
-            return _write(tmp / name, rows)
+            return backlinks_database(tmp / name, sorted(rows))
 
         for n in range(args.runs):
             runs["never"].append(crawl("never", "never", fresh(f"never{n}")))

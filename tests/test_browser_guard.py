@@ -8,7 +8,6 @@ address outside loopback.
 from __future__ import annotations
 
 import asyncio
-import csv
 import re
 import socket
 import struct
@@ -23,12 +22,11 @@ from hypothesis import strategies as st
 from aiohttp import web
 from scrapy.utils.defer import deferred_f_from_coro_f
 
-from crawler.demo.run import crawl
+from crawler.demo.run import backlinks_database, crawl
 from crawler.guard import AddressGuard
 from crawler.render.proxy import GuardProxy, Reply, SocksError, read_greeting, read_request
 from crawler.webserver import BackgroundServer
 from pipelines.db import make_engine, make_sessionmaker
-from pipelines.imports import import_clean
 from pipelines.queries import iter_current
 
 SHOP = "https://www.example-shop.test/"
@@ -270,14 +268,8 @@ def test_unreachable_destinations_get_their_reply(proxy: GuardProxy, host: str, 
 @pytest.fixture(scope="module")
 def rendered(browser: str, pages: Pages, forbidden: Counting, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     workdir = tmp_path_factory.mktemp("browser-guard")
-    url = f"sqlite:///{workdir / 'backlinks.sqlite'}"
-    source = workdir / "backlinks.csv"
     paths = ("/fine", "/fetch-hop", "/nav-hop")
-    with source.open("w", newline="") as out:
-        writer = csv.writer(out)
-        writer.writerow(["referring_url", "target_url", "match"])
-        writer.writerows([f"http://blog.test:{pages.port}{path}", SHOP, "exact"] for path in paths)
-    import_clean(url, source)
+    url = backlinks_database(workdir, [(f"http://blog.test:{pages.port}{path}", SHOP, "exact") for path in paths])
     before = forbidden.connections
     settings = {
         "BACKLINKS_RESOLVE": ",".join(f"{pattern}={address}" for pattern, address in RULES),

@@ -7,16 +7,14 @@ counts, on the server, how many requests to the one host were in progress at the
 from __future__ import annotations
 
 import asyncio
-import csv
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from aiohttp import web
 
-from crawler.demo.run import crawl
+from crawler.demo.run import backlinks_database, crawl
 from crawler.webserver import BackgroundServer
-from pipelines.imports import import_clean
 
 PAGES = 12
 
@@ -57,13 +55,7 @@ def host() -> Iterator[SlowHost]:
 
 @pytest.mark.parametrize("per_domain", [1, 2])
 def test_a_host_never_gets_more_requests_at_once_than_its_slot_allows(host: SlowHost, tmp_path: Path, per_domain: int) -> None:
-    path = tmp_path / "backlinks.csv"
-    with path.open("w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["referring_url", "target_url"])
-        writer.writerows([(f"http://slow.test:{host.port}/p/{n}", "https://shop.test/") for n in range(PAGES)])
-    url = f"sqlite:///{tmp_path / 'backlinks.sqlite'}"
-    import_clean(url, path)
+    url = backlinks_database(tmp_path, [(f"http://slow.test:{host.port}/p/{n}", "https://shop.test/", "exact") for n in range(PAGES)])
     result = crawl(url, ["all=1", "render=never"], {"CONCURRENT_REQUESTS_PER_DOMAIN": str(per_domain)}, timeout=120)
     assert result.returncode == 0, result.stderr[-3000:]
     assert host.served == PAGES

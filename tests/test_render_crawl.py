@@ -6,7 +6,6 @@ Marked ``browser``: skipped with the reason when no Chromium is found locally, f
 
 from __future__ import annotations
 
-import csv
 import os
 import re
 import signal
@@ -19,13 +18,12 @@ import pytest
 from scrapy.crawler import Crawler
 
 from crawler.demo.js_site import PAGES, SHOP, TEST_WAIT, JsPage, JsSite
-from crawler.demo.run import crawl
+from crawler.demo.run import backlinks_database, crawl
 from crawler.render.browser import BrowserNotFound
 from crawler.render.policy import RenderMode
 from crawler.render import setup as render_setup
 from crawler.spiders.verify import VerifySpider
 from pipelines.db import make_engine, make_sessionmaker
-from pipelines.imports import import_clean
 from pipelines.queries import iter_current
 
 SETTINGS = {
@@ -42,14 +40,7 @@ def site() -> Iterator[JsSite]:
 
 
 def _database(workdir: Path, backlinks: list[tuple[str, str]]) -> str:
-    url = f"sqlite:///{workdir / 'backlinks.sqlite'}"
-    path = workdir / "backlinks.csv"
-    with path.open("w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["referring_url", "target_url", "match"])
-        writer.writerows([(referring, target, "exact") for referring, target in backlinks])
-    import_clean(url, path)
-    return url
+    return backlinks_database(workdir, [(referring, target, "exact") for referring, target in backlinks])
 
 
 def _current(url: str) -> dict[str, dict[str, Any]]:

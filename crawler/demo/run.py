@@ -7,10 +7,11 @@ the web to its second night, crawls again, and prints what each night found and 
 
 from __future__ import annotations
 
+import csv
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,19 @@ def crawl(
     return subprocess.run(
         command, env=crawl_env(database_url), cwd=cwd, capture_output=True, text=True, check=False, timeout=timeout
     )
+
+
+def backlinks_database(workdir: Path, rows: Iterable[tuple[str, str, str]]) -> str:
+    """A fresh SQLite database in ``workdir`` holding ``rows`` (referring URL, target URL, match),
+    imported from a CSV file as a user's would be; its URL."""
+    url = f"sqlite:///{workdir / 'backlinks.sqlite'}"
+    path = workdir / "backlinks.csv"
+    with path.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["referring_url", "target_url", "match"])
+        writer.writerows(rows)
+    import_clean(url, path)
+    return url
 
 
 @dataclass
