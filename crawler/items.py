@@ -62,6 +62,9 @@ class PageFacts(BaseModel):
     lang: str | None = None
     external_links: int = 0  # links to other hosts than the final URL's
     content_hash: str | None = None
+    # Where the browser's scripts took the page after it loaded (a script redirect, or Chromium's
+    # error page for a dead URL); the page was then judged on its own HTML.
+    script_redirect: str | None = None
 
 
 class Observation(BaseModel):

@@ -218,13 +218,32 @@ def merge_rendered(raw: Sequence[Observation] | None, rendered: Sequence[Observa
 
 
 def merge_failed_render(
-    raw: Sequence[Observation], status: Status, reason: str, at: datetime
+    raw: Sequence[Observation],
+    status: Status,
+    reason: str,
+    at: datetime,
+    *,
+    scripted: bool = True,
+    script_redirect: str | None = None,
 ) -> list[Observation]:
-    """The render of a statically read page failed: what the raw HTML showed live stays live;
-    a miss the render was to confirm becomes the render's inconclusive status, never a miss."""
-    return [
-        obs
-        if obs.status is Status.LIVE or obs.status.inconclusive
-        else obs.model_copy(update={"status": status, "reason": reason, "checked_at": at, "retargeted_to": None})
-        for obs in raw
-    ]
+    """The render of a page failed (or left the page): the static view ``raw`` stands.
+
+    A link the raw HTML has is live (``found_in="raw"``), the render's failure its ``reason``. A
+    miss stands as it is only on a page without scripts (``scripted`` False), which no render can
+    change; on a page with scripts the miss was to be confirmed by the render, so it becomes the
+    render's inconclusive status, never a miss. ``script_redirect`` is recorded as a page fact.
+    """
+    merged = []
+    for obs in raw:
+        page = obs.page
+        if page is not None and script_redirect is not None:
+            page = page.model_copy(update={"script_redirect": script_redirect})
+        if obs.status is Status.LIVE:
+            merged.append(obs.model_copy(update={"reason": reason, "found_in": RAW, "page": page}))
+        elif obs.status.inconclusive or not scripted:
+            merged.append(obs.model_copy(update={"page": page}))
+        else:
+            merged.append(obs.model_copy(
+                update={"status": status, "reason": reason, "checked_at": at, "retargeted_to": None, "page": page}
+            ))
+    return merged

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from scrapy.crawler import Crawler
+from sqlalchemy import select
 
 from crawler.demo.js_site import PAGES, SHOP, TEST_WAIT, JsPage, JsSite
 from crawler.demo.run import backlinks_database, crawl
@@ -24,6 +25,7 @@ from crawler.render.policy import RenderMode
 from crawler.render import setup as render_setup
 from crawler.spiders.verify import VerifySpider
 from pipelines.db import make_engine, make_sessionmaker
+from pipelines.models import Backlink, Check
 from pipelines.queries import iter_current
 
 SETTINGS = {
@@ -51,6 +53,18 @@ def _current(url: str) -> dict[str, dict[str, Any]]:
     return rows
 
 
+def _details(url: str) -> dict[str, dict[str, Any]]:
+    """The latest check's details (page facts, links) per referring URL."""
+    engine = make_engine(url)
+    with make_sessionmaker(engine)() as session:
+        rows = session.execute(
+            select(Backlink.referring_url, Check.details).join(Check, Check.backlink_id == Backlink.id).order_by(Check.id)
+        )
+        out = {referring: details for referring, details in rows}
+    engine.dispose()
+    return out
+
+
 def _stat(stderr: str, name: str) -> int:
     found = re.search(rf"'{re.escape(name)}': (\d+)", stderr)
     return int(found.group(1)) if found else 0
@@ -70,7 +84,7 @@ def modes(browser: str, site: JsSite, tmp_path_factory: pytest.TempPathFactory) 
         site.hits.clear()
         url = _database(tmp_path_factory.mktemp(mode), [(site.url(page.path), SHOP) for page in PAGES])
         stderr = _run(url, mode)
-        out[mode] = {"rows": _current(url), "hits": dict(site.hits), "stderr": stderr}
+        out[mode] = {"rows": _current(url), "hits": dict(site.hits), "stderr": stderr, "details": _details(url)}
     return out
 
 
@@ -89,7 +103,32 @@ def test_failed_renders_say_why(modes: dict[str, Any], site: JsSite) -> None:
         rows = modes[mode]["rows"]
         assert rows[site.url("/loop")]["reason"] == "render_timeout"
         assert rows[site.url("/crash")]["reason"] == "render_crashed"
-    assert modes["always"]["rows"][site.url("/never-ends")]["reason"] == "render_timeout"
+    # The browser never had the whole HTML, so the page was fetched statically, which timed out too.
+    assert modes["always"]["rows"][site.url("/never-ends")]["reason"] == "timeout"
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize(("path", "reason", "redirect"), [
+    ("/loop-with-link", "render_timeout", None),
+    ("/parse-loop-with-link", "render_timeout", None),
+    ("/heap-with-link", "render_crashed", None),
+    ("/download-with-link", "render_timeout", None),  # Chromium aborts the navigation; no DOMContentLoaded
+    ("/script-redirect-with-link", "render_left_page", "/static-no-link"),
+    ("/dead-redirect-with-link", "render_left_page", "chrome-error://chromewebdata/"),
+    ("/dead-redirect-js-link", "render_left_page", "chrome-error://chromewebdata/"),
+])
+def test_a_page_the_render_could_not_judge_keeps_its_own_html(
+    modes: dict[str, Any], site: JsSite, path: str, reason: str, redirect: str | None
+) -> None:
+    # render=always: the link in the page's HTML stays live, with why the render did not count;
+    # where a script took the page elsewhere, that is a page fact of the check.
+    row = modes["always"]["rows"][site.url(path)]
+    assert row["reason"] == reason
+    facts = modes["always"]["details"][site.url(path)]["page"]
+    if redirect is None:
+        assert facts is None or facts["script_redirect"] is None
+    else:
+        assert facts["script_redirect"].endswith(redirect)
 
 
 @pytest.mark.browser

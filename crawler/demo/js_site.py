@@ -71,6 +71,30 @@ PAGES: tuple[JsPage, ...] = (
            ("timeout", None, None), ("timeout", None, None)),
     JsPage("/crash", "A script eats memory until the tab crashes; static HTML lacks the link.", _MISS,
            ("network_error", None, None), ("network_error", None, None)),
+    # Renders end at DOMContentLoaded plus the wait for links, not at the load event.
+    JsPage("/slow-subresources", "A script inserts the link; 40 sub-resources hang, fail or crawl in, so "
+           "the load event never comes.", _MISS, _RENDERED, _RENDERED),
+    JsPage("/late-widget", "A third-party script arriving after the wait inserts the link; load never "
+           "comes.", _MISS, _RENDERED, _RENDERED),
+    # Pages whose HTML has the link but which misbehave in the browser: judged on their own HTML.
+    *(
+        JsPage(path, note, _RAW, _RAW, _RAW)
+        for path, note in (
+            ("/loop-with-link", "The link is in the HTML; a script spins forever after load."),
+            ("/parse-loop-with-link", "The link is in the HTML; an inline script spins forever, no DOMContentLoaded."),
+            ("/download-with-link", "The link is in the HTML; a script navigates to a download while it loads."),
+            ("/heap-with-link", "The link is in the HTML; a script exhausts the JS heap and crashes the tab."),
+            ("/script-redirect-with-link", "The link is in the HTML; a script redirects to a page without it."),
+            ("/dead-redirect-with-link", "The link is in the HTML; a script navigates to a dead URL (chrome-error://)."),
+        )
+    ),
+    JsPage("/dialogs-with-link", "The link is in the HTML; scripts open 1,000 alert()s and 1,000 windows: "
+           "dismissed and closed, the render goes on.", _RAW, _RAW, _BOTH_VISIBLE),
+    JsPage("/dead-redirect-js-link", "A script navigates to a dead URL at once and would insert the link "
+           "later: Chromium's error page is not the page, never a miss.",
+           _MISS, ("network_error", None, None), ("network_error", None, None)),
+    JsPage("/pushstate", "A script inserts the link and changes the URL with pushState: the same document.",
+           _MISS, _RENDERED, _RENDERED),
 )
 
 _HIDDEN_STYLE = {
@@ -134,6 +158,9 @@ async def _dispatch(request: web.Request) -> web.StreamResponse:
         link = _HIDDEN_STYLE[path[8:]].format(shop=SHOP)
         style = "<style>.promo{visibility:hidden}.promo span{display:none}</style>"
         return _html(_doc("Hidden", _article("Our sponsors", f"<p>Thanks to {link}.</p>"), style))
+    for prefix, handler in (("/slow/", _slow), ("/hang/", _hang), ("/fail/", _fail)):
+        if path.startswith(prefix):
+            return await handler(request, state)
     page = _PAGES.get(path)
     if page is None:
         raise web.HTTPNotFound()
@@ -221,6 +248,87 @@ async def _crash(request: web.Request, state: _State) -> web.StreamResponse:
     return _html(_doc("Crash", _article("A page that eats memory") + script))
 
 
+def _subresources(port: int) -> tuple[str, str]:
+    """Forty sub-resources of a real article's kinds: stylesheets that crawl in, scripts and frames
+    that never answer, trackers that fail, hosts that refuse connections, images and fonts."""
+    slow = [f'<link rel="stylesheet" href="http://cdn{i}.test:{port}/slow/300/site{i}.css">' for i in range(3)]
+    hang = [f'<script async src="http://tracker{i}.test:{port}/hang/t{i}.js"></script>' for i in range(8)]
+    fail = [f'<script async src="http://ads{i}.test:{port}/fail/a{i}.js"></script>' for i in range(8)]
+    dead = [f'<script async src="http://dead{i}.test:1/d{i}.js"></script>' for i in range(6)]
+    frames = [f'<iframe src="http://ads{i}.test:{port}/hang/frame{i}.html"></iframe>' for i in range(5)]
+    images = [f'<img src="http://img{i}.test:{port}/hang/p{i}.jpg" alt="">' for i in range(10)]
+    return "".join(slow), "".join(hang + fail + dead + frames + images)
+
+
+async def _slow_subresources(request: web.Request, state: _State) -> web.StreamResponse:
+    head, body = _subresources(request.url.port or 80)
+    script = _insert_script("ADD")
+    return _html(_doc("Slow sub-resources", _article("A heavy article", body) + script, head))
+
+
+async def _late_widget(request: web.Request, state: _State) -> web.StreamResponse:
+    port = request.url.port or 80
+    late = int((state.wait + 0.8) * 1000)
+    widget = f'<script async src="http://widgets.test:{port}/slow/{late}/widget.js"></script>'
+    frame = f'<iframe src="http://ads.test:{port}/hang/frame.html"></iframe>'
+    return _html(_doc("Late widget", _article("A widget adds the link", frame) + widget))
+
+
+async def _slow(request: web.Request, state: _State) -> web.StreamResponse:
+    """``/slow/MS/NAME``: answers after MS milliseconds; ``widget.js`` inserts the shop's link."""
+    _, _, ms, name = request.path.split("/", 3)
+    await asyncio.sleep(int(ms) / 1000)
+    if name == "widget.js":
+        add = _insert_script("ADD").removeprefix("<script>").removesuffix("</script>")
+        return web.Response(text=add, content_type="application/javascript")
+    kind = "text/css" if name.endswith(".css") else "application/javascript"
+    return web.Response(text="/* slow */", content_type=kind)
+
+
+async def _hang(request: web.Request, state: _State) -> web.StreamResponse:
+    await asyncio.sleep(3600)  # until the client gives up (aiohttp cancels the handler)
+    raise web.HTTPNoContent()
+
+
+async def _fail(request: web.Request, state: _State) -> web.StreamResponse:
+    raise web.HTTPInternalServerError()
+
+
+def _with_link(title: str, script: str) -> web.Response:
+    return _html(_doc(title, _article(title, f"<p>Bought at {_LINK}.</p>") + f"<script>{script}</script>"))
+
+
+_MISBEHAVING = {
+    "/loop-with-link": "window.addEventListener('load', () => setTimeout(() => { for (;;) {} }, 0));",
+    "/parse-loop-with-link": "for (;;) {}",
+    "/dialogs-with-link": "for (let i = 0; i < 1000; i++) { alert(i); window.open('/static?popup=' + i); }",
+    "/download-with-link": "location.href = '/file.bin';",
+    "/heap-with-link": "window.addEventListener('load', () => { const hog = [];"
+                       " for (;;) { hog.push(new Array(1 << 20).fill(hog.length)); } });",
+    "/script-redirect-with-link": "location.replace('/static-no-link');",
+    "/dead-redirect-with-link": "window.addEventListener('load', () => { location.href = 'http://dead.test:1/'; });",
+}
+
+
+async def _misbehaving(request: web.Request, state: _State) -> web.StreamResponse:
+    return _with_link("Misbehaving", _MISBEHAVING[request.path])
+
+
+async def _download(request: web.Request, state: _State) -> web.StreamResponse:
+    return web.Response(body=bytes(200_000), content_type="application/octet-stream",
+                        headers={"Content-Disposition": 'attachment; filename="file.bin"'})
+
+
+async def _dead_redirect_js_link(request: web.Request, state: _State) -> web.StreamResponse:
+    script = _insert_script("location.href = 'http://dead.test:1/'; setTimeout(() => { ADD }, 2000);")
+    return _html(_doc("Dead redirect", _article("Inserted, then gone") + script))
+
+
+async def _pushstate(request: web.Request, state: _State) -> web.StreamResponse:
+    script = _insert_script("ADD history.pushState({}, '', '/pushstate/next');")
+    return _html(_doc("pushState", _article("A single-page app") + script))
+
+
 async def _kill_browser(request: web.Request, state: _State) -> web.StreamResponse:
     """The first visit kills the crawler's browser (see :meth:`JsSite.on_kill_browser`; crawl it with
     ``render=always``); later ones get the link, inserted by a script."""
@@ -248,6 +356,12 @@ _PAGES = {
     "/loop": _loop,
     "/crash": _crash,
     "/kill-browser": _kill_browser,
+    "/slow-subresources": _slow_subresources,
+    "/late-widget": _late_widget,
+    **dict.fromkeys(_MISBEHAVING, _misbehaving),
+    "/file.bin": _download,
+    "/dead-redirect-js-link": _dead_redirect_js_link,
+    "/pushstate": _pushstate,
 }
 
 

@@ -42,6 +42,7 @@ from scrapy_playwright.handler import DEFAULT_CONTEXT_NAME, ScrapyPlaywrightDown
 from crawler.guard import SETTING as GUARD_SETTING
 from crawler.guard import AddressGuard
 from crawler.render.browser import classify_render_failure
+from crawler.render.probe import PROBE_META, QUIET_SCRIPT, RenderProbe
 from crawler.render.proxy import GuardProxy
 from crawler.resolver import parse_rules
 
@@ -172,7 +173,27 @@ class SharedPlaywrightHandler(ScrapyPlaywrightDownloadHandler):
         page = await super()._create_page(request, spider)
         if (opened := request.meta.get(_OPENED_META)) is not None:
             opened.append(page)
+        # No modal dialogs, no windows (see QUIET_SCRIPT); a popup that opens anyway is closed at
+        # once: a page that opened a thousand of them left 231 pages open.
+        await page.add_init_script(QUIET_SCRIPT)
+        page.on("popup", _close_popup)
+        page.on("dialog", _dismiss)
         return page
+
+    async def _apply_page_methods(self, page: Page, request: Any, spider: Any) -> None:
+        """A render ends with its probe, once the DOM is there.
+
+        scrapy-playwright 0.0.48 waits for the load event after each page method
+        (``page.wait_for_load_state()`` in ``_apply_page_methods``): one slow or unreachable
+        third-party host made every render wait for it, up to the navigation timeout. Renders
+        navigate until DOMContentLoaded (``playwright_page_goto_kwargs``) and this runs the probe
+        instead; requests of other crawls keep upstream's behaviour.
+        """
+        probe = request.meta.get(PROBE_META)
+        if not isinstance(probe, RenderProbe):
+            await super()._apply_page_methods(page, request, spider)
+            return
+        await probe.inspect(page)
 
     async def _idle_page(self, name: str, url: str) -> Page | None:
         pages = self.idle_pages.get(name, [])
@@ -218,6 +239,17 @@ class SharedPlaywrightHandler(ScrapyPlaywrightDownloadHandler):
         finally:
             if self.proxy is not None:
                 self.proxy.stop()
+
+
+async def _close_popup(popup: Page) -> None:
+    await _close_page(popup)
+
+
+async def _dismiss(dialog: Any) -> None:
+    # Registering a dialog listener turns off Playwright's own dismissal: dismiss here (the init
+    # script leaves only dialogs it cannot replace, such as beforeunload).
+    with suppress(PlaywrightError):
+        await dialog.dismiss()
 
 
 async def _close_page(page: Any) -> None:

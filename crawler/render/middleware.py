@@ -18,8 +18,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
 
 from crawler.render.handler import SharedPlaywrightHandler
-
-PROBE_META = "backlinks_probe"
+from crawler.render.probe import PROBE_META
 CONTEXT_PREFIX = "backlinks-"
 # Cookies and storage stay per context; service workers would serve stale pages from their cache.
 CONTEXT_KWARGS = {"service_workers": "block", "ignore_https_errors": True, "java_script_enabled": True}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import statistics
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, Self
@@ -15,7 +16,6 @@ from typing import Any, Self
 from scrapy import Request, Spider
 from scrapy.crawler import Crawler
 from scrapy.http import HtmlResponse, Response, TextResponse
-from scrapy_playwright.page import PageMethod
 from sqlalchemy.orm import sessionmaker
 from twisted.python.failure import Failure
 
@@ -23,12 +23,18 @@ from crawler.args import VerifyArgs
 from crawler.config import check_settings
 from crawler.items import DuePage, Observation
 from crawler.observe import Fetched, merge_failed_render, merge_rendered, observe_failure, observe_page
-from crawler.outcome import classify_failure
+from crawler.outcome import Status, classify_failure
 from crawler.render.browser import classify_render_failure
 from crawler.render.handler import REUSE_META
-from crawler.render.middleware import PROBE_META
-from crawler.render.policy import RenderMemory, RenderMode, RenderReason, render_after_static, render_first
-from crawler.render.probe import RenderProbe, target_hosts
+from crawler.render.policy import (
+    RenderMemory,
+    RenderMode,
+    RenderReason,
+    render_after_static,
+    render_first,
+    runs_scripts,
+)
+from crawler.render.probe import PROBE_META, RenderProbe, target_hosts
 from crawler.render.setup import RENDER_SLOT, configure_rendering
 from pipelines import work
 from pipelines.db import make_engine, make_sessionmaker
@@ -38,6 +44,9 @@ from pipelines.work import Shard, Ticket, WorkOrder
 
 PAGE_META = "backlinks_page"
 RENDER_META = "backlinks_render"  # (reason, the static observations or None)
+# A static fetch after a render that failed or left the page, when no static view was known:
+# (status, reason, script_redirect) of the render.
+AFTER_RENDER_META = "backlinks_after_render"
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +89,7 @@ class VerifySpider(Spider):
         spider.confirm_by_render = settings.getbool("BACKLINKS_RENDER_CONFIRM_MISSES")
         spider.memory_days = settings.getfloat("BACKLINKS_RENDER_MEMORY_DAYS")
         spider.render_memory = RenderMemory()
+        spider.render_seconds = []
         return spider
 
     def work_order(self, now: datetime) -> WorkOrder:
@@ -100,6 +110,10 @@ class VerifySpider(Spider):
             )
             self.crawler.stats.set_value("backlinks/render/memory_pages", len(self.render_memory.pages))
             self.crawler.stats.set_value("backlinks/render/memory_domains", len(self.render_memory.domains))
+            logger.info(
+                "Render memory: %d pages and %d domains go straight to the browser (a domain only once "
+                "most of its checked pages needed it)", len(self.render_memory.pages), len(self.render_memory.domains)
+            )
         backlinks = 0
         async for due in self._work(sessions, now):
             chunks = iter_due_pages(sessions, due, self.chunk_size)
@@ -168,7 +182,9 @@ class VerifySpider(Spider):
                 PROBE_META: probe,
                 "playwright": True,
                 "playwright_page_init_callback": probe.on_page,
-                "playwright_page_methods": [PageMethod(probe.inspect)],
+                # The probe runs once the DOM is there (crawler.render.handler): the load event
+                # waits for every sub-resource, and one slow third-party host delays it for good.
+                "playwright_page_goto_kwargs": {"wait_until": "domcontentloaded"},
                 REUSE_META: True,
                 "download_slot": RENDER_SLOT,
                 # Playwright retries a crashed browser itself; a render is not worth a second try.
@@ -189,38 +205,91 @@ class VerifySpider(Spider):
                 return
         yield from observations
 
-    def parse_rendered(self, response: Response) -> Iterator[Observation]:
+    def parse_rendered(self, response: Response) -> Iterator[Observation | Request]:
         page: DuePage = response.meta[PAGE_META]
         _reason, static = response.meta[RENDER_META]
         probe: RenderProbe = response.meta[PROBE_META]
+        self._timed(probe)
         now = datetime.now(UTC)
+        stats = self.crawler.stats
+        left = probe.left_page(response.url, _own_urls(page, static, response.meta.get("redirect_urls", [])))
+        if left is not None:
+            # Not the page any more (a script redirect, a consent wall, Chromium's error page): its
+            # DOM says nothing about the page's links, so the page is judged on its own HTML.
+            stats.inc_value("backlinks/render/left_page")
+            logger.info("Render of %s ended on %s: judged on its static HTML", page.url, left)
+            yield from self._without_render(page, static, probe, Status.NETWORK_ERROR, "render_left_page", left)
+            return
         rendered = observe_page(
             page.backlinks, _fetched(page, response), now, strip_tracking=self.strip_tracking, rendered=True
         )
-        raw = static
-        if raw is None and probe.raw_body is not None:
-            # Straight to the browser: the server's HTML as the browser received it is the raw view.
-            raw_page = _fetched(page, response, raw_body=probe.raw_body)
-            raw = observe_page(page.backlinks, raw_page, now, strip_tracking=self.strip_tracking)
-        observations = merge_rendered(raw, rendered)
-        stats = self.crawler.stats
+        observations = merge_rendered(static if static is not None else self._raw_view(page, probe, now), rendered)
         stats.inc_value("backlinks/render/pages")
         if any(obs.found_in == "rendered" for obs in observations):
             stats.inc_value("backlinks/render/found_only_rendered")
         yield from observations
 
-    def render_errback(self, failure: Failure) -> Iterator[Observation]:
+    def render_errback(self, failure: Failure) -> Iterator[Observation | Request]:
         request = failure.request  # type: ignore[attr-defined]
         page: DuePage = request.meta[PAGE_META]
         _reason, static = request.meta[RENDER_META]
+        probe: RenderProbe = request.meta[PROBE_META]
+        self._timed(probe)
         status, reason = classify_render_failure(failure.value)
         self.crawler.stats.inc_value(f"backlinks/render/failed/{status.value}")
         logger.info("Render of %s failed (%s: %s)", page.url, status.value, reason)
+        yield from self._without_render(page, static, probe, status, reason, None)
+
+    def _without_render(
+        self, page: DuePage, static: list[Observation] | None, probe: RenderProbe,
+        status: Status, reason: str, left: str | None,
+    ) -> Iterator[Observation | Request]:
+        """The render failed or left the page: the static view stands (crawler.observe.merge_failed_render).
+        Without one from before the render or from the browser, the page is fetched statically."""
         now = datetime.now(UTC)
-        if static is not None:
-            yield from merge_failed_render(static, status, reason, now)
-        else:
-            yield from observe_failure(page.backlinks, page.url, status, reason, now)
+        if static is not None:  # rendered because the static HTML runs scripts and missed a link
+            yield from merge_failed_render(static, status, reason, now, scripted=True, script_redirect=left)
+            return
+        raw = self._raw_view(page, probe, now)
+        if raw is not None:
+            scripted = probe.raw_body is not None and runs_scripts(probe.raw_body)
+            yield from merge_failed_render(raw, status, reason, now, scripted=scripted, script_redirect=left)
+            return
+        self.crawler.stats.inc_value("backlinks/render/static_fallback")
+        yield Request(
+            page.url,
+            callback=self.parse_after_render,
+            errback=self.errback,
+            dont_filter=True,
+            meta={PAGE_META: page, AFTER_RENDER_META: (status, reason, left)},
+        )
+
+    def parse_after_render(self, response: Response) -> Iterator[Observation]:
+        page: DuePage = response.meta[PAGE_META]
+        status, reason, left = response.meta[AFTER_RENDER_META]
+        fetched = _fetched(page, response)
+        now = datetime.now(UTC)
+        observations = observe_page(page.backlinks, fetched, now, strip_tracking=self.strip_tracking)
+        scripted = fetched.text is not None and runs_scripts(fetched.body)
+        yield from merge_failed_render(observations, status, reason, now, scripted=scripted, script_redirect=left)
+
+    def _raw_view(self, page: DuePage, probe: RenderProbe, now: datetime) -> list[Observation] | None:
+        """What the server's HTML of the browser's visit shows, if the browser handed it over."""
+        if probe.raw_body is None or probe.document_url is None:
+            return None
+        # Decoded as Scrapy decodes any response: header charset, then <meta charset>, then sniffing.
+        headers = probe.document_headers
+        text = HtmlResponse(probe.document_url, headers=headers, body=probe.raw_body).text
+        raw_page = Fetched(
+            url=page.url, final_url=probe.document_url, http_status=probe.document_status,
+            headers={name: [value] for name, value in headers.items()}, redirects=list(probe.redirect_chain),
+            body=probe.raw_body, text=text,
+        )
+        return observe_page(page.backlinks, raw_page, now, strip_tracking=self.strip_tracking)
+
+    def _timed(self, probe: RenderProbe) -> None:
+        if (seconds := probe.seconds) is not None:
+            self.render_seconds.append(seconds)
 
     def errback(self, failure: Failure) -> Iterator[Observation]:
         page: DuePage = failure.request.meta[PAGE_META]  # type: ignore[attr-defined]
@@ -229,18 +298,29 @@ class VerifySpider(Spider):
         yield from observe_failure(page.backlinks, page.url, status, reason, datetime.now(UTC))
 
     def closed(self, reason: str) -> None:
+        if len(self.render_seconds) >= 2:
+            # How long renders take, from the page's set-up to the probe's answer (or the failure).
+            cuts = statistics.quantiles(self.render_seconds, n=20, method="inclusive")
+            self.crawler.stats.set_value("backlinks/render/seconds_p50", round(statistics.median(self.render_seconds), 3))
+            self.crawler.stats.set_value("backlinks/render/seconds_p95", round(cuts[18], 3))
+            self.crawler.stats.set_value("backlinks/render/seconds_max", round(max(self.render_seconds), 3))
         self.engine.dispose()
 
 
-def _fetched(page: DuePage, response: Response, raw_body: bytes | None = None) -> Fetched:
-    """``response`` in plain values; with ``raw_body``, the server's HTML of a rendered response."""
-    if raw_body is not None:
-        body = raw_body
-        # Decoded as Scrapy decodes any response: header charset, then <meta charset>, then sniffing.
-        text: str | None = HtmlResponse(response.url, headers=response.headers, body=raw_body).text
-    else:
-        body = response.body
-        text = response.text if isinstance(response, TextResponse) else None
+def _own_urls(page: DuePage, static: list[Observation] | None, browser_redirects: list[str]) -> list[str]:
+    """The URLs that are the page itself: requested, and the redirect chains the static fetch and
+    the browser's navigation followed."""
+    urls = [page.url, *browser_redirects]
+    facts = next((obs.page for obs in static or () if obs.page is not None), None)
+    if facts is not None:
+        urls += [facts.final_url, *facts.redirects]
+    return urls
+
+
+def _fetched(page: DuePage, response: Response) -> Fetched:
+    """``response`` in plain values."""
+    body = response.body
+    text = response.text if isinstance(response, TextResponse) else None
     return Fetched(
         url=page.url,
         final_url=response.url,
