@@ -10,7 +10,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any, cast
 
-from sqlalchemy import Table, Update, insert, select, update
+from sqlalchemy import Table, Update, distinct, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -154,25 +154,23 @@ def _tally_row(run_id: int | None, tally: RunTally) -> Update:
 
 
 def _remember_renders(session: Session, observations: Sequence[Observation], existing: set[int]) -> None:
-    """Remember the pages (and their domains) where a render found a link the static HTML lacked."""
+    """Remember the pages where a render found a link the static HTML lacked. Domains are not
+    remembered here: :func:`load_render_memory` derives them from the pages."""
     needed: dict[int, datetime] = {}
     for obs in observations:
         if obs.backlink_id in existing and needed_render((obs,)):
             needed[obs.backlink_id] = max(obs.checked_at, needed.get(obs.backlink_id, obs.checked_at))
     if not needed:
         return
-    latest: dict[tuple[str, str], datetime] = {}
-    rows = session.execute(
-        select(Backlink.id, Backlink.referring_key, Backlink.domain).where(Backlink.id.in_(needed))
-    )
-    for backlink_id, page_key, domain in rows:
+    latest: dict[str, datetime] = {}
+    rows = session.execute(select(Backlink.id, Backlink.referring_key).where(Backlink.id.in_(needed)))
+    for backlink_id, page_key in rows:
         at = needed[backlink_id]
-        for key in (("page", page_key), ("domain", domain)):
-            latest[key] = max(at, latest.get(key, at))
+        latest[page_key] = max(at, latest.get(page_key, at))
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    for (scope, key), at in sorted(latest.items()):  # a stable order: concurrent writers never deadlock
+    for key, at in sorted(latest.items()):  # a stable order: concurrent writers never deadlock
         stmt = dialect.insert(RenderMemory).values(
-            scope=scope, key=key, first_needed=at, last_needed=at, times_needed=1
+            scope="page", key=key, first_needed=at, last_needed=at, times_needed=1
         )
         stmt = stmt.on_conflict_do_update(
             index_elements=[RenderMemory.scope, RenderMemory.key],
@@ -182,14 +180,32 @@ def _remember_renders(session: Session, observations: Sequence[Observation], exi
 
 
 def load_render_memory(sessions: sessionmaker, since: datetime) -> Remembered:
-    """Pages and domains that needed rendering at or after ``since`` (read once when a run starts)."""
+    """Pages that needed rendering at or after ``since``, and the registrable domains where most
+    of the checked referring pages did (read once when a run starts).
+
+    One JS page must not send a whole domain to the browser every night: a domain is remembered
+    only when more than half of its referring pages that were ever checked are remembered pages.
+    """
     with sessions() as session:
-        rows = session.execute(
-            select(RenderMemory.scope, RenderMemory.key).where(RenderMemory.last_needed >= since)
+        remembered = (
+            select(Backlink.referring_key, Backlink.domain)
+            .join(RenderMemory, RenderMemory.key == Backlink.referring_key)
+            .where(RenderMemory.scope == "page", RenderMemory.last_needed >= since)
+            .distinct()
         )
-        pages, domains = set(), set()
-        for scope, key in rows:
-            (pages if scope == "page" else domains).add(key)
+        pages: set[str] = set()
+        needed: Counter[str] = Counter()
+        for key, domain in session.execute(remembered):
+            pages.add(key)
+            needed[domain] += 1
+        domains_needed = remembered.subquery()
+        checked = session.execute(
+            select(Backlink.domain, func.count(distinct(Backlink.referring_key)))
+            .join(State, State.backlink_id == Backlink.id)
+            .where(Backlink.domain.in_(select(domains_needed.c.domain)))
+            .group_by(Backlink.domain)
+        )
+        domains = {domain for domain, count in checked if 2 * needed[domain] > count}
     return Remembered(pages=frozenset(pages), domains=frozenset(domains))
 
 

@@ -232,9 +232,12 @@ def test_a_browser_that_does_not_start_leaves_every_page_inconclusive(browser: s
 def test_auto_skips_static_sites_and_remembers_js_domains(browser: str, site: JsSite, tmp_path: Path) -> None:
     static = [site.url(f"/bench/static/{n}", f"news{n}.test") for n in range(10)]
     js = [site.url(f"/bench/js/{n}", f"app{n}.test") for n in range(4)]
-    # A server-rendered page on a domain whose other page needs the browser.
+    # A server-rendered page on a domain with one other page, which needs the browser: 1 of 2.
     neighbour = site.url("/bench/static/99", "app0.test")
-    pages = static + js + [neighbour]
+    # A domain where 2 of 3 checked pages need the browser: the third goes there too.
+    mostly_js = [site.url("/bench/js/50", "a.mostly.test"), site.url("/bench/js/51", "b.mostly.test")]
+    mostly_static = site.url("/bench/static/52", "c.mostly.test")
+    pages = static + js + [neighbour] + mostly_js + [mostly_static]
     url = _database(tmp_path, [(page, f"{SHOP}products/{page.rsplit('/', 1)[1]}") for page in pages])
 
     def hits(page: str) -> int:
@@ -244,19 +247,24 @@ def test_auto_skips_static_sites_and_remembers_js_domains(browser: str, site: Js
     site.hits.clear()
     stderr = _run(url, "auto")
     rows = _current(url)
-    assert all(rows[p]["status"] == "live" and rows[p]["found_in"] == "raw" for p in static + [neighbour])
-    assert all(rows[p]["status"] == "live" and rows[p]["found_in"] == "rendered" for p in js)
-    assert [hits(p) for p in static + [neighbour]] == [1] * 11  # no static page went to the browser
-    assert [hits(p) for p in js] == [2] * 4  # static first, then one render each
-    assert _stat(stderr, "backlinks/render/pages") == 4
+    server_rendered = static + [neighbour, mostly_static]
+    assert all(rows[p]["status"] == "live" and rows[p]["found_in"] == "raw" for p in server_rendered)
+    assert all(rows[p]["status"] == "live" and rows[p]["found_in"] == "rendered" for p in js + mostly_js)
+    assert [hits(p) for p in server_rendered] == [1] * 12  # no static page went to the browser
+    assert [hits(p) for p in js + mostly_js] == [2] * 6  # static first, then one render each
+    assert _stat(stderr, "backlinks/render/pages") == 6
 
     site.hits.clear()
     stderr = _run(url, "auto")
     rows = _current(url)
-    assert [hits(p) for p in js] == [1] * 4  # remembered: straight to the browser
-    assert _stat(stderr, "backlinks/render/reason/remembered_page") == 4
-    assert _stat(stderr, "backlinks/render/reason/remembered_domain") == 1  # the neighbour
-    assert (rows[neighbour]["found_in"], rows[neighbour]["hidden"]) == ("both", False)
+    # app1-app3.test and mostly.test: most of their checked pages needed it; app0.test: 1 of 2.
+    assert "Render memory: 6 pages and 4 domains go straight to the browser" in stderr
+    assert [hits(p) for p in js + mostly_js] == [1] * 6  # remembered: straight to the browser
+    assert _stat(stderr, "backlinks/render/reason/remembered_page") == 6
+    # Only the domain where most checked pages needed the browser is rendered whole.
+    assert _stat(stderr, "backlinks/render/reason/remembered_domain") == 1
+    assert (rows[mostly_static]["found_in"], rows[mostly_static]["hidden"]) == ("both", False)
+    assert rows[neighbour]["found_in"] == "raw" and hits(neighbour) == 1
     assert all(rows[p]["found_in"] == "rendered" for p in js)  # raw view from the same browser visit
     assert [hits(p) for p in static] == [1] * 10
 

@@ -45,14 +45,32 @@ def test_pages_found_only_after_rendering_are_remembered(sessions) -> None:  # t
     ], Policy())
     memory = store.load_render_memory(sessions, NOW - timedelta(days=30))
     assert memory.pages == {"https://app.spa.example/one"}
-    assert memory.domains == {"spa.example"}
-    # Needed again the next night: the same rows, refreshed and counted.
+    # One of the domain's two checked pages needed the browser: not most of them.
+    assert memory.domains == frozenset()
+    # Needed again the next night: the same row, refreshed and counted.
     later = NOW + timedelta(days=1)
     store.write_batch(sessions, None, [_live(ids[one], one, "rendered", later)], Policy())
     with sessions() as session:
         rows = {(r.scope, r.key): r for r in session.scalars(select(RenderMemory))}
-    assert set(rows) == {("page", "https://app.spa.example/one"), ("domain", "spa.example")}
+    assert set(rows) == {("page", "https://app.spa.example/one")}
     assert all(r.times_needed == 2 and r.first_needed == NOW and r.last_needed == later for r in rows.values())
+
+
+def test_a_domain_is_remembered_once_most_of_its_checked_pages_needed_the_browser(sessions) -> None:  # type: ignore[no-untyped-def]
+    urls = ["https://a.spa.example/1", "https://b.spa.example/2", "https://c.spa.example/3", "https://spa.example/new"]
+    rows = [ImportRow(line=i + 2, backlink=BacklinkIn(referring_url=url, target_url=SHOP)) for i, url in enumerate(urls)]
+    import_rows(sessions, rows, NOW)
+    with sessions() as session:
+        ids = {url: id for id, url in session.execute(select(Backlink.id, Backlink.referring_url))}
+    one, two, three, new = urls
+    # Checked: one and two needed the browser, three did not; "new" was never checked.
+    store.write_batch(sessions, None, [_live(ids[one], one, "rendered", NOW)], Policy())
+    store.write_batch(sessions, None, [_live(ids[three], three, "raw", NOW)], Policy())
+    assert store.load_render_memory(sessions, NOW - timedelta(days=1)).domains == frozenset()  # 1 of 2
+    store.write_batch(sessions, None, [_live(ids[two], two, "rendered", NOW)], Policy())
+    memory = store.load_render_memory(sessions, NOW - timedelta(days=1))
+    assert memory.domains == {"spa.example"}  # 2 of 3 checked pages
+    assert memory.reason("https://spa.example/new", "spa.example") is not None
 
 
 def test_memory_fades(sessions) -> None:  # type: ignore[no-untyped-def]
