@@ -192,7 +192,7 @@ class GuardProxy(BackgroundServer):
             writer.write(reply(Reply.SUCCEEDED))
             self._count("connections")
             await asyncio.gather(_pipe(reader, upstream), _pipe(up_reader, writer))
-        except (asyncio.IncompleteReadError, SocksError, ConnectionError, ValueError) as exc:
+        except (asyncio.IncompleteReadError, SocksError, OSError, ValueError) as exc:
             logger.debug("Browser proxy: dropped a connection: %r", exc)
         finally:
             for stream in (upstream, writer):
@@ -221,12 +221,17 @@ class GuardProxy(BackgroundServer):
 
 
 async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """Copy until end of stream, then pass the end on (half-close), so either side may finish first."""
+    """Copy until end of stream, then pass the end on (half-close), so either side may finish first.
+
+    Any socket error ends the relay quietly: a peer that has gone makes ``write_eof`` (``shutdown``)
+    fail with ``ENOTCONN``, which is an ``OSError`` but not a ``ConnectionError``; unhandled, asyncio
+    logged it as an error of the proxy's server for every such connection."""
     try:
         while data := await reader.read(_CHUNK):
             writer.write(data)
             await writer.drain()
         if writer.can_write_eof():
             writer.write_eof()
-    except ConnectionError:
+    except OSError as exc:  # ConnectionError included
+        logger.debug("Browser proxy: a peer has gone: %r", exc)
         writer.close()
