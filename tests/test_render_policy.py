@@ -39,7 +39,7 @@ from crawler.render.policy import (
     render_first,
     runs_scripts,
 )
-from crawler.render.probe import target_hosts
+from crawler.render.probe import RenderProbe, target_hosts
 
 AT = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
 PAGE = "https://blog.example.org/post"
@@ -186,10 +186,70 @@ def test_merge_keeps_each_backlink_apart() -> None:
     assert [(o.backlink_id, o.found_in) for o in merge_rendered(raw, rendered)] == [(1, "both"), (2, "rendered")]
 
 
-def test_failed_render_never_confirms_a_miss() -> None:
+@pytest.mark.parametrize(
+    ("raw", "scripted", "status", "reason", "found_in"),
+    [
+        # The static view stands: the link in the HTML is live, with the render's failure recorded.
+        (Status.LIVE, True, Status.LIVE, "render_timeout", "raw"),
+        (Status.LIVE, False, Status.LIVE, "render_timeout", "raw"),
+        # A miss the render was to confirm is not confirmed: the render's inconclusive status.
+        (Status.MISSING_UNCONFIRMED, True, Status.TIMEOUT, "render_timeout", None),
+        # No script could insert the link: the static miss stands.
+        (Status.MISSING_UNCONFIRMED, False, Status.MISSING_UNCONFIRMED, "link_removed", None),
+        # Inconclusive in the static view already: stays as it was.
+        (Status.BLOCKED_BOT, True, Status.BLOCKED_BOT, "403", None),
+    ],
+)
+def test_failed_render_keeps_the_static_view(
+    raw: Status, scripted: bool, status: Status, reason: str, found_in: str | None
+) -> None:
+    seen = _obs(raw, found_in="raw" if raw is Status.LIVE else None)
+    if raw is Status.MISSING_UNCONFIRMED:
+        seen = seen.model_copy(update={"reason": "link_removed"})
+    elif raw is Status.BLOCKED_BOT:
+        seen = seen.model_copy(update={"reason": "403"})
+    (merged,) = merge_failed_render([seen], Status.TIMEOUT, "render_timeout", AT, scripted=scripted)
+    assert (merged.status, merged.reason, merged.found_in) == (status, reason, found_in)
+
+
+def test_a_render_that_left_the_page_is_a_page_fact() -> None:
     raw = [_obs(Status.LIVE, found_in="raw", bid=1), _obs(Status.MISSING_UNCONFIRMED, bid=2)]
-    merged = merge_failed_render(raw, Status.TIMEOUT, "render_timeout", AT)
-    assert [(o.status, o.reason) for o in merged] == [(Status.LIVE, None), (Status.TIMEOUT, "render_timeout")]
+    merged = merge_failed_render(raw, Status.NETWORK_ERROR, "render_left_page", AT, script_redirect="https://consent.example/")
+    assert [(o.status, o.reason) for o in merged] == [
+        (Status.LIVE, "render_left_page"), (Status.NETWORK_ERROR, "render_left_page")
+    ]
+    assert all(o.page is not None and o.page.script_redirect == "https://consent.example/" for o in merged)
+
+
+# --- Did the render stay on the page? ---------------------------------------------------------------------
+
+
+def _probe(document: str | None, chain: tuple[str, ...] = (), navigated_to: str | None = None) -> RenderProbe:
+    probe = RenderProbe(("shop.example.com",), 1000)
+    probe.document_url, probe.redirect_chain, probe.navigated_to = document, chain, navigated_to
+    return probe
+
+
+@pytest.mark.parametrize(
+    ("probe", "final", "own", "left"),
+    [
+        (_probe(PAGE), PAGE, [PAGE], None),
+        (_probe(PAGE), PAGE + "#top", [PAGE], None),  # a fragment is the same document
+        (_probe(PAGE), PAGE + "/page/2", [PAGE], None),  # pushState: no new document was requested
+        (_probe(PAGE, navigated_to=PAGE), PAGE, [PAGE], None),  # location.reload()
+        (_probe(PAGE + "/", ("http://blog.example.org/post",)), PAGE + "/", ["http://blog.example.org/post"], None),
+        # The static fetch's redirect chain ended where the browser ended: the page.
+        (_probe(PAGE, navigated_to="https://m.example.org/"), "https://m.example.org/", [PAGE, "https://m.example.org/"], None),
+        # A script redirect, a consent wall, force-https: not the page.
+        (_probe(PAGE, navigated_to="https://consent.example/"), "https://consent.example/", [PAGE], "https://consent.example/"),
+        (_probe("http://blog.example.org/post", navigated_to=PAGE), PAGE, ["http://blog.example.org/post"], PAGE),
+        # Chromium's error page never is.
+        (_probe(PAGE, navigated_to="http://dead.example/"), "chrome-error://chromewebdata/", [PAGE], "chrome-error://chromewebdata/"),
+        (_probe(None), "chrome-error://chromewebdata/", [PAGE], "chrome-error://chromewebdata/"),
+    ],
+)
+def test_left_page(probe: RenderProbe, final: str, own: list[str], left: str | None) -> None:
+    assert probe.left_page(final, own) == left
 
 
 def test_observe_page_reads_hidden_marks_only_when_rendered() -> None:

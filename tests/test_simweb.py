@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import http.client
+import re
 import statistics
+import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -29,7 +31,7 @@ from crawler.simweb import (
     robots_txt,
     write_backlinks_csv,
 )
-from crawler.simweb.model import Renderer, parse_host, site_host
+from crawler.simweb.model import Renderer, parse_host, site_host, subresource_markup
 from crawler.simweb.server import config_arguments, config_from_arguments
 
 CONFIG = SimConfig(seed=7, sites=50)
@@ -251,3 +253,55 @@ def test_expected_outcomes(kind: Kind, present: bool, robots: bool, outcome: tup
         page = type(page)(page.seed, page.site, page.number, page.kind, page.status, page.size, page.delay,
                           (backlink,))
     assert expected(page, backlink, robots=robots) == outcome
+
+
+# --- Heavy pages: many slow and failing sub-resources -----------------------------------------------------
+
+HEAVY = SimConfig(seed=7, sites=50, subresources=60)
+
+
+def test_heavy_pages_have_slow_hanging_and_failing_subresources() -> None:
+    page = next(p for p in (page_by_index(HEAVY, i) for i in range(50)) if p.kind is Kind.OK)
+    head, body = subresource_markup(HEAVY, page, 8080)
+    assert subresource_markup(HEAVY, page, 8080) == (head, body)  # deterministic
+    urls = re.findall(r'(?:src|href)="([^"]+)"', head + body)
+    assert len(urls) == 60
+    assert all("/sub/slow/" in url for url in re.findall(r'stylesheet" href="([^"]+)"', head))  # never hang
+    kinds = Counter("hang" if "/sub/hang/" in u else "fail" if "/sub/fail/" in u or ":1/" in u else "slow" for u in urls)
+    assert kinds["hang"] >= 3 and kinds["fail"] >= 5 and kinds["slow"] >= 30
+    assert "<iframe" in body and "<script async" in body and "<img" in body
+    assert subresource_markup(CONFIG, page, 8080) == ("", "")  # off by default
+
+
+@pytest.fixture(scope="module")
+def heavy() -> Iterator[SimWeb]:
+    with SimWeb(HEAVY) as server:
+        yield server
+
+
+def test_heavy_pages_are_served_with_their_subresources_on_any_host(heavy: SimWeb) -> None:
+    pages = [page_by_index(HEAVY, i) for i in range(50)]
+    for page in (next(p for p in pages if p.kind is Kind.OK), next(p for p in pages if p.kind is Kind.JS)):
+        status, _, body = get(heavy.port, page.host, page.path)
+        assert status == 200 and body.decode().count(f"/sub/") >= 40
+    started = time.monotonic()
+    status, headers, _ = get(heavy.port, "cdn07.test", "/sub/slow/300/r0.css")
+    assert status == 200 and headers["content-type"].startswith("text/css")
+    assert time.monotonic() - started >= 0.3
+    assert get(heavy.port, "ads01.test", "/sub/fail/r3.js")[0] == 500
+    connection = http.client.HTTPConnection("127.0.0.1", heavy.port, timeout=0.5)
+    with pytest.raises(TimeoutError):  # never answers
+        connection.request("GET", "/sub/hang/r1.js", headers={"Host": "tracker03.test"})
+        connection.getresponse()
+    connection.close()
+
+
+def test_heavy_pages_keep_their_backlinks(heavy: SimWeb) -> None:
+    for page in (p for p in iter_pages(HEAVY, 100) if p.kind is Kind.OK):
+        status, headers, body = get(heavy.port, page.host, page.path)
+        url = page.url(heavy.port)
+        fetched = Fetched(url=url, final_url=url, http_status=status, headers={k: [v] for k, v in headers.items()},
+                          body=body, text=body.decode())
+        due = [DueBacklink(id=i, target_url=b.target_url, match=b.match) for i, b in enumerate(page.backlinks)]
+        for backlink, observation in zip(page.backlinks, observe_page(due, fetched, AT), strict=True):
+            assert (observation.status, observation.reason) == expected(page, backlink, robots=True)

@@ -70,6 +70,14 @@ class SimConfig:
     clients: int = 20  # www.client000.test ...: the sites the backlinks point to
     removed_share: float = 0.08  # known backlinks no longer on their page
     nofollow_share: float = 0.15
+    # Third-party sub-resources per 200 page (stylesheets, async scripts, frames, images, fonts on
+    # cdnNN/trackerNN/adsNN.test), as a real article has 40-80: of them, hanging_share never
+    # answer (so the load event never comes), failing_share fail (HTTP 500, or a host that refuses
+    # connections), the rest arrive after up to slow_ms.
+    subresources: int = 0
+    hanging_share: float = 0.15
+    failing_share: float = 0.2
+    slow_ms: float = 2000.0
 
     def __post_init__(self) -> None:
         shares = (
@@ -346,10 +354,11 @@ class Renderer:
     def _parts(self) -> _Parts:
         return _Parts(self.seed)
 
-    def page(self, page: SimPage) -> str:
-        """The HTML of a 200 page (OK, NOINDEX, PRIVATE, or the target of a REDIRECT)."""
+    def page(self, page: SimPage, sub: tuple[str, str] = ("", "")) -> str:
+        """The HTML of a 200 page (OK, NOINDEX, PRIVATE, or the target of a REDIRECT); ``sub``:
+        markup of its sub-resources for the head and the body (:func:`subresource_markup`)."""
         if page.kind is Kind.JS:
-            return self._app_shell(page)
+            return self._app_shell(page, sub)
         parts = self._parts
         rng = _rng(page.seed, "body", page.site, page.number)
         title = escape(_slug(page.seed, page.site, page.number).replace("-", " ").title())
@@ -362,10 +371,10 @@ class Renderer:
             f'<meta name="description" content="{title}: notes, reviews and links.">\n{robots}'
             f'<link rel="canonical" href="{canonical}">\n'
             '<link rel="stylesheet" href="/static/site.css">\n'
-            f"{rng.choice(parts.styles)}{rng.choice(parts.scripts)}</head>\n"
+            f"{sub[0]}{rng.choice(parts.styles)}{rng.choice(parts.scripts)}</head>\n"
             f'<body class="post">\n{rng.choice(parts.navs)}<main><article><h1>{title}</h1>\n'
         )
-        tail = f"</article>\n{rng.choice(parts.asides)}</main>\n{rng.choice(parts.footers)}</body></html>\n"
+        tail = f"</article>\n{rng.choice(parts.asides)}</main>\n{rng.choice(parts.footers)}{sub[1]}</body></html>\n"
         budget = page.size - len(head) - len(tail)
         blocks: list[str] = []
         while budget > 0:
@@ -378,7 +387,7 @@ class Renderer:
                 blocks.insert(rng.randrange(len(blocks) + 1), _backlink_paragraph(rng, backlink))
         return head + "".join(blocks) + tail
 
-    def _app_shell(self, page: SimPage) -> str:
+    def _app_shell(self, page: SimPage, sub: tuple[str, str] = ("", "")) -> str:
         """A client-side rendered page: the article and its links arrive as data for a script."""
         links = [
             {"href": b.target_url, "text": b.anchor, "rel": b.rel or ""} for b in page.backlinks if b.present
@@ -386,15 +395,57 @@ class Renderer:
         data = json.dumps({"title": page.path, "links": links}).replace("</", "<\\/")
         return (
             "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Loading...</title>\n"
-            '<script src="/static/app.js" defer></script></head>\n'
+            f'<script src="/static/app.js" defer></script>{sub[0]}</head>\n'
             '<body><div id="root"></div>\n'
             f'<script id="data" type="application/json">{data}</script>\n'
             "<script>(function(){var d=JSON.parse(document.getElementById('data').textContent);"
             "var r=document.getElementById('root');d.links.forEach(function(l){"
             "var p=document.createElement('p');var a=document.createElement('a');a.href=l.href;"
             "a.textContent=l.text;if(l.rel){a.rel=l.rel;}p.appendChild(a);r.appendChild(p);});})();</script>\n"
-            "</body></html>\n"
+            f"{sub[1]}</body></html>\n"
         )
+
+
+# Where each sub-resource goes and how it is written; stylesheets sit in the head, the rest at the
+# end of the body, as real pages do.
+_SUB_KINDS = (
+    ("cdn", "css", '<link rel="stylesheet" href="{url}">'),
+    ("tracker", "js", '<script async src="{url}"></script>'),
+    ("ads", "js", '<script async src="{url}"></script>'),
+    ("ads", "html", '<iframe src="{url}" width="300" height="250"></iframe>'),
+    ("img", "jpg", '<img src="{url}" alt="" width="120" height="80">'),
+    ("img", "jpg", '<img src="{url}" alt="" width="120" height="80">'),
+    ("fonts", "woff2", '<link rel="preload" as="font" crossorigin href="{url}">'),
+)
+SUB_PREFIX = "/sub/"
+
+
+def subresource_markup(config: SimConfig, page: SimPage, port: int) -> tuple[str, str]:
+    """The head and body markup of ``page``'s third-party sub-resources (see ``SimConfig.subresources``).
+
+    A URL says how it is served: ``/sub/slow/MS/NAME`` after MS milliseconds, ``/sub/hang/NAME``
+    never, ``/sub/fail/NAME`` with a 500; a failing one may instead name port 1, where nothing
+    listens. Stylesheets are never left hanging (one would hold DOMContentLoaded for good).
+    """
+    if config.subresources <= 0:
+        return "", ""
+    rng = _rng(page.seed, "sub", page.site, page.number)
+    head, body = [], []
+    for i in range(config.subresources):
+        prefix, ext, markup = _SUB_KINDS[i % len(_SUB_KINDS)]
+        host = f"{prefix}{rng.randrange(40):02d}.test"
+        name = f"r{i}.{ext}"
+        draw = rng.random()
+        if ext == "css":
+            url = f"http://{host}:{port}{SUB_PREFIX}slow/{int(rng.uniform(20, min(config.slow_ms, 500)))}/{name}"
+        elif draw < config.hanging_share:
+            url = f"http://{host}:{port}{SUB_PREFIX}hang/{name}"
+        elif draw < config.hanging_share + config.failing_share:
+            url = f"http://{host}:1/{name}" if rng.random() < 0.5 else f"http://{host}:{port}{SUB_PREFIX}fail/{name}"
+        else:
+            url = f"http://{host}:{port}{SUB_PREFIX}slow/{int(rng.uniform(20, config.slow_ms))}/{name}"
+        (head if ext == "css" else body).append(markup.format(url=url) + "\n")
+    return "".join(head), "".join(body)
 
 
 def _backlink_paragraph(rng: random.Random, backlink: SimBacklink) -> str:

@@ -23,6 +23,7 @@ from typing import Self
 from aiohttp import web
 
 from crawler.simweb.model import (
+    SUB_PREFIX,
     Kind,
     Renderer,
     SimConfig,
@@ -31,6 +32,7 @@ from crawler.simweb.model import (
     page_at,
     parse_host,
     robots_txt,
+    subresource_markup,
 )
 from crawler.webserver import BackgroundServer
 
@@ -52,6 +54,8 @@ def make_app(config: SimConfig, hits: Counter[str] | None = None) -> web.Applica
 
 async def _dispatch(request: web.Request) -> web.StreamResponse:
     config, hits = request.app[_CONFIG], request.app[_HITS]
+    if request.path.startswith(SUB_PREFIX):  # a sub-resource, on any host
+        return await _subresource(request, hits)
     site = parse_host(request.host)
     if site is None or site >= config.sites:
         hits["unknown"] += 1
@@ -75,7 +79,26 @@ async def _dispatch(request: web.Request) -> web.StreamResponse:
         raise web.HTTPMovedPermanently(location=page.moved_path)
     if page.status >= 400:
         return web.Response(status=page.status, text=error_page(page.status), content_type=_HTML)
-    return web.Response(text=request.app[_RENDERER].page(page), content_type=_HTML, charset="utf-8")
+    sub = subresource_markup(config, page, request.url.port or 80)
+    return web.Response(text=request.app[_RENDERER].page(page, sub), content_type=_HTML, charset="utf-8")
+
+
+_SUB_TYPES = {"css": "text/css", "js": "application/javascript", "html": _HTML, "jpg": "image/jpeg",
+              "woff2": "font/woff2"}
+
+
+async def _subresource(request: web.Request, hits: Counter[str]) -> web.StreamResponse:
+    """``/sub/slow/MS/NAME``, ``/sub/hang/NAME``, ``/sub/fail/NAME`` (see model.subresource_markup)."""
+    parts = request.path[len(SUB_PREFIX):].split("/")
+    how = parts[0]
+    hits[f"sub_{how}"] += 1
+    if how == "hang":
+        await asyncio.sleep(3600)  # until the client goes away (aiohttp cancels the handler)
+    if how != "slow" or len(parts) < 3 or not parts[1].isdigit():
+        return web.Response(status=500, text="Internal Server Error", content_type="text/plain")
+    await _sleep(int(parts[1]) / 1000)
+    kind = _SUB_TYPES.get(parts[-1].rsplit(".", 1)[-1], "application/octet-stream")
+    return web.Response(text="/* sub-resource */" if kind != _HTML else "<p>ad</p>", content_type=kind)
 
 
 def _page_for(config: SimConfig, site: int, path: str) -> SimPage | None:
