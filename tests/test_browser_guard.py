@@ -12,6 +12,7 @@ import errno
 import re
 import socket
 import struct
+import time
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterator
 from pathlib import Path
@@ -293,6 +294,26 @@ async def test_a_peer_that_has_gone_ends_the_relay_quietly() -> None:
     writer = _GoneWriter()
     await _pipe(_reader(b"last bytes"), writer)  # type: ignore[arg-type]
     assert writer.written == b"last bytes" and writer.closed
+
+
+def test_a_connection_the_browser_gave_up_is_closed_upstream(proxy: GuardProxy) -> None:
+    # A sub-resource whose server never answers: the browser cancels it (closes its socket) when
+    # the render ends. The proxy must
+    # then end the relay, not hold the socket and a task until the server gives up, which a
+    # hanging tracker never does.
+    hang = socket.create_server(("127.0.0.1", 0))
+    with hang:
+        code, client = _socks_connect(proxy, "tracker.test", hang.getsockname()[1])
+        assert code == Reply.SUCCEEDED
+        upstream, _ = hang.accept()
+        with upstream:
+            client.sendall(b"GET /hang.js HTTP/1.1\r\nHost: tracker.test\r\n\r\n")
+            assert proxy.relaying == 1
+            client.close()
+            deadline = time.monotonic() + 3
+            while proxy.relaying and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert proxy.relaying == 0
 
 
 # --- A real browser ---------------------------------------------------------------------------------

@@ -142,6 +142,7 @@ class GuardProxy(BackgroundServer):
         self.connect_timeout = connect_timeout
         self._counts: Counter[str] = Counter()
         self._counts_lock = threading.Lock()  # written by the proxy's thread, read by the crawl's
+        self._relaying = 0
         self._refusals = RefusalLog()  # used by the proxy's thread only
         self._server: asyncio.Server | None = None
 
@@ -150,6 +151,16 @@ class GuardProxy(BackgroundServer):
         """Connections relayed, refused (``forbidden_address``) and failed (``unreachable``)."""
         with self._counts_lock:
             return Counter(self._counts)
+
+    @property
+    def relaying(self) -> int:
+        """Connections being relayed now."""
+        with self._counts_lock:
+            return self._relaying
+
+    def _relay(self, step: int) -> None:
+        with self._counts_lock:
+            self._relaying += step
 
     def _count(self, name: str) -> None:
         with self._counts_lock:
@@ -191,7 +202,17 @@ class GuardProxy(BackgroundServer):
                 return
             writer.write(reply(Reply.SUCCEEDED))
             self._count("connections")
-            await asyncio.gather(_pipe(reader, upstream), _pipe(up_reader, writer))
+            self._relay(1)
+            to_browser = asyncio.ensure_future(_pipe(up_reader, writer))
+            try:
+                # The browser never half-closes: once it is done (a cancelled request, a page
+                # navigated away), the connection is over, even if the server never answers. Left
+                # to the server, every hanging sub-resource held a socket and a task for good.
+                await _pipe(reader, upstream)
+            finally:
+                to_browser.cancel()
+                await asyncio.gather(to_browser, return_exceptions=True)
+                self._relay(-1)
         except (asyncio.IncompleteReadError, SocksError, OSError, ValueError) as exc:
             logger.debug("Browser proxy: dropped a connection: %r", exc)
         finally:
