@@ -310,11 +310,20 @@ def test_launch_options_keep_user_args_and_drop_a_user_proxy() -> None:
     assert not any(a.startswith("--js-flags") for a in launch_options("/bin/chrome", {}, js_heap_mb=0)["args"])
 
 
-@pytest.mark.parametrize(("resource", "aborted"), [("image", True), ("font", True), ("media", True),
-                                                     ("stylesheet", False), ("script", False), ("document", False),
-                                                     ("fetch", False)])
-def test_abort_request(resource: str, aborted: bool) -> None:
-    request = SimpleNamespace(resource_type=resource, url="data:text/plain,x")
+_MAIN = SimpleNamespace(parent_frame=None)
+_CHILD = SimpleNamespace(parent_frame=_MAIN)
+
+
+@pytest.mark.parametrize(("resource", "frame", "aborted"), [
+    ("image", _MAIN, True), ("font", _MAIN, True), ("media", _MAIN, True), ("ping", _MAIN, True),
+    ("manifest", _MAIN, True), ("texttrack", _MAIN, True),
+    ("stylesheet", _MAIN, False), ("script", _MAIN, False), ("script", _CHILD, False),
+    ("document", _MAIN, False),  # the page itself
+    ("document", _CHILD, True),  # a frame's document: its links are not the page's
+    ("fetch", _MAIN, False), ("xhr", _MAIN, False), ("websocket", _MAIN, False),
+])
+def test_abort_request(resource: str, frame: SimpleNamespace, aborted: bool) -> None:
+    request = SimpleNamespace(resource_type=resource, url="data:text/plain,x", frame=frame)
     assert abort_request(request) is aborted  # type: ignore[arg-type]
 
 

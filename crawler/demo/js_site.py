@@ -270,8 +270,8 @@ async def _late_widget(request: web.Request, state: _State) -> web.StreamRespons
     port = request.url.port or 80
     late = int((state.wait + 0.8) * 1000)
     widget = f'<script async src="http://widgets.test:{port}/slow/{late}/widget.js"></script>'
-    frame = f'<iframe src="http://ads.test:{port}/hang/frame.html"></iframe>'
-    return _html(_doc("Late widget", _article("A widget adds the link", frame) + widget))
+    tracker = f'<script async src="http://tracker.test:{port}/hang/t.js"></script>'
+    return _html(_doc("Late widget", _article("A widget adds the link") + widget + tracker))
 
 
 async def _slow(request: web.Request, state: _State) -> web.StreamResponse:

@@ -46,8 +46,9 @@ LAUNCH_ARGS = (
     "--disable-quic",
     "--no-first-run",
 )
-# Never needed to find a link, and the bulk of a page's bytes.
-ABORTED_RESOURCES = frozenset({"image", "font", "media"})
+# Never needed to find a link, and the bulk of a page's bytes; beacons, manifests and captions
+# cannot add a link either.
+ABORTED_RESOURCES = frozenset({"image", "font", "media", "ping", "manifest", "texttrack"})
 
 
 class BrowserNotFound(RuntimeError):
@@ -126,11 +127,25 @@ def launch_options(executable: str, base: dict[str, Any], js_heap_mb: int = 0) -
 
 
 def abort_request(request: PlaywrightRequest) -> bool:
-    """PLAYWRIGHT_ABORT_REQUEST: drop images, fonts and media (stylesheets stay: they decide
-    which links are hidden). Addresses are not judged here: Chromium routes only the first request
-    of a redirect chain, so the guard sits in the browser's proxy (:mod:`crawler.render.proxy`),
-    which sees every hop."""
-    return request.resource_type in ABORTED_RESOURCES
+    """PLAYWRIGHT_ABORT_REQUEST: what a render never loads.
+
+    Images, fonts, media, beacons, and the documents of frames (ads, embeds, trackers): a frame's
+    links are not the page's (the page's DOM, which is extracted, does not hold them) and a
+    cross-site frame cannot touch the page, but each brings its own sub-resources and renderer.
+    Scripts, stylesheets and data requests stay, third-party ones too: scripts are often what
+    inserts a link, and stylesheets decide which links are hidden. Addresses are not judged
+    here: Chromium routes only the first request of a redirect chain, so the guard sits in the
+    browser's proxy (:mod:`crawler.render.proxy`), which sees every hop."""
+    if request.resource_type in ABORTED_RESOURCES:
+        return True
+    return request.resource_type == "document" and _in_a_frame(request)
+
+
+def _in_a_frame(request: PlaywrightRequest) -> bool:
+    try:
+        return request.frame.parent_frame is not None
+    except PlaywrightError:  # a service worker's request has no frame
+        return False
 
 
 _CRASH_WORDS = ("crash", "target closed", "has been closed", "browser has disconnected", "connection closed")
