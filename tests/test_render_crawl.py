@@ -136,7 +136,8 @@ def test_auto_renders_only_pages_with_scripts_and_a_static_miss(modes: dict[str,
     hits = {path: n for (host, path), n in modes["auto"]["hits"].items() if host == "js.test"}
     for page in PAGES:
         fetched_by = hits.get(page.path, 0)
-        static_only = page.path.startswith(("/static", "/hidden/", "/removed", "/never-ends"))
+        # The link in the static HTML, or no script on the page: nothing a render could change.
+        static_only = page.never[0] == "live" or page.path in ("/static-no-link", "/never-ends")
         if page.path == "/crash":  # Playwright retries a crashed tab before giving up
             assert fetched_by >= 2
         else:
@@ -217,15 +218,20 @@ def test_a_pooled_page_unused_for_a_while_is_closed(browser: str, site: JsSite, 
 
 
 @pytest.mark.browser
-def test_a_browser_that_does_not_start_leaves_every_page_inconclusive(browser: str, site: JsSite, tmp_path: Path) -> None:
-    # The launch runs beside the first fetches; when it fails, each render fails on its own
-    # and is reported as such, never as a lost link, and the crawl still finishes.
+def test_a_browser_that_does_not_start_leaves_pages_to_their_static_html(browser: str, site: JsSite, tmp_path: Path) -> None:
+    # The launch runs beside the first fetches; when it fails, each render fails on its own and
+    # the page is fetched statically instead: a link in the HTML is live (the failure recorded),
+    # a miss on a page with scripts is inconclusive, never a lost link, and the crawl finishes.
     pages = [site.url("/app"), site.url("/static")]
     url = _database(tmp_path, [(page, SHOP) for page in pages])
     stderr = _run(url, "always", {"BACKLINKS_BROWSER_PATH": "/bin/false"})
     assert "The browser did not start" in stderr
     rows = _current(url)
-    assert [(rows[p]["status"], rows[p]["reason"]) for p in pages] == [("network_error", "render_launch_failed")] * 2
+    assert [(rows[p]["status"], rows[p]["reason"]) for p in pages] == [
+        ("network_error", "render_launch_failed"), ("live", "render_launch_failed")
+    ]
+    assert [rows[p]["found_in"] for p in pages] == [None, "raw"]
+    assert _stat(stderr, "backlinks/render/static_fallback") == 2
 
 
 @pytest.mark.browser
