@@ -15,8 +15,9 @@ A render that asks for it (``backlinks_reuse_page`` in its meta) gets a page tha
 left in its context, if there is one. A new page costs the browser a target, its setup (a dozen
 protocol round trips) and its closing: about a third of the browser's and of Playwright's CPU for
 a small page. A page whose render succeeded goes back to its context's pool; a page whose render
-failed is closed; a pooled page that turns out broken (its tab crashed while idle) costs the render
-one more try, on a new page. Pages leave the pool with their context, or once unused for
+failed is closed; a pooled page waits on ``about:blank``, so nothing of its last document keeps
+loading; a pooled page that turns out broken (its tab crashed while idle) costs the render one more
+try, on a new page. Pages leave the pool with their context, or once unused for
 ``BACKLINKS_RENDER_PAGE_IDLE`` seconds (renders far apart). The pool is only touched on
 Playwright's loop, and it never holds more pages than the context's page cap, which is also the
 number of renders at once (so a render never waits for a page slot held by an idle page).
@@ -29,7 +30,6 @@ import logging
 from collections.abc import Coroutine
 from contextlib import suppress
 from typing import Any, TypeVar
-from urllib.parse import urldefrag
 from weakref import WeakKeyDictionary
 
 from playwright.async_api import Error as PlaywrightError
@@ -51,6 +51,7 @@ logger = logging.getLogger(__name__)
 _SHARED: WeakKeyDictionary[Crawler, SharedPlaywrightHandler] = WeakKeyDictionary()
 T = TypeVar("T")
 REUSE_META = "backlinks_reuse_page"
+STOP_SECONDS = 2.0  # for a pooled page to leave its document
 _OPENED_META = "backlinks_pages_opened"  # during one render attempt
 
 
@@ -134,7 +135,7 @@ class SharedPlaywrightHandler(ScrapyPlaywrightDownloadHandler):
             return await super()._download_request(request, spider)
         name = request.meta.setdefault("playwright_context", DEFAULT_CONTEXT_NAME)
         request.meta["playwright_include_page"] = True  # scrapy-playwright leaves the page to us
-        pooled = await self._idle_page(name, request.url)
+        pooled = await self._idle_page(name)
         try:
             response = await self._attempt(request, spider, pooled)
         except Exception as exc:
@@ -144,7 +145,7 @@ class SharedPlaywrightHandler(ScrapyPlaywrightDownloadHandler):
             self.stats.inc_value("backlinks/render/reused_page_failed")
             response = await self._attempt(request, spider, None)
         page = request.meta.pop("playwright_page")  # the spider has no use for it
-        if not page.is_closed() and name in self.context_wrappers:
+        if not page.is_closed() and name in self.context_wrappers and await _stopped(page):
             self.idle_pages.setdefault(name, []).append((page, asyncio.get_running_loop().time()))
         else:
             await _close_page(page)
@@ -195,15 +196,12 @@ class SharedPlaywrightHandler(ScrapyPlaywrightDownloadHandler):
             return
         await probe.inspect(page)
 
-    async def _idle_page(self, name: str, url: str) -> Page | None:
+    async def _idle_page(self, name: str) -> Page | None:
+        # Pooled pages wait on about:blank (_stopped): the next navigation always loads afresh.
         pages = self.idle_pages.get(name, [])
         while pages:
             page, _since = pages.pop()  # the most recently used: its renderer is the warmest
             if page.is_closed():
-                continue
-            if urldefrag(page.url)[0] == urldefrag(url)[0]:
-                # The same URL (but for a fragment) could be a same-document navigation: no fresh load.
-                await _close_page(page)
                 continue
             self.stats.inc_value("backlinks/render/pages_reused")
             return page
@@ -239,6 +237,18 @@ class SharedPlaywrightHandler(ScrapyPlaywrightDownloadHandler):
         finally:
             if self.proxy is not None:
                 self.proxy.stop()
+
+
+async def _stopped(page: Page) -> bool:
+    """Leave the rendered document for an empty one, so that what it still loads (the render ended
+    at DOMContentLoaded plus the probe) is abandoned: an idle page kept its hanging sub-resources'
+    connections open, and Chromium, with at most 32 connections per proxy, made the next renders
+    wait for them. False if the page does not answer (it is closed instead)."""
+    try:
+        await page.goto("about:blank", wait_until="commit", timeout=STOP_SECONDS * 1000)
+    except PlaywrightError:
+        return False
+    return True
 
 
 async def _close_popup(popup: Page) -> None:
