@@ -69,7 +69,7 @@ BACKLINKS_RENDER_MEMORY_DAYS = 30.0
 # "auto": /usr/lib/chromium/chromium-headless-shell, then chromium on the PATH, then a browser that
 # `playwright install` downloaded; or the path of a Chromium executable.
 BACKLINKS_BROWSER_PATH = os.environ.get("BACKLINKS_BROWSER_PATH", "auto")
-BACKLINKS_RENDER_WAIT = 3.0  # seconds a loaded page may take to insert the target's link
+BACKLINKS_RENDER_WAIT = 3.0  # seconds after DOMContentLoaded a page may take to insert the target's link
 # Pages rendered at once, in their own download slot ("backlinks-browser") so renders never starve
 # plain requests; also PLAYWRIGHT_MAX_PAGES_PER_CONTEXT (the spider sets both from this).
 BACKLINKS_RENDER_CONCURRENCY = 4
@@ -88,8 +88,8 @@ PLAYWRIGHT_BROWSER_TYPE = "chromium"
 # The spider adds executable_path and the flags of crawler.render.browser.LAUNCH_ARGS (no sandbox as
 # root, no GPU, no calls home); the handler adds its guard proxy (crawler.render.proxy).
 PLAYWRIGHT_LAUNCH_OPTIONS: dict = {"headless": True}
-PLAYWRIGHT_ABORT_REQUEST = "crawler.render.browser.abort_request"  # images, fonts, media
-PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT = 20_000  # ms; a render that takes longer is `timeout`
+PLAYWRIGHT_ABORT_REQUEST = "crawler.render.browser.abort_request"  # images, fonts, media, beacons, frames
+PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT = 20_000  # ms until DOMContentLoaded; beyond it the render failed
 PLAYWRIGHT_MAX_CONTEXTS = 2  # the current context and the one being retired
 # Playwright in an event loop of its own thread (scrapy-playwright's Windows mechanism, enabled by
 # this underscore setting): on the crawl's loop, busy with hundreds of static pages, each of a
