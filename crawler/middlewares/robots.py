@@ -21,6 +21,7 @@ The verdict is an inconclusive status, so a blocked page never counts towards ``
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING, Self
 
@@ -28,10 +29,8 @@ from scrapy.exceptions import NotConfigured
 from scrapy.http import Request
 from scrapy.http.request import NO_CALLBACK
 from scrapy.robotstxt import RobotParser
-from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
 from scrapy.utils.misc import build_from_crawler, load_object
-from twisted.internet.defer import Deferred
 
 from crawler.outcome import Inconclusive, Status, classify_failure
 
@@ -57,6 +56,7 @@ class Verdict:
 
 
 Policy = RobotParser | Verdict | None  # None: no rules, everything allowed
+_UNKNOWN = object()  # a host whose robots.txt was never requested
 
 
 def verdict_for_status(http_status: int) -> Verdict | None:
@@ -86,7 +86,7 @@ class RobotsPolicyMiddleware:
         self.user_agent: str = settings.get("ROBOTSTXT_USER_AGENT") or settings["USER_AGENT"]
         self.parser_class = load_object(settings.get("ROBOTSTXT_PARSER"))
         build_from_crawler(self.parser_class, crawler, b"")  # fail now if the parser cannot load
-        self.policies: dict[str, Policy | Deferred[Policy]] = {}
+        self.policies: dict[str, Policy | asyncio.Future[Policy]] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -106,31 +106,35 @@ class RobotsPolicyMiddleware:
     async def policy(self, request: Request) -> Policy:
         parts = urlparse_cached(request)
         netloc = parts.netloc
-        if netloc not in self.policies:
-            waiting: Deferred[Policy] = Deferred()
-            self.policies[netloc] = waiting
-            robots = Request(
-                f"{parts.scheme}://{netloc}/robots.txt",
-                priority=self.DOWNLOAD_PRIORITY,
-                meta={"dont_obey_robotstxt": True},
-                callback=NO_CALLBACK,
-            )
-            self.stats.inc_value("robotstxt/request_count")
-            try:
-                response = await self.crawler.engine.download_async(robots)
-            except Exception as exc:
-                verdict = verdict_for_failure(exc)
-                logger.info("%s failed (%s): %s", robots.url, type(exc).__name__, verdict.detail)
-                policy: Policy = verdict
-            else:
-                policy = self.read(response)
-            self.policies[netloc] = policy
-            waiting.callback(policy)
-            return policy
-        known = self.policies[netloc]
-        if isinstance(known, Deferred):
-            return await maybe_deferred_to_future(known)
+        known = self.policies.get(netloc, _UNKNOWN)
+        if known is _UNKNOWN:
+            # One download per host, however many of its pages arrive meanwhile: each of them
+            # awaits the same task, and an asyncio future gives its result to every waiter (a
+            # Deferred awaited through asFuture() hands None to all but the first).
+            known = self.policies[netloc] = asyncio.ensure_future(self.fetch(parts.scheme, netloc))
+        if isinstance(known, asyncio.Future):
+            # shield: a waiter cancelled (its request dropped) must not cancel the others' download.
+            return await asyncio.shield(known)
         return known
+
+    async def fetch(self, scheme: str, netloc: str) -> Policy:
+        robots = Request(
+            f"{scheme}://{netloc}/robots.txt",
+            priority=self.DOWNLOAD_PRIORITY,
+            meta={"dont_obey_robotstxt": True},
+            callback=NO_CALLBACK,
+        )
+        self.stats.inc_value("robotstxt/request_count")
+        try:
+            response = await self.crawler.engine.download_async(robots)
+        except Exception as exc:
+            verdict = verdict_for_failure(exc)
+            logger.info("%s failed (%s): %s", robots.url, type(exc).__name__, verdict.detail)
+            policy: Policy = verdict
+        else:
+            policy = self.read(response)
+        self.policies[netloc] = policy
+        return policy
 
     def read(self, response: Response) -> Policy:
         self.stats.inc_value("robotstxt/response_count")
