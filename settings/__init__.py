@@ -109,7 +109,10 @@ USER_AGENT = (
     "+https://github.com/backlinks-verify/backlinks-verify)"
 )
 ROBOTSTXT_OBEY = True
-ROBOTSTXT_PARSER = "scrapy.robotstxt.ProtegoRobotParser"
+# robots.txt groups apply by product token (RFC 9309): the group naming BacklinksVerify, else `*`;
+# never a group named after another word of USER_AGENT (Mozilla, compatible, github...).
+ROBOTSTXT_USER_AGENT = "BacklinksVerify"
+ROBOTSTXT_PARSER = "crawler.middlewares.robots.ProductTokenRobotParser"
 # One process is CPU-bound at ~100-200 pages/s (docs/benchmarks.md); 128 in flight keep it busy
 # when pages take a second or more to arrive, and cost ~20 MiB of buffered responses.
 CONCURRENT_REQUESTS = 128

@@ -28,13 +28,15 @@ from typing import TYPE_CHECKING, Self
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Request
 from scrapy.http.request import NO_CALLBACK
-from scrapy.robotstxt import RobotParser
+from scrapy.robotstxt import ProtegoRobotParser, RobotParser, decode_robotstxt
 from scrapy.utils.httpobj import urlparse_cached
 from scrapy.utils.misc import build_from_crawler, load_object
 
 from crawler.outcome import Inconclusive, Status, classify_failure
+from crawler.robotstxt import ProductTokenRobots, is_product_token
 
 if TYPE_CHECKING:
+    from scrapy import Spider
     from scrapy.crawler import Crawler
     from scrapy.http import Response
 
@@ -74,6 +76,14 @@ def verdict_for_failure(exc: BaseException) -> Verdict:
     return Verdict(Status.BLOCKED_ROBOTS, f"{ROBOTS} {reason}", "robots.txt unreachable: nothing is fetched")
 
 
+class ProductTokenRobotParser(ProtegoRobotParser):
+    """Scrapy's Protego parser, with groups chosen by product token (:mod:`crawler.robotstxt`)."""
+
+    def __init__(self, robotstxt_body: bytes, spider: Spider | None):
+        self.spider = spider
+        self.rp = ProductTokenRobots.parse(decode_robotstxt(robotstxt_body, spider))
+
+
 class RobotsPolicyMiddleware:
     DOWNLOAD_PRIORITY = 1000  # robots.txt before the pages waiting for it
 
@@ -83,7 +93,13 @@ class RobotsPolicyMiddleware:
             raise NotConfigured
         self.crawler = crawler
         self.stats = crawler.stats
-        self.user_agent: str = settings.get("ROBOTSTXT_USER_AGENT") or settings["USER_AGENT"]
+        # Groups are matched by product token (RFC 9309), never by the whole User-Agent header.
+        self.user_agent: str = settings.get("ROBOTSTXT_USER_AGENT") or ""
+        if not is_product_token(self.user_agent):
+            raise ValueError(
+                "ROBOTSTXT_USER_AGENT must be our robots.txt product token: letters, '-' and '_' only, "
+                f"e.g. BacklinksVerify (got {self.user_agent!r})"
+            )
         self.parser_class = load_object(settings.get("ROBOTSTXT_PARSER"))
         build_from_crawler(self.parser_class, crawler, b"")  # fail now if the parser cannot load
         self.policies: dict[str, Policy | asyncio.Future[Policy]] = {}
