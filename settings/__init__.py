@@ -53,6 +53,9 @@ DOWNLOADER_MIDDLEWARES = {
     # robots.txt that times out or answers 5xx disallows the host (RFC 9309), instead of allowing all.
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "crawler.middlewares.robots.RobotsPolicyMiddleware": 100,
+    # Only an immediate (0 s) refresh, meta tag or Refresh header, is a redirect (docs/reliability.md).
+    "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
+    "crawler.middlewares.refresh.RefreshMiddleware": 580,
     # Next to the downloader: names each render's browser context and recycles retired ones.
     "crawler.render.middleware.BrowserContexts": 950,
 }
