@@ -30,6 +30,7 @@ from crawler.simweb.model import (
     error_page,
     page_at,
     parse_host,
+    refresh_header,
     robots_txt,
 )
 from crawler.webserver import BackgroundServer
@@ -75,7 +76,9 @@ async def _dispatch(request: web.Request) -> web.StreamResponse:
         raise web.HTTPMovedPermanently(location=page.moved_path)
     if page.status >= 400:
         return web.Response(status=page.status, text=error_page(page.status), content_type=_HTML)
-    return web.Response(text=request.app[_RENDERER].page(page), content_type=_HTML, charset="utf-8")
+    return web.Response(
+        text=request.app[_RENDERER].page(page), content_type=_HTML, charset="utf-8", headers=refresh_header(page)
+    )
 
 
 def _page_for(config: SimConfig, site: int, path: str) -> SimPage | None:
