@@ -18,8 +18,9 @@ import parsel
 _ASCII_WHITESPACE = " \t\n\x0c\r"
 _DIGITS = re.compile(r"[0-9]*")
 _DIGITS_AND_DOTS = re.compile(r"[0-9.]*")
-# Cheap test on the raw bytes before any parsing: most pages have no meta refresh at all.
-_MAYBE_META_REFRESH = re.compile(rb"<meta\b[^>]*refresh", re.IGNORECASE)
+# A <meta> tag that mentions "refresh". Not [^>]*: a run of "<meta" without ">" would be scanned to
+# its end once per "<meta", quadratic on a hostile page; [^<>]* stops at the next tag.
+_META_REFRESH_TAG = re.compile(r"<meta\b[^<>]*refresh[^<>]*>?", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -71,18 +72,26 @@ def _skip_whitespace(value: str, position: int) -> int:
     return position
 
 
-def meta_refresh(body: bytes, text: str, ignore_tags: Iterable[str] = ("noscript",)) -> str | None:
+def meta_refresh(text: str, ignore_tags: Iterable[str] = ("noscript",)) -> str | None:
     """The ``content`` of the page's first valid ``<meta http-equiv="refresh">`` (the one a
-    browser obeys), outside ``<template>`` (inert) and ``ignore_tags`` (``<noscript>``: a browser that runs
-    scripts does not parse its content); None when there is none."""
-    if not _MAYBE_META_REFRESH.search(body):
+    browser obeys), outside ``<template>`` (inert) and ``ignore_tags`` (``<noscript>``: a browser that
+    runs scripts does not parse its content); None when there is none.
+
+    Most pages have none, which a scan of the markup tells without parsing; a page that has one is
+    parsed only up to its last candidate tag (usually the end of ``<head>``), which is enough to
+    know each candidate's ancestors.
+    """
+    last = None
+    for last in _META_REFRESH_TAG.finditer(text):
+        pass
+    if last is None:
         return None
     ignored = " and ".join(f"not(ancestor::{tag})" for tag in ("template", *ignore_tags))
-    refreshes = parsel.Selector(text=text, type="html").xpath(
+    contents = parsel.Selector(text=text[: last.end()], type="html").xpath(
         "//meta[translate(normalize-space(@http-equiv), 'REFSH', 'refsh') = 'refresh']"
         f"[@content][{ignored}]/@content"
     )
-    return next((content for content in refreshes.getall() if parse_refresh(content) is not None), None)
+    return next((content for content in contents.getall() if parse_refresh(content) is not None), None)
 
 
 def refresh_target(

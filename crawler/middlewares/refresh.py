@@ -29,7 +29,7 @@ class RefreshMiddleware(MetaRefreshMiddleware):
         ):
             return response
         header = response.headers.get("Refresh")
-        meta = meta_refresh(response.body, response.text, self._ignore_tags)
+        meta = meta_refresh(response.text, self._ignore_tags)
         target = refresh_target(
             header.decode("latin-1") if header is not None else None,
             meta,
