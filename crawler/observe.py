@@ -22,9 +22,10 @@ from crawler.urls import Target, canonical_link, same_site_as_any
 # A 200 without content (a crashed CMS, an HTTP/1.0 server that closed after the headers): no
 # evidence either way, so a server error rather than a page that lacks the link.
 EMPTY_BODY = "empty_body"
-# Anything at all in a parsed document: an element besides the html/head/body shell (which the
-# parser or the browser makes even of an empty body), or some text.
-_CONTENT = "/html/*[not(self::head or self::body)] | /html/head/* | /html/body/* | //text()[normalize-space()]"
+# The elements of a parsed document besides its html/head/body shell, which the parser or the
+# browser makes even of an empty body. Written with /* so that a tree whose names do not match
+# counts as content: an unexpected tree can make a page judged, never an empty one.
+_BEYOND_SHELL = "/*/*[not(self::head or self::body)] | /*/head/* | /*/body/*"
 
 # Where a live link was found (Ahrefs' "raw" and "rendered"): the server's HTML, the browser's DOM, or both.
 RAW, RENDERED, BOTH = "raw", "rendered", "both"
@@ -99,13 +100,18 @@ def observe_page(
     links = scan.links
     found_in = RENDERED if rendered else RAW
     judged = [_judge(b, target, links, facts, page.url, at, found_in) for b, target in targets]
-    if any(obs.status is Status.MISSING_UNCONFIRMED for obs in judged) and not sel.xpath(_CONTENT):
+    if any(obs.status is Status.MISSING_UNCONFIRMED for obs in judged) and _empty_document(sel):
         return observe_failure(backlinks, page.url, Status.SERVER_ERROR, EMPTY_BODY, at)
     if any(obs.status is Status.MISSING_UNCONFIRMED for obs in judged) and too_deep(sel):
         # The HTML parser stops building the tree past its depth limit: what it dropped may hold
         # the link, so a miss on such a page is no evidence.
         return [_unjudged(obs) if obs.status is Status.MISSING_UNCONFIRMED else obs for obs in judged]
     return judged
+
+
+def _empty_document(sel: Selector) -> bool:
+    """No element besides the shell and no text: nothing a link could have been removed from."""
+    return not sel.xpath(_BEYOND_SHELL) and not sel.xpath("normalize-space(/*)").get()
 
 
 def _unjudged(obs: Observation) -> Observation:
