@@ -7,7 +7,7 @@ crawls nothing. So, per host:
 =============================================  ============================================
 robots.txt answer                              pages of the host
 =============================================  ============================================
-2xx                                            the rules decide (Protego)
+2xx                                            the rules of our group decide (crawler.robotstxt)
 4xx other than 429 (404, 410, 401, 403...)     all allowed: there are no rules
 5xx or 429                                     none fetched: ``blocked_robots`` "robots.txt 503"
 timeout                                        none fetched: ``blocked_robots`` "robots.txt timeout"
@@ -17,6 +17,7 @@ too large, too many redirects, other errors    none fetched: ``blocked_robots`` 
 =============================================  ============================================
 
 The verdict is an inconclusive status, so a blocked page never counts towards ``lost``.
+robots.txt is fetched once per host, and every page of the host waits for that one answer.
 """
 
 from __future__ import annotations
