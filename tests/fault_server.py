@@ -219,19 +219,20 @@ async def _http10_headers_only(_s: FaultServer, w: Writer, path: str) -> None:
 REFRESH_TO = "/other"  # where every refresh fault points
 
 
-def _refresh(*, meta: str | None = None, header: str | None = None) -> Handler:
-    """A page that refreshes to /other. An immediate refresh is a redirect: the link is on /other
-    only. A delayed one is not: the link is on the page, and /other (no link) must not be fetched."""
-    immediate = (meta or header or "").startswith("0;")
+def _refresh(*, meta: str | None = None, header: str | None = None, status: int = 200) -> Handler:
+    """A page that refreshes to /other. An immediate refresh of a 200 is a redirect: the link is on
+    /other only. A delayed one is not: the link is on the page, and /other (no link) must not be
+    fetched; nor is it from an error page, whose status decides."""
+    followed = (meta or header or "").startswith("0;") and status == 200
 
     async def handler(_s: FaultServer, w: Writer, path: str) -> None:
         if path == "/robots.txt":
             return await respond(w, 404, "")
         if path == REFRESH_TO:
-            return await respond(w, 200, LINKED_PAGE if immediate else page("Moved on, no link here."))
+            return await respond(w, 200, LINKED_PAGE if followed else page("Moved on, no link here."))
         tag = f'<meta http-equiv="refresh" content="{meta}">' if meta else ""
-        html = page("Nothing to see." if immediate else f"Read about {LINK} here.").replace("<title>", tag + "<title>")
-        await respond(w, 200, html, **({"Refresh": header} if header else {}))
+        html = page(f"Read about {LINK} here." if status == 200 and not followed else "Nothing to see.")
+        await respond(w, status, html.replace("<title>", tag + "<title>"), **({"Refresh": header} if header else {}))
 
     return handler
 
@@ -295,6 +296,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault("refresh-header-delayed", "has the link, Refresh: 30 header to /other", ("live", None), fetched=True),
     Fault("refresh-now", "no link, <meta> refresh after 0 s to /other, which has it", ("live", None), fetched=True),
     Fault("refresh-header-now", "no link, Refresh: 0 header to /other, which has it", ("live", None), fetched=True),
+    Fault("refresh-503", "503 with a <meta> refresh after 0 s to /other, a 200 without the link", ("server_error", "503"), fetched=True),
     Fault("challenge-403", "403 bot challenge page", ("blocked_bot", "403"), fetched=True),
     Fault("challenge-503", "503 with cf-mitigated: challenge", ("blocked_bot", "503"), fetched=True),
     Fault("rate-limited", "429 with Retry-After: 3600", ("blocked_bot", "429"), fetched=True),
@@ -341,6 +343,7 @@ HANDLERS: dict[str, Handler] = {
     "refresh-header-delayed": _refresh(header=f"30; url={REFRESH_TO}"),
     "refresh-now": _refresh(meta=f"0; url={REFRESH_TO}"),
     "refresh-header-now": _refresh(header=f"0; url={REFRESH_TO}"),
+    "refresh-503": _refresh(meta=f"0; url={REFRESH_TO}", status=503),
     "challenge-403": _status(403, CHALLENGE),
     "challenge-503": _status(503, CHALLENGE, cf_mitigated="challenge"),
     "rate-limited": _status(429, page("Too many requests"), Retry_After="3600"),

@@ -90,8 +90,8 @@ def _middleware(cls: type[MetaRefreshMiddleware]) -> MetaRefreshMiddleware:
     return cls.from_crawler(get_crawler(Spider))
 
 
-def _response(html: str, headers: dict[str, str] | None = None) -> HtmlResponse:
-    return HtmlResponse(PAGE, body=html.encode(), headers=headers or {}, request=Request(PAGE))
+def _response(html: str, headers: dict[str, str] | None = None, status: int = 200) -> HtmlResponse:
+    return HtmlResponse(PAGE, status=status, body=html.encode(), headers=headers or {}, request=Request(PAGE))
 
 
 CASES = [
@@ -115,6 +115,14 @@ def test_only_immediate_refreshes_redirect(head: str, headers: dict[str, str], f
         assert result.meta["redirect_urls"] == [PAGE]  # a redirect: page_redirected if the link is not there
 
 
+@pytest.mark.parametrize("status", [404, 410, 500, 503])
+def test_an_error_page_is_not_refreshed_away_from(status: int) -> None:
+    # Scrapy followed these: a 503 maintenance page refreshing to a 200 became a conclusive miss.
+    html = _html('<meta http-equiv="refresh" content="0; url=/maintenance">')
+    result = _middleware(RefreshMiddleware).process_response(Request(PAGE), _response(html, status=status))
+    assert isinstance(result, HtmlResponse) and result.status == status
+
+
 def test_what_scrapy_does_with_refreshes() -> None:
     """Why RefreshMiddleware exists: Scrapy follows a 30 s meta refresh at once, ignores the
     Refresh header, and with METAREFRESH_MAXDELAY=0 follows not even an immediate refresh."""
@@ -126,6 +134,8 @@ def test_what_scrapy_does_with_refreshes() -> None:
     strict = MetaRefreshMiddleware.from_crawler(get_crawler(Spider, {"METAREFRESH_MAXDELAY": 0}))
     immediate = _response(_html('<meta http-equiv="refresh" content="0; url=/other">'))
     assert isinstance(strict.process_response(Request(PAGE), immediate), HtmlResponse)
+    error = _response(_html('<meta http-equiv="refresh" content="0; url=/maintenance">'), status=503)
+    assert isinstance(scrapy.process_response(Request(PAGE), error), Request)
 
 
 def test_the_project_uses_refresh_middleware() -> None:

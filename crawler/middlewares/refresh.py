@@ -5,7 +5,8 @@ to ``METAREFRESH_MAXDELAY`` seconds (100 by default) at once, and never the ``Re
 Setting that to 0 would not do: Scrapy follows a refresh only when its delay is *below* the
 maximum, so 0 follows none, not even the immediate ones. What is followed goes through Scrapy's
 redirect machinery (``REDIRECT_MAX_TIMES``, ``redirect_urls``), so a page reached by an immediate
-refresh that lacks the link is ``page_redirected``, like a 301.
+refresh that lacks the link is ``page_redirected``, like a 301. Only 2xx pages are refreshed away
+from; on an error page, its status decides.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ class RefreshMiddleware(MetaRefreshMiddleware):
         if (
             request.meta.get("dont_redirect", False)
             or request.method == "HEAD"
+            # The status of an error page decides: a 503 "back soon" page that refreshes to
+            # /maintenance must stay an inconclusive 503, not become a redirected page.
+            or not 200 <= response.status < 300
             or not isinstance(response, HtmlResponse)
             or urlparse_cached(request).scheme not in ("http", "https")
         ):
