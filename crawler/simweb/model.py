@@ -358,11 +358,9 @@ class Renderer:
         return _Parts(self.seed)
 
     def page(self, page: SimPage) -> str:
-        """The HTML of a 200 page (OK, NOINDEX, PRIVATE, REFRESH, EMPTY, or the target of a REDIRECT)."""
+        """The HTML of a 200 page (OK, NOINDEX, PRIVATE, or the target of a REDIRECT)."""
         if page.kind is Kind.JS:
             return self._app_shell(page)
-        if page.kind is Kind.EMPTY:
-            return "" if page.number % 2 == 0 else " \n\t\n"
         parts = self._parts
         rng = _rng(page.seed, "body", page.site, page.number)
         title = escape(_slug(page.seed, page.site, page.number).replace("-", " ").title())
@@ -427,6 +425,11 @@ def refresh_header(page: SimPage) -> dict[str, str]:
     """...and half in a ``Refresh`` response header."""
     refresh = _refresh(page)
     return {"Refresh": refresh} if refresh and page.number % 2 == 1 else {}
+
+
+def empty_body(page: SimPage) -> str:
+    """What an EMPTY page sends: nothing, or whitespace only."""
+    return "" if page.number % 2 == 0 else " \n\t\n"
 
 
 def _backlink_paragraph(rng: random.Random, backlink: SimBacklink) -> str:
