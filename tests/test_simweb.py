@@ -305,4 +305,3 @@ def test_expected_outcomes(kind: Kind, present: bool, robots: bool, outcome: tup
         page = type(page)(page.seed, page.site, page.number, page.kind, page.status, page.size, page.delay,
                           (backlink,))
     assert expected(page, backlink, robots=robots) == outcome
-

@@ -243,6 +243,30 @@ def robots_txt(config: SimConfig, site: int) -> str | None:
     )
 
 
+def _refresh(page: SimPage) -> str | None:
+    """A REFRESH page's refresh, 10 to 99 seconds late: a visitor reads the page first."""
+    if page.kind is not Kind.REFRESH:
+        return None
+    return f"{10 + page.number % 90}; url={page.moved_path}"
+
+
+def refresh_meta(page: SimPage) -> str:
+    """Half of the REFRESH pages declare it in the markup..."""
+    refresh = _refresh(page)
+    return f'<meta http-equiv="refresh" content="{refresh}">\n' if refresh and page.number % 2 == 0 else ""
+
+
+def refresh_header(page: SimPage) -> dict[str, str]:
+    """...and half in a ``Refresh`` response header."""
+    refresh = _refresh(page)
+    return {"Refresh": refresh} if refresh and page.number % 2 == 1 else {}
+
+
+def empty_body(page: SimPage) -> str:
+    """What an EMPTY page sends: nothing, or whitespace only."""
+    return "" if page.number % 2 == 0 else " \n\t\n"
+
+
 # --- Markup ------------------------------------------------------------------------------------------
 
 _WORDS = (
@@ -406,30 +430,6 @@ class Renderer:
             "a.textContent=l.text;if(l.rel){a.rel=l.rel;}p.appendChild(a);r.appendChild(p);});})();</script>\n"
             "</body></html>\n"
         )
-
-
-def _refresh(page: SimPage) -> str | None:
-    """A REFRESH page's refresh, 10 to 99 seconds late: a visitor reads the page first."""
-    if page.kind is not Kind.REFRESH:
-        return None
-    return f"{10 + page.number % 90}; url={page.moved_path}"
-
-
-def refresh_meta(page: SimPage) -> str:
-    """Half of the REFRESH pages declare it in the markup..."""
-    refresh = _refresh(page)
-    return f'<meta http-equiv="refresh" content="{refresh}">\n' if refresh and page.number % 2 == 0 else ""
-
-
-def refresh_header(page: SimPage) -> dict[str, str]:
-    """...and half in a ``Refresh`` response header."""
-    refresh = _refresh(page)
-    return {"Refresh": refresh} if refresh and page.number % 2 == 1 else {}
-
-
-def empty_body(page: SimPage) -> str:
-    """What an EMPTY page sends: nothing, or whitespace only."""
-    return "" if page.number % 2 == 0 else " \n\t\n"
 
 
 def _backlink_paragraph(rng: random.Random, backlink: SimBacklink) -> str:
