@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from scrapy import Request, Spider
 from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware
 from scrapy.http import HtmlResponse
@@ -79,6 +81,7 @@ def test_meta_refresh(html: str, content: str | None) -> None:
         ("bad", "0; url=/now", "http://base.test/now"),  # an invalid header is ignored
         (None, "0", None),  # a reload
         (None, f"0; url={PAGE}#top", None),  # the page itself
+        (None, "0; url=http://[", None),  # an unparsable URL: ignored, as a browser does
         (None, None, None),
     ],
 )
@@ -150,3 +153,16 @@ def test_finding_the_meta_tag_stays_linear_on_hostile_markup() -> None:
     started = time.perf_counter()
     assert meta_refresh(hostile) is None
     assert time.perf_counter() - started < 1.0
+
+
+@given(st.text())
+def test_parse_refresh_never_raises(value: str) -> None:
+    refresh = parse_refresh(value)
+    assert refresh is None or (refresh.delay >= 0 and (refresh.url is None or refresh.url.strip()))
+
+
+@given(st.text(), st.text(alphabet=st.characters(), min_size=0) | st.from_regex(r"\A0; ?url=[\[\]:/a-z%]*\Z"))
+def test_refresh_of_arbitrary_markup_never_raises(markup: str, value: str) -> None:
+    html = f'{markup}<meta http-equiv="refresh" content="{value.replace(chr(34), "")}">{markup}'
+    meta_refresh(html)
+    refresh_target(value, meta_refresh(html), page_url=PAGE, base_url=PAGE)

@@ -110,6 +110,9 @@ def refresh_target(
             continue
         if not refresh.immediate or refresh.url is None:
             return None
-        target = urljoin(base, refresh.url)
+        try:
+            target = urljoin(base, refresh.url)
+        except ValueError:  # e.g. "http://[": a URL a browser cannot parse is a refresh it ignores
+            return None
         return None if urldefrag(target).url == urldefrag(page_url).url else target
     return None
