@@ -18,7 +18,7 @@ from crawler.demo.run import crawl_env
 from pipelines.db import make_engine, make_sessionmaker
 from pipelines.imports import import_clean
 from pipelines.models import Backlink, Check, Run, State
-from fault_server import FAULTS, TARGET, Fault, FaultServer, Measured, crawl_command, crawl_measured
+from fault_server import FAULTS, REFRESH_TO, TARGET, Fault, FaultServer, Measured, crawl_command, crawl_measured
 
 MAX_SECONDS = 30  # the longest fault takes DOWNLOAD_TIMEOUT (2 s); the rest is process start-up
 MAX_RSS_MB = 400  # gzip bomb, 64 MiB streams and a 100,000-link page must not balloon memory
@@ -97,3 +97,9 @@ def test_robots_failures_keep_the_page_unfetched(faults: dict[str, Any]) -> None
     assert hits[("robots-503", "/robots.txt")] == 1 and hits[("robots-503", "/page")] == 0
     assert hits[("robots-timeout", "/robots.txt")] == 1 and hits[("robots-timeout", "/page")] == 0
     assert hits[("robots-404", "/page")] == 1
+
+
+def test_only_immediate_refreshes_are_followed(faults: dict[str, Any]) -> None:
+    hits = faults["server"].hits
+    followed = {"refresh-now": 1, "refresh-header-now": 1, "refresh-delayed": 0, "refresh-header-delayed": 0, "refresh-503": 0}
+    assert {name: hits[(name, REFRESH_TO)] for name in followed} == followed

@@ -29,8 +29,10 @@ from crawler.simweb.model import (
     SimConfig,
     SimPage,
     error_page,
+    empty_body,
     page_at,
     parse_host,
+    refresh_header,
     robots_txt,
     subresource_markup,
 )
@@ -77,6 +79,8 @@ async def _dispatch(request: web.Request) -> web.StreamResponse:
     await _sleep(page.delay)
     if page.kind is Kind.REDIRECT and not moved:
         raise web.HTTPMovedPermanently(location=page.moved_path)
+    if page.kind in (Kind.EMPTY, Kind.REFRESH):
+        return _broken_200(request, page)
     if page.status >= 400:
         return web.Response(status=page.status, text=error_page(page.status), content_type=_HTML)
     sub = subresource_markup(config, page, request.url.port or 80)
@@ -99,6 +103,15 @@ async def _subresource(request: web.Request, hits: Counter[str]) -> web.StreamRe
     await _sleep(int(parts[1]) / 1000)
     kind = _SUB_TYPES.get(parts[-1].rsplit(".", 1)[-1], "application/octet-stream")
     return web.Response(text="/* sub-resource */" if kind != _HTML else "<p>ad</p>", content_type=kind)
+
+
+def _broken_200(request: web.Request, page: SimPage) -> web.Response:
+    """An EMPTY page's empty 200, or a REFRESH page with its refresh header (if not in its markup)."""
+    if page.kind is Kind.EMPTY:
+        return web.Response(text=empty_body(page), content_type=_HTML, charset="utf-8")
+    return web.Response(
+        text=request.app[_RENDERER].page(page), content_type=_HTML, charset="utf-8", headers=refresh_header(page)
+    )
 
 
 def _page_for(config: SimConfig, site: int, path: str) -> SimPage | None:
