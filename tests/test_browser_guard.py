@@ -298,9 +298,8 @@ async def test_a_peer_that_has_gone_ends_the_relay_quietly() -> None:
 
 def test_a_connection_the_browser_gave_up_is_closed_upstream(proxy: GuardProxy) -> None:
     # A sub-resource whose server never answers: the browser cancels it (closes its socket) when
-    # the render ends. The proxy must
-    # then end the relay, not hold the socket and a task until the server gives up, which a
-    # hanging tracker never does.
+    # the render ends. The proxy must then end the relay, not hold the socket and a task until the
+    # server gives up, which a hanging tracker never does.
     hang = socket.create_server(("127.0.0.1", 0))
     with hang:
         code, client = _socks_connect(proxy, "tracker.test", hang.getsockname()[1])
@@ -314,6 +313,19 @@ def test_a_connection_the_browser_gave_up_is_closed_upstream(proxy: GuardProxy) 
             while proxy.relaying and time.monotonic() < deadline:
                 time.sleep(0.02)
             assert proxy.relaying == 0
+
+
+def test_stopping_with_connections_open_logs_no_error(caplog: pytest.LogCaptureFixture) -> None:
+    # The crawl ends while sub-resources still hang: the proxy stops with relays open. Cancelled
+    # handlers were logged by asyncio as "Exception in callback ...", an error in every such crawl.
+    hang = socket.create_server(("127.0.0.1", 0))
+    with hang, GuardProxy(AddressGuard.from_spec(ALLOWED), RULES, connect_timeout=2) as running:
+        code, client = _socks_connect(running, "tracker.test", hang.getsockname()[1])
+        upstream, _ = hang.accept()
+        assert code == Reply.SUCCEEDED
+        with client, upstream:
+            running.stop()
+    assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == []
 
 
 # --- A real browser ---------------------------------------------------------------------------------

@@ -200,21 +200,28 @@ class GuardProxy(BackgroundServer):
                 if exc.reply is not None:
                     writer.write(reply(exc.reply))
                 return
-            writer.write(reply(Reply.SUCCEEDED))
-            self._count("connections")
             self._relay(1)
-            to_browser = asyncio.ensure_future(_pipe(up_reader, writer))
+            to_browser: asyncio.Future[None] | None = None
             try:
+                writer.write(reply(Reply.SUCCEEDED))
+                self._count("connections")
+                to_browser = asyncio.ensure_future(_pipe(up_reader, writer))
                 # The browser never half-closes: once it is done (a cancelled request, a page
                 # navigated away), the connection is over, even if the server never answers. Left
                 # to the server, every hanging sub-resource held a socket and a task for good.
                 await _pipe(reader, upstream)
             finally:
-                to_browser.cancel()
-                await asyncio.gather(to_browser, return_exceptions=True)
+                if to_browser is not None:
+                    to_browser.cancel()
+                    await asyncio.gather(to_browser, return_exceptions=True)
                 self._relay(-1)
         except (asyncio.IncompleteReadError, SocksError, OSError, ValueError) as exc:
             logger.debug("Browser proxy: dropped a connection: %r", exc)
+        except asyncio.CancelledError:
+            # The proxy is stopping with this connection open. Ending normally, not cancelled:
+            # asyncio's stream server asks a cancelled handler for its exception, which raises,
+            # and logs that as an error of the crawl.
+            logger.debug("Browser proxy: closed a connection on shutdown")
         finally:
             for stream in (upstream, writer):
                 if stream is not None:
