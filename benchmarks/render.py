@@ -118,7 +118,7 @@ def simweb_config(static: int, js: int, subresources: int = 0) -> SimConfig:
     """Only OK and JS pages, one known backlink each, every one still on its page, a host per page."""
     return SimConfig(
         sites=10 * (static + js), latency_ms=20.0, jitter_ms=10.0, js_share=js / max(static + js, 1),
-        noindex_share=0.0, redirect_share=0.0, private_share=0.0, error_share=0.0,
+        noindex_share=0.0, redirect_share=0.0, private_share=0.0, error_share=0.0, empty_share=0.0, refresh_share=0.0,
         max_backlinks_per_page=1, removed_share=0.0, subresources=subresources,
     )
 
