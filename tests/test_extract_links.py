@@ -324,6 +324,8 @@ _FIXTURE_PAGES = sorted((Path(__file__).parent / "fixtures" / "pages").glob("*.h
         "<noscript><a href='/x'>hidden</a></noscript>  \n\t spaced   out  ",
         "<table><tr><td>a</td><td>b</td></tr></table><ul><li>c<li>d</ul>",
         "<body></body>",
+        'a<span hidden>h</span>b<i style="COLOR:red;Display : None">n</i>c<svg><title>t</title></svg>'
+        "<select><option>o1<option>o2</select><datalist><option>d</datalist>",
         "<div>" * 3000 + "deep" + "</div>" * 3000,
         *(path.read_bytes().decode("utf-8", "replace") for path in _FIXTURE_PAGES),
     ],
