@@ -1,7 +1,10 @@
 """Pure URL handling: validation of input URLs, normalisation, and matching a link to a target.
 
-Nothing here touches the network: IDN hosts are converted with ``idna`` and registrable domains come
-from the public suffix list snapshot bundled with ``tldextract``.
+URLs are parsed as browsers parse them, by the WHATWG URL Standard (``ada_url``, bindings to the
+ada parser): host mapping (UTS 46 as WHATWG applies it, IPv4 number forms, IPv6), percent-encoding
+and dot segments are WHATWG's; :func:`normalise` then applies our own equivalences on top (see
+docs/urls.md). Nothing here touches the network: registrable domains come from the public suffix
+list snapshot bundled with ``tldextract``.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from functools import lru_cache
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
-import idna
+import ada_url
 import tldextract
 
 from crawler.items import MatchMode
@@ -42,14 +45,29 @@ def check_url(url: str) -> str:
         parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError as exc:
         raise InvalidURL(f"unparseable URL: {exc}") from None
+    # "example.com:8080/x" splits into scheme "example.com": a host written without a scheme.
+    if not parts.scheme or "." in parts.scheme:
+        raise InvalidURL(f"{_shown(url)} is not an absolute URL: expected http:// or https:// and a host")
     if parts.scheme.lower() not in ALLOWED_SCHEMES:
-        shown = parts.scheme or "none"
-        raise InvalidURL(f"unsupported scheme {shown!r} (only http and https)")
+        raise InvalidURL(f"unsupported scheme {parts.scheme!r} (only http and https)")
     if not parts.hostname:
         raise InvalidURL("URL has no host")
     if parts.username is not None or parts.password is not None:
         raise InvalidURL("URL carries credentials (user:password@); remove them")
+    _whatwg(url)  # what urlsplit lets through but a browser refuses (a bad host, say)
     return url
+
+
+def _shown(value: str, limit: int = 60) -> str:
+    return repr(value if len(value) <= limit else value[: limit - 3] + "...")
+
+
+def _whatwg(url: str) -> str:
+    """The WHATWG serialisation (href) of the absolute URL ``url``, or :class:`InvalidURL`."""
+    try:
+        return ada_url.normalize_url(url)
+    except ValueError:
+        raise InvalidURL(f"{_shown(url)} is not a valid URL (a browser would refuse it)") from None
 
 
 # Query parameters that only say where a visitor came from. They never select content, so two URLs
@@ -82,12 +100,9 @@ TRACKING_PARAMS = frozenset(
 )
 TRACKING_PREFIXES = ("utm_",)
 
-DEFAULT_PORTS = {"http": 80, "https": 443}
-
 # Browsers drop these anywhere in a URL (WHATWG URL parser), so hrefs split over lines still work.
 _TAB_NEWLINE = str.maketrans("", "", "\t\n\r")
 _C0_AND_SPACE = "".join(chr(i) for i in range(33))
-_ASCII_HOST = re.compile(r"[a-z0-9_-]+(?:\.[a-z0-9_-]+)*")
 _PERCENT_OR_CHAR = re.compile(r"%[0-9A-Fa-f]{2}|.", re.DOTALL)
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 # RFC 3986 pchar minus unreserved: left as written. "?" and "/" are legal in a query too.
@@ -147,56 +162,43 @@ def canonical_link(url: str) -> str:
 
 
 def _parse(url: str, *, strip_tracking: bool) -> _Parts:
-    split = urlsplit(check_url(clean_href(url)))
-    scheme = split.scheme.lower()
+    """``url`` as a browser parses it, then in our normal form. Userinfo is dropped: a link with
+    credentials leads to the same page (imports refuse them, see :func:`check_url`)."""
+    # The WHATWG href is in canonical form: lower-case scheme and host, default port removed,
+    # characters percent-encoded, dot segments resolved. urlsplit takes it apart exactly.
+    split = urlsplit(_whatwg(url))
+    scheme = split.scheme
+    if scheme not in ALLOWED_SCHEMES:
+        raise InvalidURL(f"unsupported scheme {scheme!r} (only http and https)")
     port = split.port
-    if port == DEFAULT_PORTS[scheme]:
-        port = None
-    # hostname is never None here: check_url refused host-less URLs.
-    host = normalise_host(split.hostname or "")
+    host = (split.hostname or "").removesuffix(".")
     # With a host present the path is empty or starts with "/".
     path = _remove_dot_segments(_normalise_escapes(split.path, _PATH_SAFE)) or "/"
     return _Parts(scheme, host, port, path, _parse_query(split.query, strip_tracking))
 
 
 def normalise_host(host: str) -> str:
-    """Lower-case ``host``, drop a trailing dot and convert IDN labels to punycode.
+    """``host`` as a browser maps it (WHATWG host parsing: lower case, UTS 46 to punycode with
+    CheckHyphens and UseSTD3ASCIIRules off, IPv4 number forms to dotted quads, IPv6 compressed),
+    without a trailing dot and IPv6 without brackets.
 
-    Raises :class:`InvalidURL` for anything that is not a plausible DNS name or IP address.
-    Underscores are tolerated because real sites use them in subdomains.
+    Raises :class:`InvalidURL` for what a browser refuses as a host.
     """
-    host = host.lower().removesuffix(".")
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    if ":" in host:
-        try:
-            return ipaddress.IPv6Address(host).compressed
-        except ValueError:
-            raise InvalidURL(f"invalid IPv6 address {host!r}") from None
-    if not host.isascii():
-        try:
-            mapped = idna.uts46_remap(host, std3_rules=False, transitional=False)
-            host = ".".join(
-                label if label.isascii() else idna.alabel(label).decode("ascii")
-                for label in mapped.removesuffix(".").split(".")
-            )
-        except idna.IDNAError as exc:
-            raise InvalidURL(f"invalid international host name: {exc}") from None
-    if not _ASCII_HOST.fullmatch(host):
-        raise InvalidURL(f"invalid host name {host!r}")
-    if "xn--" in host:
-        _check_punycode(host)
-    return host
-
-
-def _check_punycode(host: str) -> None:
-    """Refuse "xn--" labels that do not decode, as browsers do."""
-    for label in host.split("."):
-        if label.startswith("xn--"):
-            try:
-                idna.ulabel(label)
-            except (idna.IDNAError, UnicodeError):
-                raise InvalidURL(f"invalid punycode label {label!r}") from None
+    text = host.strip()
+    bare = text[1:-1] if text.startswith("[") and text.endswith("]") else text
+    if ":" in bare:
+        kind = "IPv6 address"
+        text = f"[{bare}]"
+    else:
+        kind = "host name" if text.isascii() else "international host name"
+    # Characters that would end the host inside a URL: they are not part of any host.
+    if not bare or any(c in bare for c in "/?#@\\[]") or _CONTROL.search(bare):
+        raise InvalidURL(f"invalid {kind} {host!r}")
+    try:
+        hostname = urlsplit(_whatwg(f"http://{text}/")).hostname or ""
+    except InvalidURL:
+        raise InvalidURL(f"invalid {kind} {host!r}") from None
+    return hostname.removesuffix(".")
 
 
 def _normalise_escapes(text: str, safe: frozenset[str]) -> str:
@@ -336,7 +338,7 @@ class Target:
         self.url = url
         self.mode = MatchMode(mode)
         self.strip_tracking = strip_tracking
-        self._parts = _parse(url, strip_tracking=strip_tracking)
+        self._parts = _parse(check_url(url), strip_tracking=strip_tracking)
         self.host_key = _strip_www(self._parts.host)
         self.site = _site(self._parts.host)
         # An IPv6 address has several spellings, so no substring can rule a URL out ("" is in all).

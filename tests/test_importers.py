@@ -98,7 +98,7 @@ FIXTURE_CASES = {
             (5, "referring_url: unsupported scheme 'mailto' (only http and https)"),
             (6, "https://a.example/3", ME, None, None),
             (7, "referring_url: unsupported scheme 'javascript' (only http and https)"),
-            (8, "referring_url: unsupported scheme 'none' (only http and https)"),
+            (8, "referring_url: 'not a url' is not an absolute URL: expected http:// or https:// and a host"),
         ],
     ),
     "gsc_latest_en.csv": (

@@ -10,8 +10,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import NamedTuple
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
+import ada_url
 import parsel
 from lxml import etree
 
@@ -118,7 +119,11 @@ def scan_links(
         if not page.same_host(url):
             external += 1
         if keep is None or keep(url):
-            kept.append((element, href, url))
+            # A kept link gets the browser's exact URL (the quick resolution above is only
+            # good enough to decide); one a browser would not follow is no link.
+            exact = resolve.exact(href)
+            if exact is not None:
+                kept.append((element, href, exact))
     links = [
         _record(element, href, url, context_chars=context_chars, snippet_chars=snippet_chars, hidden_attr=hidden_attr)
         for element, href, url in kept
@@ -146,12 +151,17 @@ def document_base(document: etree._Element, page_url: str) -> str:
 
 
 def resolve_href(href: str, base: str) -> str | None:
-    """Resolve ``href`` like a browser; None unless the result is an http(s) URL with a host.
+    """Resolve ``href`` against ``base`` as a browser does (the WHATWG URL Standard) and return
+    the resulting href; None unless it is an http(s) URL.
 
     That drops ``javascript:``, ``mailto:``, ``tel:``, ``data:`` and every other non-web scheme,
-    and hrefs that do not parse.
+    and hrefs a browser refuses.
     """
-    return _Resolver(base)(href)
+    try:
+        url = ada_url.join_url(base, href)
+    except ValueError:
+        return None
+    return url if url.startswith(_WEB_SCHEMES) else None
 
 
 class _Origin:
@@ -172,7 +182,13 @@ class _Origin:
 
 
 class _Resolver:
-    """Resolves the hrefs of one page against its base URL, skipping ``urljoin`` where it can."""
+    """Resolves the hrefs of one page against its base URL, by string operations for the usual
+    shapes of href and by the WHATWG parser for the rest.
+
+    Calling it is the quick way, for every link of a page: its URL is right for any href a browser
+    accepts, but an absolute href is not validated (that is for the few links kept, by
+    :meth:`exact` and by target matching, which parse them fully).
+    """
 
     def __init__(self, base: str) -> None:
         self.base = base
@@ -185,7 +201,7 @@ class _Resolver:
 
     def __call__(self, href: str) -> str | None:
         href = clean_href(href)
-        simple = "\\" not in href and "/." not in href  # nothing for urljoin to rewrite
+        simple = "\\" not in href and "/." not in href  # nothing for the URL parser to rewrite
         if simple and href[:8].lower().startswith(_WEB_SCHEMES):
             url = href
         elif simple and href.startswith("/") and not href.startswith("//"):
@@ -193,10 +209,7 @@ class _Resolver:
         elif simple and _is_plain_relative(href):
             url = self.directory + href
         else:
-            try:
-                url = urljoin(self.base, _forward_slashes(href))
-            except ValueError:
-                return None
+            return resolve_href(href, self.base)
         lowered = url[:8].lower()
         if not lowered.startswith(_WEB_SCHEMES):
             return None
@@ -206,6 +219,10 @@ class _Resolver:
         if "[" in url and not _splits(url):  # an IPv6 host is the one thing urlsplit refuses
             return None
         return url
+
+    def exact(self, href: str) -> str | None:
+        """:func:`resolve_href` against this page's base."""
+        return resolve_href(href, self.base)
 
 
 def _splits(url: str) -> bool:
@@ -222,14 +239,6 @@ def _is_plain_relative(href: str) -> bool:
         return False
     end = min((i for i in (href.find(c) for c in "/?#") if i >= 0), default=len(href))
     return ":" not in href[:end]
-
-
-def _forward_slashes(href: str) -> str:
-    """Browsers read "\\" as "/" in web URLs, up to the query or fragment."""
-    if "\\" not in href:
-        return href
-    end = min((i for i in (href.find("?"), href.find("#")) if i >= 0), default=len(href))
-    return href[:end].replace("\\", "/") + href[end:]
 
 
 def _host_key(url: str) -> str:
