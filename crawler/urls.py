@@ -58,6 +58,28 @@ def check_url(url: str) -> str:
     return url
 
 
+# A scheme ("https:", "mailto:"), not a host followed by its port ("example.com:8080").
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:(?![0-9])")
+
+
+def site_url(value: str) -> str:
+    """A domain-mode target as users write it: a URL, or a bare host with or without ``www.``
+    and a path (``example.com``, ``www.example.com/blog``), which becomes ``https://`` + it. The
+    scheme and path do not matter in domain mode, so nothing is lost. Raises :class:`InvalidURL`.
+    """
+    text = value.strip()
+    if _SCHEME.match(text) or text.startswith("//"):
+        return check_url(text)
+    authority = re.split(r"[/?#]", text, maxsplit=1)[0]
+    try:
+        normalise_host(authority if authority.endswith("]") else authority.rsplit(":", 1)[0])
+    except InvalidURL:
+        raise InvalidURL(
+            f"{_shown(text)} is neither a URL nor a host name: expected example.com or https://example.com/"
+        ) from None
+    return check_url(f"https://{text}")
+
+
 def _shown(value: str, limit: int = 60) -> str:
     return repr(value if len(value) <= limit else value[: limit - 3] + "...")
 
