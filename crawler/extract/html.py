@@ -15,6 +15,9 @@ lxml's parse, see docs/parsing.md):
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from itertools import islice
+
 import parsel
 from lxml import etree
 from selectolax.lexbor import LexborHTMLParser
@@ -48,19 +51,22 @@ def _candidates(root: etree._Element) -> list[tuple[etree._Element, etree._Eleme
     return found
 
 
+# A page with more links right before tables than this is not repaired (table-layout pages put an
+# image link before many tables; a hostile page nests thousands): it bounds the work per page.
+MAX_REPAIRS = 50
+_KEY_CHARS = 64  # the start of a table's text, enough to tell tables apart
+_KEY_NODES = 200  # nodes read at most to find it, so deeply nested tables cost no more
+
+
 def _tables_back_into_links(root: etree._Element, text: str) -> None:
     candidates = _candidates(root)
-    if not candidates:
+    if not candidates or len(candidates) > MAX_REPAIRS:
         return
-    # (href, table text) of every table an HTML5 parser puts directly inside a link, and whether
-    # the link goes on after the table (then the text lxml left after the table is the link's).
-    inside: dict[tuple[str | None, str], bool] = {}
-    for node in LexborHTMLParser(text).css("a > table"):
-        link = node.parent
-        if link is not None:
-            inside[(link.attributes.get("href"), _squash(node.text(deep=True)))] = node.next is not None
+    inside = _tables_inside_links(text)
+    if not inside:
+        return
     for link, table in candidates:
-        goes_on = inside.get((link.get("href"), _squash("".join(table.itertext()))))
+        goes_on = inside.get((link.get("href"), _prefix(table.itertext())))
         if goes_on is None:
             continue
         tail = table.tail
@@ -68,6 +74,35 @@ def _tables_back_into_links(root: etree._Element, text: str) -> None:
         if not goes_on:
             table.tail = None
             link.tail = (link.tail or "") + (tail or "")
+
+
+def _tables_inside_links(text: str) -> dict[tuple[str | None, str], bool]:
+    """(href, start of the table's text) of every table an HTML5 parser puts directly inside a
+    link, and whether the link goes on after the table (then the text lxml left after the table
+    is the link's)."""
+    found = LexborHTMLParser(text).css("a > table")
+    if len(found) > MAX_REPAIRS:
+        return {}
+    inside = {}
+    for node in found:
+        link = node.parent
+        if link is not None:
+            pieces = (n.text_content or "" for n in islice(node.traverse(include_text=True), _KEY_NODES) if n.tag == "-text")
+            inside[(link.attributes.get("href"), _prefix(pieces))] = node.next is not None
+    return inside
+
+
+def _prefix(pieces: Iterable[str]) -> str:
+    """The first ``_KEY_CHARS`` characters of the whitespace-normalised text, reading no more
+    pieces than needed (the two parsers split whitespace differently, so squash before cutting)."""
+    taken = []
+    size = 0
+    for piece in pieces:
+        taken.append(piece)
+        size += len(piece) - sum(c.isspace() for c in piece)
+        if size > _KEY_CHARS:
+            break
+    return _squash("".join(taken))[:_KEY_CHARS]
 
 
 def _squash(text: str) -> str:
