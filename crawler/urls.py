@@ -3,7 +3,7 @@
 URLs are parsed as browsers parse them, by the WHATWG URL Standard (``ada_url``, bindings to the
 ada parser): host mapping (UTS 46 as WHATWG applies it, IPv4 number forms, IPv6), percent-encoding
 and dot segments are WHATWG's; :func:`normalise` then applies our own equivalences on top (see
-docs/urls.md). Nothing here touches the network: registrable domains come from the public suffix
+docs/parsing.md). Nothing here touches the network: registrable domains come from the public suffix
 list snapshot bundled with ``tldextract``.
 """
 
@@ -335,8 +335,9 @@ class Target:
     parameters (``utm_*``, ``gclid``...) count like any other query parameter.
 
     Cheap pre-check: :attr:`host_key` is the target's lower-case ASCII host without ``www.``.
-    A link URL that is pure ASCII and does not contain ``host_key`` (case-insensitively) can never
-    match, in any mode; :meth:`may_match` tests exactly that, with a couple of string operations and
+    A link URL that is pure ASCII, has no percent-escape in its host part (a browser decodes
+    ``%65xample.com``) and does not contain ``host_key`` (case-insensitively) can never match, in
+    any mode; :meth:`may_match` tests exactly that, with a couple of string operations and
     no parsing, and :meth:`matches` starts with it (as :meth:`same_site` starts with the same test
     on :attr:`site`). A relative href does not carry its host, so a caller pre-checking raw hrefs
     must first know that the page's own host cannot match (for example
@@ -363,9 +364,10 @@ class Target:
         self._parts = _parse(check_url(url), strip_tracking=strip_tracking)
         self.host_key = _strip_www(self._parts.host)
         self.site = _site(self._parts.host)
-        # An IPv6 address has several spellings, so no substring can rule a URL out ("" is in all).
-        self._needle = "" if ":" in self.host_key else self.host_key
-        self._site_needle = "" if ":" in self.site else self.site
+        # An IP address has several spellings (IPv6, and IPv4 in hex or as one number), so no
+        # substring can rule a URL out ("" is in all).
+        self._needle = _needle(self.host_key)
+        self._site_needle = _needle(self.site)
         self._path_key = self._parts.path.rstrip("/")
         self._query_key = tuple(sorted(self._parts.query, key=_pair_sort_key))
 
@@ -374,7 +376,7 @@ class Target:
 
     def may_match(self, url: str) -> bool:
         """False only if ``url`` certainly cannot match; see the class docstring."""
-        return not url.isascii() or self._needle in url.lower()
+        return not url.isascii() or self._needle in url.lower() or _escaped_host(url)
 
     def matches(self, url: str) -> bool:
         """Whether the absolute link URL ``url`` points to the target. Never raises."""
@@ -394,7 +396,7 @@ class Target:
         included so that ``same_site`` can serve as the ``keep`` filter of link extraction for
         every backlink of a page at once. Never raises.
         """
-        if url.isascii() and self._site_needle not in url.lower():
+        if url.isascii() and self._site_needle not in url.lower() and not _escaped_host(url):
             return False
         try:
             link = _parse(url, strip_tracking=self.strip_tracking)
@@ -416,6 +418,17 @@ class Target:
         return on_boundary and _contains_pairs(link.query, self._query_key)
 
 
+def _needle(host: str) -> str:
+    return "" if ":" in host or _is_ipv4(host) else host
+
+
+def _escaped_host(url: str) -> bool:
+    """Whether the part of ``url`` up to its path holds a percent-escape, which may spell the host."""
+    start = url.find("//") + 2
+    end = url.find("/", start)
+    return "%" in (url[start:] if end < 0 else url[start:end])
+
+
 def same_site_as_any(targets: Sequence[Target]) -> Callable[[str], bool]:
     """``lambda url: any(t.same_site(url) for t in targets)``, with the substring pre-check done
     once per URL for all targets: the ``keep`` filter of a page with several backlinks, called
@@ -425,7 +438,7 @@ def same_site_as_any(targets: Sequence[Target]) -> Callable[[str], bool]:
     def keep(url: str) -> bool:
         if url.isascii():
             lowered = url.lower()
-            if not any(needle in lowered for needle in needles):
+            if not any(needle in lowered for needle in needles) and not _escaped_host(url):
                 return False
         return any(target.same_site(url) for target in targets)
 

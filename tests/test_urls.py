@@ -255,6 +255,12 @@ MATCH_TABLE = [
     ("https://example.com/p?id=1", EXACT, "https://example.com/p", False),
     ("https://example.com/p?a=1&a=2", EXACT, "https://example.com/p?a=1", False),
     ("https://example.com/page", EXACT, "ftp://example.com/page", False),
+    # hosts as a browser reads them
+    ("https://example.com/page", EXACT, "https://%65xample.com/page", True),
+    ("https://example.com/", DOMAIN, "https://EXAMPLE.com%2E/", True),
+    ("http://127.0.0.1/page", EXACT, "http://0x7f.1/page", True),
+    ("http://127.0.0.1/page", EXACT, "http://2130706433/page", True),
+    ("https://i\u2764.ws/", EXACT, "https://xn--i-7iq.ws/", True),
     # userinfo does not change the page a link leads to
     ("https://example.com/page", EXACT, "https://user:pw@example.com/page", True),
     ("https://example.com/", DOMAIN, "https://user@example.com/", True),
