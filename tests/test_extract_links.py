@@ -348,3 +348,19 @@ def test_page_text_equals_visible_text(html: str) -> None:
 def test_page_text_equals_visible_text_on_random_markup(pieces: list[str]) -> None:
     document = Selector(text="<html><body>" + "".join(pieces) + "</body></html>").root
     assert page_text(document) == visible_text(document)
+
+
+@pytest.mark.parametrize(
+    ("href", "expected"),
+    [
+        ("https:///path", "https://path/"),
+        ("https:x.example/p", "https://x.example/p"),  # another scheme than the page's: absolute
+        ("http:x.example/p", "http://page.example/x.example/p"),  # the page's own: relative
+        ("///x.example/p", "http://x.example/p"),
+        ("https://user@x.example/p", "https://user@x.example/p"),
+        ("https://x.example/q?a=\x01b", "https://x.example/q?a=%01b"),
+    ],
+)
+def test_links_a_browser_follows_are_extracted(href: str, expected: str) -> None:
+    html = f"<html><body><a href='{href}'>x</a></body></html>"
+    assert [link.url for link in extract_links(Selector(text=html), "http://page.example/")] == [expected]

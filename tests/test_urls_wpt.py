@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.extract.links import resolve_href
+from crawler.extract.links import _Resolver, resolve_href
 from crawler.urls import normalise
 
 DATA = json.loads((Path(__file__).parent / "fixtures" / "wpt" / "urltestdata.json").read_text(encoding="utf-8"))
@@ -64,3 +64,12 @@ def test_href_resolves_as_whatwg_does(case: tuple[str, str, str | None]) -> None
 def test_what_whatwg_fails_is_refused(case: tuple[str, str, str | None]) -> None:
     href, base, _ = case
     assert resolve_href(href, base) is None
+
+
+@pytest.mark.parametrize("case", [c for c in RESOLVES if _web(c[1]) and _web(c[2])], ids=_id)
+def test_the_quick_pass_over_a_pages_links_agrees(case: tuple[str, str, str | None]) -> None:
+    """Link extraction decides which links to keep on a quicker resolution than
+    :func:`resolve_href`: it must never lose a link a browser has, nor move it elsewhere."""
+    href, base, expected = case
+    quick = _Resolver(base)(href)
+    assert quick is not None and normalise(quick) == normalise(expected or "")

@@ -211,13 +211,13 @@ class _Resolver:
         else:
             return resolve_href(href, self.base)
         lowered = url[:8].lower()
+        # What the string forms cannot vouch for (no host, say "https:///x", or a bracketed
+        # host) is the WHATWG parser's to decide: a browser may still read a link there.
         if not lowered.startswith(_WEB_SCHEMES):
-            return None
+            return resolve_href(href, self.base)
         after_scheme = url[lowered.index("//") + 2 :]
-        if after_scheme[:1] in ("", "/", "?", "#"):
-            return None  # no host
-        if "[" in url and not _splits(url):  # an IPv6 host is the one thing urlsplit refuses
-            return None
+        if after_scheme[:1] in ("", "/", "?", "#") or "[" in url and not _splits(url):
+            return resolve_href(href, self.base)
         return url
 
     def exact(self, href: str) -> str | None:
