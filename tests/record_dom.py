@@ -45,6 +45,14 @@ CASES: dict[str, str] = {
     "br_in_anchor": '<a href="/br">line one<br>line two</a>',
     "hidden_link": '<div hidden><a href="/in-hidden">hidden link</a></div>',
     "script_style_in_anchor": '<a href="/script">a<script>var x = 1;</script><style>p{}</style>b</a>',
+    # URLs as the browser resolves them (the page is http://page.test/dir/page.html)
+    "scheme_without_slashes": '<a href="https:x.example/p">other scheme</a><a href="http:same">same scheme</a>',
+    "triple_slash": '<a href="///x.example/path">x</a>',
+    "userinfo": '<a href="https://user:pw@x.example/">x</a>',
+    "backslashes": '<a href="\\\\x.example\\a\\b?q=\\c">x</a>',
+    "symbol_host": '<a href="https://i\u2764.ws/">x</a><a href="http://\u0392\u038c\u039b\u039f\u03a3.gr/">y</a>',
+    "control_in_query": '<a href="/q?a=&#1;b">x</a>',
+    "base_href": '<base href="/base/"><a href="rel">x</a>',
 }
 
 
