@@ -33,11 +33,10 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from parsel import Selector
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from crawler.extract.html import parse_html  # noqa: E402
 from crawler.extract.links import scan_links  # noqa: E402
 from crawler.urls import normalise  # noqa: E402
 
@@ -117,7 +116,7 @@ def compare(dom: dict[str, list[dict[str, str]]], show: int) -> int:
             print(f"{url}: not recorded; run with --record", file=sys.stderr)
             return 2
         truth = [link for link in dom[url] if _web(link["href"])]
-        ours = scan_links(Selector(text=html, type="html"), url).links
+        ours = scan_links(parse_html(html), url).links
         totals["pages"] += 1
         totals["dom_links"] += len(truth)
         exact = Counter(link.url for link in ours)

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from parsel import Selector
 from pydantic import BaseModel, Field
 
+from crawler.extract.html import parse_html
 from crawler.extract.links import HIDDEN_ATTR, scan_links
 from crawler.extract.page import effective_follow, extract_page, is_html, looks_like_challenge, too_deep
 from crawler.items import DueBacklink, LinkRecord, MatchMode, Observation, PageFacts
@@ -78,7 +78,7 @@ def observe_page(
         return observe_failure(backlinks, page.url, Status.NOT_HTML, content_type or "unknown", at)
 
     targets = [(b, Target(b.target_url, b.match, strip_tracking=strip_tracking)) for b in backlinks]
-    sel = Selector(text=page.text, type="html")
+    sel = parse_html(page.text)
     # One pass over the page's links for all its backlinks; only links on the targets' sites get
     # the expensive fields (anchor, context, snippet).
     scan = scan_links(
