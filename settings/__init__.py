@@ -156,6 +156,9 @@ SPIDER_MIDDLEWARES = {
 }
 REFERRER_POLICY = "no-referrer"  # a verification visit claims to come from nowhere
 TELNETCONSOLE_ENABLED = False  # a listening port nobody uses on a nightly job
+# Scrapy 2.19's RemoteControl: an HTTP endpoint on loopback that executes Python sent to it (its
+# token in a job file under the home directory). Off for the same reason as the telnet console.
+REMOTE_CONTROL_ENABLED = False
 
 # --- Output ------------------------------------------------------------------------------------------
 LOG_LEVEL = "INFO"
