@@ -30,6 +30,13 @@ BACKLINKS_START_CHUNK = 500  # referring pages read from the database at a time
 # or a blocked crawler, not the web. It moves no backlink to lost (its losses wait for a healthy run).
 BACKLINKS_DEGRADED_SHARE = 0.5
 
+# --- Reading pages (crawler/pagepool.py) ---------------------------------------------------------
+# Parsing and extraction run in worker processes, never on the reactor: a page lxml cannot read in
+# BACKLINKS_PARSE_SECONDS (e.g. one element with a million attributes) is `too_large`,
+# `parse_timeout`, and its worker is replaced. Two workers: one such page never stalls the others.
+BACKLINKS_PARSE_WORKERS = 2
+BACKLINKS_PARSE_SECONDS = 10.0
+
 # --- Scale-out: several processes, one run (docs/production.md) ---------------------------------
 # Processes claim referring registrable domains with a lease, extended while they work; a dead
 # process's domains are claimed again once its lease runs out.

@@ -29,6 +29,7 @@ SETTINGS = {
     "RETRY_TIMES": "0",
     "BACKLINKS_CONFIRM_MISSES": "1",  # a single miss would be `lost`: no false miss may slip by
     "CONCURRENT_REQUESTS_PER_DOMAIN": "4",
+    "BACKLINKS_PARSE_SECONDS": "5",  # the attribute bomb's budget; the 100,000-link page needs ~1 s
 }
 
 

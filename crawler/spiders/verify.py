@@ -23,7 +23,8 @@ from crawler.args import VerifyArgs
 from crawler.config import check_settings
 from crawler.items import DuePage, Observation
 from crawler.observe import Fetched, merge_failed_render, merge_rendered, observe_failure, observe_page
-from crawler.outcome import classify_failure
+from crawler.outcome import Status, classify_failure
+from crawler.pagepool import Interrupted, OverBudget, PagePool, read_static
 from crawler.render.browser import classify_render_failure
 from crawler.render.handler import REUSE_META
 from crawler.render.middleware import PROBE_META
@@ -80,6 +81,7 @@ class VerifySpider(Spider):
         spider.confirm_by_render = settings.getbool("BACKLINKS_RENDER_CONFIRM_MISSES")
         spider.memory_days = settings.getfloat("BACKLINKS_RENDER_MEMORY_DAYS")
         spider.render_memory = RenderMemory()
+        spider.pages = PagePool(settings.getint("BACKLINKS_PARSE_WORKERS"), settings.getfloat("BACKLINKS_PARSE_SECONDS"))
         return spider
 
     def work_order(self, now: datetime) -> WorkOrder:
@@ -89,6 +91,7 @@ class VerifySpider(Spider):
         return WorkOrder(due=due, arguments=self.run_arguments, key=args.run, shard=self.shard)
 
     async def start(self) -> AsyncIterator[Request]:
+        self.pages.start()
         now = datetime.now(UTC)
         sessions = make_sessionmaker(self.engine)
         if self.render_unavailable:
@@ -176,38 +179,65 @@ class VerifySpider(Spider):
             },
         )
 
-    def parse(self, response: Response) -> Iterator[Observation | Request]:
+    async def parse(self, response: Response) -> AsyncIterator[Observation | Request]:
         page: DuePage = response.meta[PAGE_META]
         fetched = _fetched(page, response)
-        observations = observe_page(
-            page.backlinks, fetched, datetime.now(UTC), strip_tracking=self.strip_tracking
-        )
-        if self.render_mode is RenderMode.AUTO:
-            reason = render_after_static(observations, fetched.text, confirm_misses=self.confirm_by_render)
-            if reason is not None:
-                yield self.render_request(page, reason, observations)
-                return
-        yield from observations
+        now = datetime.now(UTC)
+        try:
+            observations, reason = await self.pages.run(
+                read_static, page.backlinks, fetched, now, strip_tracking=self.strip_tracking,
+                auto_render=self.render_mode is RenderMode.AUTO, confirm_by_render=self.confirm_by_render,
+            )
+        except OverBudget as exc:
+            observations, reason = self._over_budget(page, exc, now), None
+        except Interrupted:
+            self._interrupted(page)
+            return
+        if reason is not None:
+            yield self.render_request(page, reason, observations)
+            return
+        for observation in observations:
+            yield observation
 
-    def parse_rendered(self, response: Response) -> Iterator[Observation]:
+    def _over_budget(self, page: DuePage, exc: OverBudget, at: datetime) -> list[Observation]:
+        self.crawler.stats.inc_value(f"backlinks/parse/{exc.reason}")
+        logger.warning("Could not read %s within its budget (%s)", page.url, exc.reason)
+        return observe_failure(page.backlinks, page.url, Status.TOO_LARGE, exc.reason, at)
+
+    def _interrupted(self, page: DuePage) -> None:
+        self.crawler.stats.inc_value("backlinks/parse/interrupted")
+        logger.info("Reading %s was interrupted: the crawl is stopping; its backlinks stay due", page.url)
+
+    async def parse_rendered(self, response: Response) -> AsyncIterator[Observation]:
         page: DuePage = response.meta[PAGE_META]
         _reason, static = response.meta[RENDER_META]
         probe: RenderProbe = response.meta[PROBE_META]
         now = datetime.now(UTC)
-        rendered = observe_page(
-            page.backlinks, _fetched(page, response), now, strip_tracking=self.strip_tracking, rendered=True
-        )
-        raw = static
-        if raw is None and probe.raw_body is not None:
-            # Straight to the browser: the server's HTML as the browser received it is the raw view.
-            raw_page = _fetched(page, response, raw_body=probe.raw_body)
-            raw = observe_page(page.backlinks, raw_page, now, strip_tracking=self.strip_tracking)
+        try:
+            rendered = await self.pages.run(
+                observe_page, page.backlinks, _fetched(page, response), now, strip_tracking=self.strip_tracking,
+                rendered=True,
+            )
+            raw = static
+            if raw is None and probe.raw_body is not None:
+                # Straight to the browser: the server's HTML as the browser received it is the raw view.
+                raw_page = _fetched(page, response, raw_body=probe.raw_body)
+                raw = await self.pages.run(observe_page, page.backlinks, raw_page, now, strip_tracking=self.strip_tracking)
+        except OverBudget as exc:
+            unread = self._over_budget(page, exc, now)
+            for observation in merge_failed_render(static, Status.TOO_LARGE, exc.reason, now) if static else unread:
+                yield observation
+            return
+        except Interrupted:
+            self._interrupted(page)
+            return
         observations = merge_rendered(raw, rendered)
         stats = self.crawler.stats
         stats.inc_value("backlinks/render/pages")
         if any(obs.found_in == "rendered" for obs in observations):
             stats.inc_value("backlinks/render/found_only_rendered")
-        yield from observations
+        for observation in observations:
+            yield observation
 
     def render_errback(self, failure: Failure) -> Iterator[Observation]:
         request = failure.request  # type: ignore[attr-defined]
@@ -229,6 +259,7 @@ class VerifySpider(Spider):
         yield from observe_failure(page.backlinks, page.url, status, reason, datetime.now(UTC))
 
     def closed(self, reason: str) -> None:
+        self.pages.close()
         self.engine.dispose()
 
 
