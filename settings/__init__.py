@@ -12,6 +12,8 @@ from pipelines.db import database_url
 BOT_NAME = "backlinks"
 SPIDER_MODULES = ["crawler.spiders"]
 NEWSPIDER_MODULE = "crawler.spiders"
+# Our `crawl` replaces Scrapy's: its exit status says whether everything was stored (crawler/exitcode.py).
+COMMANDS_MODULE = "crawler.commands"
 
 # --- Storage ---------------------------------------------------------------------------------
 # Any SQLAlchemy URL; the environment variable wins over the SQLite file in the current directory,

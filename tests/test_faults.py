@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import func, select
 
 from crawler.demo.run import crawl_env
+from crawler.exitcode import ExitCode
 from pipelines.db import make_engine, make_sessionmaker
 from pipelines.imports import import_clean
 from pipelines.models import Backlink, Check, Run, State
@@ -48,7 +49,8 @@ def faults(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
         env = crawl_env(url)
         env.update(BACKLINKS_RESOLVE=server.resolve_rules(), BACKLINKS_ALLOWED_NETWORKS="127.0.0.1/32")
         result = crawl_measured(crawl_command(["all=1"], SETTINGS), env, cwd=str(workdir))
-        assert result.returncode == 0, result.stderr[-3000:]
+        # A web of faults is mostly inconclusive: the run is degraded, and the exit status says so.
+        assert result.returncode == ExitCode.DEGRADED, result.stderr[-3000:]
         engine = make_engine(url)
         with make_sessionmaker(engine)() as session:
             states = {
@@ -65,7 +67,6 @@ def faults(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
 
 def test_the_crawl_finishes_fast_and_small(faults: dict[str, Any]) -> None:
     result: Measured = faults["result"]
-    assert result.returncode == 0, result.stderr[-3000:]
     assert "Traceback" not in result.stderr, result.stderr[-3000:]
     assert result.seconds < MAX_SECONDS
     assert result.max_rss_mb < MAX_RSS_MB

@@ -14,6 +14,7 @@ from typing import Any, Self
 
 from scrapy import Request, Spider
 from scrapy.crawler import Crawler
+from scrapy.settings import BaseSettings
 from scrapy.http import HtmlResponse, Response, TextResponse
 from scrapy_playwright.page import PageMethod
 from sqlalchemy.orm import sessionmaker
@@ -32,7 +33,7 @@ from crawler.render.policy import RenderMemory, RenderMode, RenderReason, render
 from crawler.render.probe import RenderProbe, target_hosts
 from crawler.render.setup import RENDER_SLOT, configure_rendering
 from pipelines import work
-from pipelines.db import make_engine, make_sessionmaker
+from pipelines.db import make_engine, make_sessionmaker, require_schema
 from pipelines.due import DueFilter, iter_due_pages
 from pipelines.store import load_render_memory
 from pipelines.work import Shard, Ticket, WorkOrder
@@ -52,15 +53,25 @@ class VerifySpider(Spider):
         arguments = {name: kwargs.pop(name) for name in list(kwargs) if not name.startswith("_")}
         super().__init__(*args, **kwargs)
         self.arguments = VerifyArgs.parse(arguments)
-        # What the run record shows: only what was asked for (its key and this process's shard
-        # are not the run's arguments).
-        self.run_arguments = self.arguments.model_dump(
-            mode="json", exclude_defaults=True, exclude={"run", "shard", "shards"}
-        )
+        self.run_arguments = _run_arguments(self.arguments)
         shards = self.arguments.shards
         self.shard = Shard(self.arguments.shard, shards) if shards and self.arguments.shard is not None else None
         # Set by the storage pipeline once it has joined the run: the spider claims domains under it.
         self.ticket: Ticket | None = None
+
+    @classmethod
+    def preflight(cls, settings: BaseSettings, arguments: dict[str, Any]) -> None:
+        """Raise the first error that would stop the crawl at start-up, before Scrapy starts it
+        (crawler.commands.crawl prints it as one line): a bad setting or -a argument, a database
+        that is unreachable or at an old schema, a run key in use with other arguments."""
+        check_settings(settings)
+        parsed = VerifyArgs.parse({k: v for k, v in arguments.items() if not k.startswith("_")})
+        engine = make_engine(settings["BACKLINKS_DATABASE_URL"])
+        try:
+            require_schema(engine)
+            work.check_joinable(make_sessionmaker(engine), parsed.run, _run_arguments(parsed))
+        finally:
+            engine.dispose()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
@@ -261,6 +272,12 @@ class VerifySpider(Spider):
     def closed(self, reason: str) -> None:
         self.pages.close()
         self.engine.dispose()
+
+
+def _run_arguments(arguments: VerifyArgs) -> dict[str, Any]:
+    """What the run record shows: only what was asked for (its key and this process's shard are
+    not the run's arguments)."""
+    return arguments.model_dump(mode="json", exclude_defaults=True, exclude={"run", "shard", "shards"})
 
 
 def _fetched(page: DuePage, response: Response, raw_body: bytes | None = None) -> Fetched:
