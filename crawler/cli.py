@@ -221,7 +221,7 @@ def export(
             rows, fields = queries.iter_checks(session, moment, run), queries.CHECK_FIELDS
         else:
             rows, fields = queries.iter_events(session, queries.events_query(moment, run)), queries.EVENT_FIELDS
-        count = write_rows(rows, fields, format.value, out)
+        count = write_rows(rows, fields, format.value, out, terminal=output is None)
     if output:
         console.print(f"wrote {count} rows to {output}", markup=False)
 
