@@ -11,7 +11,10 @@ whose task overruns its timeout and starts a fresh one, so a page over budget co
 budget. Measured cost per page on the static benchmark: docs/benchmarks.md.
 
 Workers are spawned, not forked: the crawler has threads (the reactor's pool, Playwright's loop),
-and a forked child would inherit their locks.
+and a forked child would inherit their locks. As with any spawned process, the worker imports the
+parent's main module first: `scrapy`, `python -m scrapy` and Scrapyd's runner guard their entry
+point; a script of your own that starts a crawl must too (``if __name__ == "__main__":``). Each
+worker holds ~70 MB (lxml, parsel, pydantic and the extraction code).
 """
 
 from __future__ import annotations
