@@ -29,7 +29,7 @@ from crawler.pagepool import Interrupted, OverBudget, PagePool, read_static
 from crawler.render.browser import classify_render_failure
 from crawler.render.handler import REUSE_META
 from crawler.render.middleware import PROBE_META
-from crawler.render.policy import RenderMemory, RenderMode, RenderReason, render_after_static, render_first
+from crawler.render.policy import RenderMemory, RenderMode, RenderReason, render_first
 from crawler.render.probe import RenderProbe, target_hosts
 from crawler.render.setup import RENDER_SLOT, configure_rendering
 from pipelines import work
