@@ -31,6 +31,9 @@ from pipelines.db import SchemaError
 from pipelines.work import RunMismatch
 
 
+ITEM_ERRORS = "backlinks/item_errors"  # items a pipeline raised on (counted by the crawl command)
+
+
 class ExitCode(IntEnum):
     OK = 0
     CRASHED = 1
@@ -48,7 +51,8 @@ def outcome(stats: Mapping[str, Any], *, limited: bool = False) -> tuple[ExitCod
     if failed_rows:
         problems.append((ExitCode.NOT_STORED, f"{failed_rows} results could not be stored"))
     if "backlinks/run_id" in stats:  # the storage pipeline ran: everything scraped must be stored
-        unstored = stats.get("item_scraped_count", 0) - stats.get("backlinks/stored", 0) - failed_rows
+        produced = stats.get("item_scraped_count", 0) + stats.get(ITEM_ERRORS, 0)
+        unstored = produced - stats.get("backlinks/stored", 0) - failed_rows
         if unstored > 0:
             problems.append((ExitCode.NOT_STORED, f"{unstored} results were not stored"))
     if stats.get("spider_exceptions/count", 0):

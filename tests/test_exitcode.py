@@ -30,6 +30,7 @@ STORED = {"backlinks/run_id": 1, "item_scraped_count": 10, "backlinks/stored": 1
         ({**STORED, "backlinks/run_status": "finished"}, False, ExitCode.OK, "ok"),
         ({**STORED, "backlinks/run_status": "running"}, False, ExitCode.OK, "ok"),  # others still at work
         ({**STORED, "backlinks/stored": 4}, False, ExitCode.NOT_STORED, "6 results were not stored"),
+        ({**STORED, "backlinks/item_errors": 2}, False, ExitCode.NOT_STORED, "2 results were not stored"),
         ({**STORED, "backlinks/stored": 8, "backlinks/store/failed_rows": 2}, False, ExitCode.NOT_STORED, "2 results could not"),
         ({**STORED, "spider_exceptions/count": 1}, False, ExitCode.NOT_STORED, "1 pages failed in the spider"),
         ({**STORED, "finish_reason": "shutdown"}, False, ExitCode.INCOMPLETE, "stopped early (shutdown)"),

@@ -12,11 +12,12 @@ import argparse
 import logging
 import sys
 
+from scrapy import Spider, signals
 from scrapy.commands import crawl
 from scrapy.crawler import Crawler
 from twisted.internet.defer import Deferred
 
-from crawler.exitcode import ExitCode, outcome, startup_problem
+from crawler.exitcode import ITEM_ERRORS, ExitCode, outcome, startup_problem
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +36,8 @@ class Command(crawl.Command):
             except Exception as exc:
                 self.exitcode = self._failed_start(crawler, exc)
                 return
+        # An item a pipeline failed on (a batch the database refused) is counted: it was not stored.
+        crawler.signals.connect(self._item_error, signal=signals.item_error)
         started = self.crawler_process.crawl(crawler, **opts.spargs)
         errors: list[BaseException] = []
         if isinstance(started, Deferred):  # FORCE_CRAWLER_PROCESS: Twisted's own loop
@@ -55,6 +58,10 @@ class Command(crawl.Command):
             logger.warning("Exit status %d: %s", code, why)
             print(f"scrapy crawl {args[0]}: exit {int(code)}: {why}", file=sys.stderr)
         self.exitcode = code
+
+    @staticmethod
+    def _item_error(spider: Spider, **_: object) -> None:
+        spider.crawler.stats.inc_value(ITEM_ERRORS)
 
     def _failed_start(self, crawler: Crawler, exc: BaseException) -> int:
         message = startup_problem(exc, crawler.settings.get("BACKLINKS_DATABASE_URL"))
