@@ -8,7 +8,7 @@ pickling and hand-off ("main"), and the workers the parse ("workers", their star
 import asyncio, resource, time
 from datetime import UTC, datetime
 from crawler.items import DueBacklink
-from crawler.observe import Fetched, observe_page
+from crawler.observe import Fetched
 from crawler.pagepool import PagePool, read_static
 from crawler.simweb import SimConfig, iter_pages
 from crawler.simweb.model import Renderer
