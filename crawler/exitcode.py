@@ -30,7 +30,6 @@ from crawler.render.browser import BrowserNotFound
 from pipelines.db import SchemaError
 from pipelines.work import RunMismatch
 
-
 ITEM_ERRORS = "backlinks/item_errors"  # items a pipeline raised on (counted by the crawl command)
 
 

@@ -45,6 +45,7 @@ PARSE_CRASHED = "parse_crashed"
 # Ctrl-C reaches the whole process group, and the crawl shuts itself down cleanly).
 _STOPPED_BY = {signal.SIGTERM, -signal.SIGTERM, -signal.SIGHUP}
 
+
 class OverBudget(Exception):
     """The page could not be read within its budget (``reason``: one of the reasons above)."""
 
