@@ -256,7 +256,8 @@ def schedule(
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     for where, job in scheduled:
-        console.print(f"run {key}: job {job} on {where}", markup=False, highlight=False)
+        # The job id is the node's answer: shown inert like page text.
+        console.print(f"run {safe(key)}: job {safe(job)} on {safe(where)}", markup=False, highlight=False)
     if failure:
         _fail(f"scheduling failed: {failure}")
 
