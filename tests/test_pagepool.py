@@ -68,7 +68,8 @@ async def test_a_page_over_budget_is_given_up_and_the_next_page_is_read(pool: Pa
     with pytest.raises(OverBudget) as caught:
         await _read(pool, attribute_bomb(200_000))  # minutes of lxml
     assert caught.value.reason == PARSE_TIMEOUT
-    assert time.monotonic() - started < 8  # the budget (2 s) and a worker's start, not the parse
+    # The budget (2 s) and a worker's start, even on a busy machine; not the parse (many minutes).
+    assert time.monotonic() - started < 30
     # The worker was replaced: the pool goes on reading.
     observations, render = await _read(pool, f"<html><body>{LINK}</body></html>")
     assert [o.status for o in observations] == [Status.LIVE] and render is None
