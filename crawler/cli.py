@@ -25,7 +25,7 @@ from crawler.importers import FORMATS, ImportFormatError, read_backlinks
 from crawler.items import MatchMode
 from crawler.report import events_table, safe, status_table
 from crawler.schedule import ENV_NODES, ScheduleError, parse_pairs, run_key, schedule_jobs
-from crawler.urls import InvalidURL, check_url
+from crawler.urls import InvalidURL, check_url, site_url
 from pipelines import queries
 from pipelines.db import SchemaError, database_url, make_engine, make_sessionmaker, require_schema, upgrade
 from pipelines.imports import import_rows
@@ -112,9 +112,9 @@ def import_(
     """Import known backlinks from our CSV/JSON, a URL list, GSC, Ahrefs, Semrush, Majestic or Moz."""
     if format is not None and format not in FORMATS:
         raise typer.BadParameter(f"{format!r}: choose one of {', '.join(FORMATS)}", param_hint="--format")
-    if target is not None:
+    if target is not None and match is not None:  # else the format's default mode decides, on reading
         try:
-            target = check_url(target)
+            target = site_url(target) if match is MatchMode.DOMAIN else check_url(target)
         except InvalidURL as exc:
             raise typer.BadParameter(str(exc), param_hint="--target") from None
     sessions = _sessions()

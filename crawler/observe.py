@@ -9,15 +9,23 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from parsel import Selector
 from pydantic import BaseModel, Field
 
+from crawler.extract.html import parse_html
 from crawler.extract.links import HIDDEN_ATTR, scan_links
 from crawler.extract.page import effective_follow, extract_page, is_html, looks_like_challenge, too_deep
 from crawler.items import DueBacklink, LinkRecord, MatchMode, Observation, PageFacts
 from crawler.outcome import GONE_HTTP, Miss, Status, classify_http
 from crawler.urls import Target, canonical_link, same_site_as_any
 
+
+# A 200 without content (a crashed CMS, an HTTP/1.0 server that closed after the headers): no
+# evidence either way, so a server error rather than a page that lacks the link.
+EMPTY_BODY = "empty_body"
+# The elements of a parsed document besides its html/head/body shell, which the parser or the
+# browser makes even of an empty body. Written with /* so that a tree whose names do not match
+# counts as content: an unexpected tree can make a page judged, never an empty one.
+_BEYOND_SHELL = "/*/*[not(self::head or self::body)] | /*/head/* | /*/body/*"
 
 # Where a live link was found (Ahrefs' "raw" and "rendered"): the server's HTML, the browser's DOM, or both.
 RAW, RENDERED, BOTH = "raw", "rendered", "both"
@@ -63,12 +71,14 @@ def observe_page(
             _observation(b, page.url, at, Status.MISSING_UNCONFIRMED, Miss.PAGE_NOT_FOUND.value, facts)
             for b in backlinks
         ]
+    if not page.body.strip() or (page.text is not None and not page.text.strip()):
+        return observe_failure(backlinks, page.url, Status.SERVER_ERROR, EMPTY_BODY, at)
     content_type = _first(page.headers, "content-type")
     if page.text is None or not is_html(content_type, page.body):
         return observe_failure(backlinks, page.url, Status.NOT_HTML, content_type or "unknown", at)
 
     targets = [(b, Target(b.target_url, b.match, strip_tracking=strip_tracking)) for b in backlinks]
-    sel = Selector(text=page.text, type="html")
+    sel = parse_html(page.text)
     # One pass over the page's links for all its backlinks; only links on the targets' sites get
     # the expensive fields (anchor, context, snippet).
     scan = scan_links(
@@ -90,11 +100,18 @@ def observe_page(
     links = scan.links
     found_in = RENDERED if rendered else RAW
     judged = [_judge(b, target, links, facts, page.url, at, found_in) for b, target in targets]
+    if any(obs.status is Status.MISSING_UNCONFIRMED for obs in judged) and _empty_document(sel):
+        return observe_failure(backlinks, page.url, Status.SERVER_ERROR, EMPTY_BODY, at)
     if any(obs.status is Status.MISSING_UNCONFIRMED for obs in judged) and too_deep(sel):
         # The HTML parser stops building the tree past its depth limit: what it dropped may hold
         # the link, so a miss on such a page is no evidence.
         return [_unjudged(obs) if obs.status is Status.MISSING_UNCONFIRMED else obs for obs in judged]
     return judged
+
+
+def _empty_document(sel: Selector) -> bool:
+    """No element besides the shell and no text: nothing a link could have been removed from."""
+    return not sel.xpath(_BEYOND_SHELL) and not sel.xpath("normalize-space(/*)").get()
 
 
 def _unjudged(obs: Observation) -> Observation:

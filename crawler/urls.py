@@ -1,7 +1,10 @@
 """Pure URL handling: validation of input URLs, normalisation, and matching a link to a target.
 
-Nothing here touches the network: IDN hosts are converted with ``idna`` and registrable domains come
-from the public suffix list snapshot bundled with ``tldextract``.
+URLs are parsed as browsers parse them, by the WHATWG URL Standard (``ada_url``, bindings to the
+ada parser): host mapping (UTS 46 as WHATWG applies it, IPv4 number forms, IPv6), percent-encoding
+and dot segments are WHATWG's; :func:`normalise` then applies our own equivalences on top (see
+docs/parsing.md). Nothing here touches the network: registrable domains come from the public suffix
+list snapshot bundled with ``tldextract``.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from functools import lru_cache
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
-import idna
+import ada_url
 import tldextract
 
 from crawler.items import MatchMode
@@ -42,14 +45,51 @@ def check_url(url: str) -> str:
         parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError as exc:
         raise InvalidURL(f"unparseable URL: {exc}") from None
+    # "example.com:8080/x" splits into scheme "example.com": a host written without a scheme.
+    if not parts.scheme or "." in parts.scheme:
+        raise InvalidURL(f"{_shown(url)} is not an absolute URL: expected http:// or https:// and a host")
     if parts.scheme.lower() not in ALLOWED_SCHEMES:
-        shown = parts.scheme or "none"
-        raise InvalidURL(f"unsupported scheme {shown!r} (only http and https)")
+        raise InvalidURL(f"unsupported scheme {parts.scheme!r} (only http and https)")
     if not parts.hostname:
         raise InvalidURL("URL has no host")
     if parts.username is not None or parts.password is not None:
         raise InvalidURL("URL carries credentials (user:password@); remove them")
+    _whatwg(url)  # what urlsplit lets through but a browser refuses (a bad host, say)
     return url
+
+
+# A scheme ("https:", "mailto:"), not a host followed by its port ("example.com:8080").
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:(?![0-9])")
+
+
+def site_url(value: str) -> str:
+    """A domain-mode target as users write it: a URL, or a bare host with or without ``www.``
+    and a path (``example.com``, ``www.example.com/blog``), which becomes ``https://`` + it. The
+    scheme and path do not matter in domain mode, so nothing is lost. Raises :class:`InvalidURL`.
+    """
+    text = value.strip()
+    if _SCHEME.match(text) or text.startswith("//"):
+        return check_url(text)
+    authority = re.split(r"[/?#]", text, maxsplit=1)[0]
+    try:
+        normalise_host(authority if authority.endswith("]") else authority.rsplit(":", 1)[0])
+    except InvalidURL:
+        raise InvalidURL(
+            f"{_shown(text)} is neither a URL nor a host name: expected example.com or https://example.com/"
+        ) from None
+    return check_url(f"https://{text}")
+
+
+def _shown(value: str, limit: int = 60) -> str:
+    return repr(value if len(value) <= limit else value[: limit - 3] + "...")
+
+
+def _whatwg(url: str) -> str:
+    """The WHATWG serialisation (href) of the absolute URL ``url``, or :class:`InvalidURL`."""
+    try:
+        return ada_url.normalize_url(url)
+    except ValueError:
+        raise InvalidURL(f"{_shown(url)} is not a valid URL (a browser would refuse it)") from None
 
 
 # Query parameters that only say where a visitor came from. They never select content, so two URLs
@@ -82,12 +122,9 @@ TRACKING_PARAMS = frozenset(
 )
 TRACKING_PREFIXES = ("utm_",)
 
-DEFAULT_PORTS = {"http": 80, "https": 443}
-
 # Browsers drop these anywhere in a URL (WHATWG URL parser), so hrefs split over lines still work.
 _TAB_NEWLINE = str.maketrans("", "", "\t\n\r")
 _C0_AND_SPACE = "".join(chr(i) for i in range(33))
-_ASCII_HOST = re.compile(r"[a-z0-9_-]+(?:\.[a-z0-9_-]+)*")
 _PERCENT_OR_CHAR = re.compile(r"%[0-9A-Fa-f]{2}|.", re.DOTALL)
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 # RFC 3986 pchar minus unreserved: left as written. "?" and "/" are legal in a query too.
@@ -147,56 +184,43 @@ def canonical_link(url: str) -> str:
 
 
 def _parse(url: str, *, strip_tracking: bool) -> _Parts:
-    split = urlsplit(check_url(clean_href(url)))
-    scheme = split.scheme.lower()
+    """``url`` as a browser parses it, then in our normal form. Userinfo is dropped: a link with
+    credentials leads to the same page (imports refuse them, see :func:`check_url`)."""
+    # The WHATWG href is in canonical form: lower-case scheme and host, default port removed,
+    # characters percent-encoded, dot segments resolved. urlsplit takes it apart exactly.
+    split = urlsplit(_whatwg(url))
+    scheme = split.scheme
+    if scheme not in ALLOWED_SCHEMES:
+        raise InvalidURL(f"unsupported scheme {scheme!r} (only http and https)")
     port = split.port
-    if port == DEFAULT_PORTS[scheme]:
-        port = None
-    # hostname is never None here: check_url refused host-less URLs.
-    host = normalise_host(split.hostname or "")
+    host = (split.hostname or "").removesuffix(".")
     # With a host present the path is empty or starts with "/".
     path = _remove_dot_segments(_normalise_escapes(split.path, _PATH_SAFE)) or "/"
     return _Parts(scheme, host, port, path, _parse_query(split.query, strip_tracking))
 
 
 def normalise_host(host: str) -> str:
-    """Lower-case ``host``, drop a trailing dot and convert IDN labels to punycode.
+    """``host`` as a browser maps it (WHATWG host parsing: lower case, UTS 46 to punycode with
+    CheckHyphens and UseSTD3ASCIIRules off, IPv4 number forms to dotted quads, IPv6 compressed),
+    without a trailing dot and IPv6 without brackets.
 
-    Raises :class:`InvalidURL` for anything that is not a plausible DNS name or IP address.
-    Underscores are tolerated because real sites use them in subdomains.
+    Raises :class:`InvalidURL` for what a browser refuses as a host.
     """
-    host = host.lower().removesuffix(".")
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    if ":" in host:
-        try:
-            return ipaddress.IPv6Address(host).compressed
-        except ValueError:
-            raise InvalidURL(f"invalid IPv6 address {host!r}") from None
-    if not host.isascii():
-        try:
-            mapped = idna.uts46_remap(host, std3_rules=False, transitional=False)
-            host = ".".join(
-                label if label.isascii() else idna.alabel(label).decode("ascii")
-                for label in mapped.removesuffix(".").split(".")
-            )
-        except idna.IDNAError as exc:
-            raise InvalidURL(f"invalid international host name: {exc}") from None
-    if not _ASCII_HOST.fullmatch(host):
-        raise InvalidURL(f"invalid host name {host!r}")
-    if "xn--" in host:
-        _check_punycode(host)
-    return host
-
-
-def _check_punycode(host: str) -> None:
-    """Refuse "xn--" labels that do not decode, as browsers do."""
-    for label in host.split("."):
-        if label.startswith("xn--"):
-            try:
-                idna.ulabel(label)
-            except (idna.IDNAError, UnicodeError):
-                raise InvalidURL(f"invalid punycode label {label!r}") from None
+    text = host.strip()
+    bare = text[1:-1] if text.startswith("[") and text.endswith("]") else text
+    if ":" in bare:
+        kind = "IPv6 address"
+        text = f"[{bare}]"
+    else:
+        kind = "host name" if text.isascii() else "international host name"
+    # Characters that would end the host inside a URL: they are not part of any host.
+    if not bare or any(c in bare for c in "/?#@\\[]") or _CONTROL.search(bare):
+        raise InvalidURL(f"invalid {kind} {host!r}")
+    try:
+        hostname = urlsplit(_whatwg(f"http://{text}/")).hostname or ""
+    except InvalidURL:
+        raise InvalidURL(f"invalid {kind} {host!r}") from None
+    return hostname.removesuffix(".")
 
 
 def _normalise_escapes(text: str, safe: frozenset[str]) -> str:
@@ -311,8 +335,9 @@ class Target:
     parameters (``utm_*``, ``gclid``...) count like any other query parameter.
 
     Cheap pre-check: :attr:`host_key` is the target's lower-case ASCII host without ``www.``.
-    A link URL that is pure ASCII and does not contain ``host_key`` (case-insensitively) can never
-    match, in any mode; :meth:`may_match` tests exactly that, with a couple of string operations and
+    A link URL that is pure ASCII, has no percent-escape in its host part (a browser decodes
+    ``%65xample.com``) and does not contain ``host_key`` (case-insensitively) can never match, in
+    any mode; :meth:`may_match` tests exactly that, with a couple of string operations and
     no parsing, and :meth:`matches` starts with it (as :meth:`same_site` starts with the same test
     on :attr:`site`). A relative href does not carry its host, so a caller pre-checking raw hrefs
     must first know that the page's own host cannot match (for example
@@ -336,12 +361,13 @@ class Target:
         self.url = url
         self.mode = MatchMode(mode)
         self.strip_tracking = strip_tracking
-        self._parts = _parse(url, strip_tracking=strip_tracking)
+        self._parts = _parse(check_url(url), strip_tracking=strip_tracking)
         self.host_key = _strip_www(self._parts.host)
         self.site = _site(self._parts.host)
-        # An IPv6 address has several spellings, so no substring can rule a URL out ("" is in all).
-        self._needle = "" if ":" in self.host_key else self.host_key
-        self._site_needle = "" if ":" in self.site else self.site
+        # An IP address has several spellings (IPv6, and IPv4 in hex or as one number), so no
+        # substring can rule a URL out ("" is in all).
+        self._needle = _needle(self.host_key)
+        self._site_needle = _needle(self.site)
         self._path_key = self._parts.path.rstrip("/")
         self._query_key = tuple(sorted(self._parts.query, key=_pair_sort_key))
 
@@ -350,7 +376,7 @@ class Target:
 
     def may_match(self, url: str) -> bool:
         """False only if ``url`` certainly cannot match; see the class docstring."""
-        return not url.isascii() or self._needle in url.lower()
+        return not url.isascii() or self._needle in url.lower() or _escaped_host(url)
 
     def matches(self, url: str) -> bool:
         """Whether the absolute link URL ``url`` points to the target. Never raises."""
@@ -370,7 +396,7 @@ class Target:
         included so that ``same_site`` can serve as the ``keep`` filter of link extraction for
         every backlink of a page at once. Never raises.
         """
-        if url.isascii() and self._site_needle not in url.lower():
+        if url.isascii() and self._site_needle not in url.lower() and not _escaped_host(url):
             return False
         try:
             link = _parse(url, strip_tracking=self.strip_tracking)
@@ -392,6 +418,17 @@ class Target:
         return on_boundary and _contains_pairs(link.query, self._query_key)
 
 
+def _needle(host: str) -> str:
+    return "" if ":" in host or _is_ipv4(host) else host
+
+
+def _escaped_host(url: str) -> bool:
+    """Whether the part of ``url`` up to its path holds a percent-escape, which may spell the host."""
+    start = url.find("//") + 2
+    end = url.find("/", start)
+    return "%" in (url[start:] if end < 0 else url[start:end])
+
+
 def same_site_as_any(targets: Sequence[Target]) -> Callable[[str], bool]:
     """``lambda url: any(t.same_site(url) for t in targets)``, with the substring pre-check done
     once per URL for all targets: the ``keep`` filter of a page with several backlinks, called
@@ -401,7 +438,7 @@ def same_site_as_any(targets: Sequence[Target]) -> Callable[[str], bool]:
     def keep(url: str) -> bool:
         if url.isascii():
             lowered = url.lower()
-            if not any(needle in lowered for needle in needles):
+            if not any(needle in lowered for needle in needles) and not _escaped_host(url):
                 return False
         return any(target.same_site(url) for target in targets)
 

@@ -62,6 +62,9 @@ DOWNLOADER_MIDDLEWARES = {
     # robots.txt that times out or answers 5xx disallows the host (RFC 9309), instead of allowing all.
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "crawler.middlewares.robots.RobotsPolicyMiddleware": 100,
+    # Only an immediate (0 s) refresh, meta tag or Refresh header, is a redirect (docs/reliability.md).
+    "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
+    "crawler.middlewares.refresh.RefreshMiddleware": 580,
     # Next to the downloader: names each render's browser context and recycles retired ones.
     "crawler.render.middleware.BrowserContexts": 950,
 }
@@ -118,7 +121,10 @@ USER_AGENT = (
     "+https://github.com/backlinks-verify/backlinks-verify)"
 )
 ROBOTSTXT_OBEY = True
-ROBOTSTXT_PARSER = "scrapy.robotstxt.ProtegoRobotParser"
+# robots.txt groups apply by product token (RFC 9309): the group naming BacklinksVerify, else `*`;
+# never a group named after another word of USER_AGENT (Mozilla, compatible, github...).
+ROBOTSTXT_USER_AGENT = "BacklinksVerify"
+ROBOTSTXT_PARSER = "crawler.middlewares.robots.ProductTokenRobotParser"
 # One process is CPU-bound at ~100-200 pages/s (docs/benchmarks.md); 128 in flight keep it busy
 # when pages take a second or more to arrive, and cost ~20 MiB of buffered responses.
 CONCURRENT_REQUESTS = 128

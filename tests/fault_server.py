@@ -208,6 +208,35 @@ async def _robots_404(_s: FaultServer, w: Writer, _path: str) -> None:
     await respond(w, 404, "<h1>Not Found</h1>")
 
 
+async def _http10_headers_only(_s: FaultServer, w: Writer, path: str) -> None:
+    if path == "/robots.txt":
+        return await respond(w, 404, "")
+    # HTTP/1.0 without Content-Length: the body ends when the connection does, here at once.
+    w.write(b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\r\n")
+    await w.drain()
+
+
+REFRESH_TO = "/other"  # where every refresh fault points
+
+
+def _refresh(*, meta: str | None = None, header: str | None = None, status: int = 200) -> Handler:
+    """A page that refreshes to /other. An immediate refresh of a 200 is a redirect: the link is on
+    /other only. A delayed one is not: the link is on the page, and /other (no link) must not be
+    fetched; nor is it from an error page, whose status decides."""
+    followed = (meta or header or "").startswith("0;") and status == 200
+
+    async def handler(_s: FaultServer, w: Writer, path: str) -> None:
+        if path == "/robots.txt":
+            return await respond(w, 404, "")
+        if path == REFRESH_TO:
+            return await respond(w, 200, LINKED_PAGE if followed else page("Moved on, no link here."))
+        tag = f'<meta http-equiv="refresh" content="{meta}">' if meta else ""
+        html = page(f"Read about {LINK} here." if status == 200 and not followed else "Nothing to see.")
+        await respond(w, status, html.replace("<title>", tag + "<title>"), **({"Refresh": header} if header else {}))
+
+    return handler
+
+
 async def _not_http(_s: FaultServer, w: Writer, _path: str) -> None:
     w.write(b"SSH-2.0-OpenSSH_9.6\r\n")
     await w.drain()
@@ -262,6 +291,14 @@ FAULTS: tuple[Fault, ...] = (
     Fault("garbage", "64 KiB of random bytes as text/html", ("not_html", "text/html"), fetched=True),
     Fault("pdf-as-html", "a PDF served as text/html", ("not_html", "text/html"), fetched=True),
     Fault("png", "an image where the page was", ("not_html", "image/png"), fetched=True),
+    Fault("empty-200", "200, Content-Length: 0", ("server_error", "empty_body"), fetched=True),
+    Fault("blank-200", "200, a body of whitespace only", ("server_error", "empty_body"), fetched=True),
+    Fault("http10-headers-only", "HTTP/1.0 200, closes right after the headers", ("server_error", "empty_body"), fetched=True),
+    Fault("refresh-delayed", "has the link, <meta> refresh after 30 s to /other", ("live", None), fetched=True),
+    Fault("refresh-header-delayed", "has the link, Refresh: 30 header to /other", ("live", None), fetched=True),
+    Fault("refresh-now", "no link, <meta> refresh after 0 s to /other, which has it", ("live", None), fetched=True),
+    Fault("refresh-header-now", "no link, Refresh: 0 header to /other, which has it", ("live", None), fetched=True),
+    Fault("refresh-503", "503 with a <meta> refresh after 0 s to /other, a 200 without the link", ("server_error", "503"), fetched=True),
     Fault("challenge-403", "403 bot challenge page", ("blocked_bot", "403"), fetched=True),
     Fault("challenge-503", "503 with cf-mitigated: challenge", ("blocked_bot", "503"), fetched=True),
     Fault("rate-limited", "429 with Retry-After: 3600", ("blocked_bot", "429"), fetched=True),
@@ -303,6 +340,14 @@ HANDLERS: dict[str, Handler] = {
     "garbage": _body(GARBAGE, "text/html"),
     "pdf-as-html": _body(PDF, "text/html"),
     "png": _body(PNG, "image/png"),
+    "empty-200": _body(b"", "text/html; charset=utf-8"),
+    "blank-200": _body(b"  \r\n\t\n  ", "text/html; charset=utf-8"),
+    "http10-headers-only": _http10_headers_only,
+    "refresh-delayed": _refresh(meta=f"30; url={REFRESH_TO}"),
+    "refresh-header-delayed": _refresh(header=f"30; url={REFRESH_TO}"),
+    "refresh-now": _refresh(meta=f"0; url={REFRESH_TO}"),
+    "refresh-header-now": _refresh(header=f"0; url={REFRESH_TO}"),
+    "refresh-503": _refresh(meta=f"0; url={REFRESH_TO}", status=503),
     "challenge-403": _status(403, CHALLENGE),
     "challenge-503": _status(503, CHALLENGE, cf_mitigated="challenge"),
     "rate-limited": _status(429, page("Too many requests"), Retry_After="3600"),

@@ -16,10 +16,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from parsel import Selector
 from w3lib.encoding import html_to_unicode
 
-from crawler.extract import effective_follow, extract_page, is_html, looks_like_challenge, scan_links
+from crawler.extract import effective_follow, extract_page, is_html, looks_like_challenge, parse_html, scan_links
 from crawler.urls import Target
 
 PAGES = Path(__file__).parent / "fixtures" / "pages"
@@ -41,7 +40,7 @@ def run(name: str) -> dict[str, Any]:
     content_type = (headers.get("content-type") or [None])[0]
     # Decoded as Scrapy's HtmlResponse does: header charset, then BOM, then <meta charset>.
     _, text = html_to_unicode(content_type, body)
-    sel = Selector(text=text)
+    sel = parse_html(text)
     target = Target(case["target"], case["mode"])
     scan = scan_links(sel, case["final_url"], target.matches)
     page = extract_page(

@@ -205,3 +205,37 @@ def test_page_text_and_urls_reach_the_terminal_inert(db: str, tmp_path: Path) ->
     assert {r["anchors"] for r in rows} >= {HOSTILE_ANCHOR} and "\u202e" in rows[0]["referring_url"]
     code, out, _ = cli(db, "export", "--what", "checks", "--format", "jsonl")
     assert {json.loads(line)["anchors"][0] for line in out.splitlines() if json.loads(line)["anchors"]} == {HOSTILE_ANCHOR}
+
+
+def test_import_output_keeps_each_message_on_its_own_line(db: str, tmp_path: Path) -> None:
+    """The summary line and the bad-row lines never run into each other, on one merged stream."""
+    import os
+    import subprocess
+    import sys
+
+    path = tmp_path / "mine.csv"
+    path.write_text(
+        "referring_url,target_url,match\n"
+        "https://a.example/p,example.com,domain\n"
+        "not a url,https://me.example/,exact\n"
+    )
+    script = "import sys; from crawler.cli import app; sys.argv = ['backlinks', *sys.argv[1:]]; app()"
+    done = subprocess.run(
+        [sys.executable, "-c", script, "--database", db, "import", str(path)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "COLUMNS": "60"},
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout
+    assert done.stdout.splitlines() == [
+        f"{path}:3: referring_url: 'not a url' is not an absolute URL: expected http:// or https:// and a host",
+        f"{path}: added 1, updated 0, unchanged 0, duplicates 0, bad rows 1",
+    ]
+
+
+def test_import_target_may_be_a_bare_host_in_domain_mode(db: str, tmp_path: Path) -> None:
+    path = tmp_path / "pages.txt"
+    path.write_text("https://a.example/p\n")
+    code, out, err = cli(db, "import", str(path), "--target", "example.com", "--match", "domain")
+    assert code == 0 and "added 1" in out, err
+    code, _, err = cli(db, "import", str(path), "--target", "example.com", "--match", "exact")
+    assert code == 2 and "is not an absolute URL" in err

@@ -36,7 +36,7 @@ def only(html: str, **kwargs: int) -> LinkRecord:
     ("href", "base", "expected"),
     [
         ("https://example.com/a", PAGE, "https://example.com/a"),
-        ("HTTPS://Example.com/a", PAGE, "HTTPS://Example.com/a"),
+        ("HTTPS://Example.com/a", PAGE, "https://example.com/a"),
         ("/root", PAGE, "https://blog.example.org/root"),
         ("sibling", PAGE, "https://blog.example.org/posts/sibling"),
         ("sub/page?x=1#f", "https://a.com/dir/", "https://a.com/dir/sub/page?x=1#f"),
@@ -52,11 +52,17 @@ def only(html: str, **kwargs: int) -> LinkRecord:
         ("//cdn.example.net/x", "http://a.com/", "http://cdn.example.net/x"),
         ("  https://a.com/x \n", PAGE, "https://a.com/x"),
         ("https://a.com/very/long/\npath", PAGE, "https://a.com/very/long/path"),
-        ("https://a.com/x\n    y", PAGE, "https://a.com/x    y"),  # browsers drop newlines, not spaces
+        ("https://a.com/x\n    y", PAGE, "https://a.com/x%20%20%20%20y"),  # browsers drop newlines, not spaces
         ("https://a.com/\tx", PAGE, "https://a.com/x"),
         ("\x00\x1f https://a.com/x", PAGE, "https://a.com/x"),
         ("http:\\\\a.com\\x\\y?q=\\z", PAGE, "http://a.com/x/y?q=\\z"),
-        ("https://a.com/caf\u00e9 au lait", PAGE, "https://a.com/caf\u00e9 au lait"),
+        ("https://a.com/caf\u00e9 au lait", PAGE, "https://a.com/caf%C3%A9%20au%20lait"),
+        # the WHATWG URL parser's forms, as Chromium resolves them
+        ("https:x.com/p", "http://a.com/", "https://x.com/p"),  # another scheme, no "//"
+        ("http:x.com/p", "http://a.com/dir/", "http://a.com/dir/x.com/p"),  # the same scheme: relative
+        ("///example.org/path", "http://a.com/", "http://example.org/path"),
+        ("https:///path", PAGE, "https://path/"),
+        ("https://user@example.com/", PAGE, "https://user@example.com/"),
         ("https://[::1]:8080/x", PAGE, "https://[::1]:8080/x"),
     ],
 )
@@ -77,7 +83,6 @@ def test_resolve_href(href: str, base: str, expected: str) -> None:
         "sms:123",
         "about:blank",
         "http://",
-        "https:///path",
         "http://[broken",
         "https://[::1/x",
     ],
@@ -324,6 +329,8 @@ _FIXTURE_PAGES = sorted((Path(__file__).parent / "fixtures" / "pages").glob("*.h
         "<noscript><a href='/x'>hidden</a></noscript>  \n\t spaced   out  ",
         "<table><tr><td>a</td><td>b</td></tr></table><ul><li>c<li>d</ul>",
         "<body></body>",
+        'a<span hidden>h</span>b<i style="COLOR:red;Display : None">n</i>c<svg><title>t</title></svg>'
+        "<select><option>o1<option>o2</select><datalist><option>d</datalist>",
         "<div>" * 3000 + "deep" + "</div>" * 3000,
         *(path.read_bytes().decode("utf-8", "replace") for path in _FIXTURE_PAGES),
     ],
@@ -341,3 +348,19 @@ def test_page_text_equals_visible_text(html: str) -> None:
 def test_page_text_equals_visible_text_on_random_markup(pieces: list[str]) -> None:
     document = Selector(text="<html><body>" + "".join(pieces) + "</body></html>").root
     assert page_text(document) == visible_text(document)
+
+
+@pytest.mark.parametrize(
+    ("href", "expected"),
+    [
+        ("https:///path", "https://path/"),
+        ("https:x.example/p", "https://x.example/p"),  # another scheme than the page's: absolute
+        ("http:x.example/p", "http://page.example/x.example/p"),  # the page's own: relative
+        ("///x.example/p", "http://x.example/p"),
+        ("https://user@x.example/p", "https://user@x.example/p"),
+        ("https://x.example/q?a=\x01b", "https://x.example/q?a=%01b"),
+    ],
+)
+def test_links_a_browser_follows_are_extracted(href: str, expected: str) -> None:
+    html = f"<html><body><a href='{href}'>x</a></body></html>"
+    assert [link.url for link in extract_links(Selector(text=html), "http://page.example/")] == [expected]

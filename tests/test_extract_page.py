@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from parsel import Selector
 
 import golden
+from crawler.extract.html import parse_html
 from crawler.extract.page import (
     content_hash,
     effective_follow,
@@ -327,3 +328,16 @@ def test_arbitrary_pages_never_raise(
     assert isinstance(looks_like_challenge(status, headers, sel), bool)
     assert isinstance(looks_like_challenge(status, headers, html), bool)
     assert isinstance(is_html(robots[0] if robots else None, body), bool)
+
+
+def test_template_content_is_not_the_pages() -> None:
+    """A browser keeps <template> content out of the document: its meta robots, canonical and
+    links are not the page's (lxml alone keeps them as ordinary children)."""
+    html = (
+        "<html><head><template><meta name='robots' content='noindex'>"
+        "<link rel='canonical' href='https://other.example/'></template></head>"
+        "<body><template><a href='https://t.example/'>t</a></template></body></html>"
+    )
+    sel = parse_html(html)
+    facts = extract_page(sel, url=URL, final_url=URL, http_status=200, headers={})
+    assert (facts.noindex, facts.canonical, facts.external_links) == (False, None, 0)

@@ -19,7 +19,7 @@ from crawler.exitcode import ExitCode
 from pipelines.db import make_engine, make_sessionmaker
 from pipelines.imports import import_clean
 from pipelines.models import Backlink, Check, Run, State
-from fault_server import FAULTS, TARGET, Fault, FaultServer, Measured, crawl_command, crawl_measured
+from fault_server import FAULTS, REFRESH_TO, TARGET, Fault, FaultServer, Measured, crawl_command, crawl_measured
 
 # The longest fault is the attribute bomb's parse budget (5 s); the rest is start-up (the crawler's
 # and its parse workers') and a machine that may be busy with other tests.
@@ -101,3 +101,9 @@ def test_robots_failures_keep_the_page_unfetched(faults: dict[str, Any]) -> None
     assert hits[("robots-503", "/robots.txt")] == 1 and hits[("robots-503", "/page")] == 0
     assert hits[("robots-timeout", "/robots.txt")] == 1 and hits[("robots-timeout", "/page")] == 0
     assert hits[("robots-404", "/page")] == 1
+
+
+def test_only_immediate_refreshes_are_followed(faults: dict[str, Any]) -> None:
+    hits = faults["server"].hits
+    followed = {"refresh-now": 1, "refresh-header-now": 1, "refresh-delayed": 0, "refresh-header-delayed": 0, "refresh-503": 0}
+    assert {name: hits[(name, REFRESH_TO)] for name in followed} == followed

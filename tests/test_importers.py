@@ -98,7 +98,7 @@ FIXTURE_CASES = {
             (5, "referring_url: unsupported scheme 'mailto' (only http and https)"),
             (6, "https://a.example/3", ME, None, None),
             (7, "referring_url: unsupported scheme 'javascript' (only http and https)"),
-            (8, "referring_url: unsupported scheme 'none' (only http and https)"),
+            (8, "referring_url: 'not a url' is not an absolute URL: expected http:// or https:// and a host"),
         ],
     ),
     "gsc_latest_en.csv": (
@@ -625,3 +625,31 @@ def test_our_csv_without_a_target_column_needs_the_target_argument(tmp_path: Pat
         read_backlinks(path)
     (row,) = rows(path, target=ME)
     assert row.backlink is not None and (row.backlink.target_url, row.backlink.tags) == (ME, ["x", "y"])
+
+
+def test_domain_targets_as_users_write_them(tmp_path: Path) -> None:
+    """match=domain takes a bare host, with or without www. and a path; elsewhere a value that is
+    not a URL is told what is expected."""
+    path = tmp_path / "links.csv"
+    path.write_text(
+        "referring_url,target_url,match\n"
+        "https://a.example/p,example.com,domain\n"
+        "https://b.example/p,www.example.com/blog,domain\n"
+        "https://c.example/p,https://example.com/,domain\n"
+        "https://d.example/p,example.com,exact\n"
+        "https://e.example/p,not a host,domain\n"
+        "https://f.example/p,mailto:me@example.com,domain\n"
+    )
+    assert [summary(row) for row in rows(path)] == [
+        (2, "https://a.example/p", "https://example.com", None, None),
+        (3, "https://b.example/p", "https://www.example.com/blog", None, None),
+        (4, "https://c.example/p", "https://example.com/", None, None),
+        (5, "target_url: 'example.com' is not an absolute URL: expected http:// or https:// and a host"
+            " (a bare host will do with match=domain)"),
+        (6, "target_url: 'not a host' is neither a URL nor a host name: expected example.com or https://example.com/"),
+        (7, "target_url: unsupported scheme 'mailto' (only http and https)"),
+    ]
+    listing = tmp_path / "pages.txt"
+    listing.write_text("https://a.example/p\n")
+    (row,) = rows(listing, target="www.example.com")  # a list's rows are domain mode
+    assert row.backlink is not None and row.backlink.target_url == "https://www.example.com"

@@ -174,3 +174,36 @@ def test_mismatch_reaches_the_observation() -> None:
     obs = one(page('<a href="https://www.shop.example.com/" rel="nofollow">shop</a>'),
               backlink(expected_anchor="Example Shop", expected_rel="follow"))
     assert obs.status is Status.LIVE and obs.mismatch == ["anchor", "rel"]
+
+
+# A 200 with nothing in it (a crashed CMS, an HTTP/1.0 server closing after the headers) says
+# nothing about the link: inconclusive, never a miss.
+EMPTY = (Status.SERVER_ERROR, "empty_body")
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "rendered", "expected"),
+    [
+        ("", HTML, False, EMPTY),
+        (" \r\n\t \n", HTML, False, EMPTY),
+        ("\u00a0\u3000\n", HTML, False, EMPTY),  # Unicode whitespace only
+        ("", {}, False, EMPTY),  # no Content-Type either: not "not_html"
+        ("   ", {"content-type": ["text/plain"]}, False, EMPTY),
+        ("<html></html>", HTML, False, EMPTY),  # markup, but no element and no text in it
+        ("<html><head></head><body>\n</body></html>", HTML, False, EMPTY),
+        # What a browser makes of an empty body: the bare document shell.
+        ("<html><head></head><body></body></html>", HTML, True, EMPTY),
+        # Anything in it is a page, judged as one.
+        ("<html><head><title>Post</title></head><body></body></html>", HTML, False, (Status.MISSING_UNCONFIRMED, "link_removed")),
+        ("<p>moved on</p>", HTML, False, (Status.MISSING_UNCONFIRMED, "link_removed")),
+        ("<html><body><div id=root></div></body></html>", HTML, True, (Status.MISSING_UNCONFIRMED, "link_removed")),
+        (page('<a href="https://www.shop.example.com/">shop</a>'), HTML, False, (Status.LIVE, None)),
+    ],
+)
+def test_an_empty_200_is_inconclusive(body: str, headers: dict, rendered: bool, expected: tuple[Status, str | None]) -> None:
+    (obs,) = observe_page([backlink()], fetched(body, headers=headers), AT, rendered=rendered)
+    assert (obs.status, obs.reason) == expected
+
+
+def test_an_empty_404_is_still_not_found() -> None:
+    assert (one("", status=404).status, one("", status=404).reason) == (Status.MISSING_UNCONFIRMED, "page_not_found")

@@ -11,7 +11,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
+from crawler.demo.run import backlinks_database, crawl
 from crawler.importers import read_backlinks
 from crawler.items import DueBacklink, MatchMode
 from crawler.observe import Fetched, observe_page
@@ -31,6 +33,8 @@ from crawler.simweb import (
 )
 from crawler.simweb.model import Renderer, parse_host, site_host
 from crawler.simweb.server import config_arguments, config_from_arguments
+from pipelines.db import make_engine, make_sessionmaker
+from pipelines.models import Backlink, State
 
 CONFIG = SimConfig(seed=7, sites=50)
 AT = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
@@ -202,6 +206,53 @@ def test_server_process_prints_its_port_and_serves() -> None:
     assert server.returncode == 0  # SIGTERM is a clean shutdown
 
 
+# --- Empty 200s and delayed refreshes ------------------------------------------------------------------
+
+BROKEN = SimConfig(seed=5, sites=20, empty_share=0.3, refresh_share=0.3)
+
+
+def test_server_plays_empty_pages_and_delayed_refreshes(web: SimWeb) -> None:
+    pages = [page_by_index(CONFIG, i) for i in range(3000)]
+    for empty in [p for p in pages if p.kind is Kind.EMPTY][:2]:
+        status, _, body = get(web.port, empty.host, empty.path)
+        assert status == 200 and not body.strip()
+    refreshes = [p for p in pages if p.kind is Kind.REFRESH]
+    declared = set()
+    for page in refreshes[:4]:
+        status, headers, body = get(web.port, page.host, page.path)
+        assert status == 200
+        meta = b'http-equiv="refresh"' in body
+        assert meta != ("refresh" in headers)  # the meta tag or the header, never both
+        declared.add("meta" if meta else "header")
+        value = headers.get("refresh") or body.decode().split('http-equiv="refresh" content="')[1].split('"')[0]
+        delay, url = value.split("; url=")
+        assert 10 <= int(delay) < 100 and url == page.moved_path
+        assert get(web.port, page.host, page.moved_path)[0] == 404  # following it would be a false miss
+    assert declared == {"meta", "header"}
+
+
+def test_a_crawl_of_empty_pages_and_delayed_refreshes_gets_the_expected_outcomes(tmp_path: Path) -> None:
+    """A real `scrapy crawl verify` over a web where most pages are empty or refresh late: every
+    backlink gets what :func:`expected` says, and no refresh target is ever requested."""
+    with SimWeb(BROKEN) as server:
+        known = list(iter_backlinks(BROKEN, server.port, 120))
+        url = backlinks_database(tmp_path, [(k.referring_url, k.backlink.target_url, k.backlink.match.value) for k in known])
+        result = crawl(url, ["all=1", "render=never"], cwd=tmp_path)
+        assert result.returncode == 0, result.stderr[-3000:]
+        hits = dict(server.hits)
+    engine = make_engine(url)
+    with make_sessionmaker(engine)() as session:
+        states = {(b.referring_url, b.target_url): (s.status, s.reason) for b, s in session.execute(
+            select(Backlink, State).join(State, State.backlink_id == Backlink.id))}
+    engine.dispose()
+    kinds = Counter(k.page.kind for k in known)
+    assert kinds[Kind.EMPTY] >= 10 and kinds[Kind.REFRESH] >= 10
+    for k in known:
+        want = expected(k.page, k.backlink, robots=robots_txt(BROKEN, k.page.site) is not None)
+        assert states[(k.referring_url, k.backlink.target_url)] == (want[0].value, want[1]), k.page
+    assert hits.get("unknown", 0) == 0  # /moved/N of a refresh page: never fetched
+
+
 # --- Our extraction agrees with what the simulated web says it serves ----------------------------------
 
 
@@ -241,6 +292,9 @@ def test_observe_page_finds_exactly_the_expected_backlinks(web: SimWeb) -> None:
         (Kind.PRIVATE, True, False, (Status.LIVE, None)),
         (Kind.NOT_FOUND, True, True, (Status.MISSING_UNCONFIRMED, Miss.PAGE_NOT_FOUND.value)),
         (Kind.FORBIDDEN, True, True, (Status.BLOCKED_BOT, "403")),
+        (Kind.EMPTY, True, True, (Status.SERVER_ERROR, "empty_body")),
+        (Kind.REFRESH, True, True, (Status.LIVE, None)),  # a delayed refresh is no redirect
+        (Kind.REFRESH, False, True, (Status.MISSING_UNCONFIRMED, Miss.LINK_REMOVED.value)),
     ],
 )
 def test_expected_outcomes(kind: Kind, present: bool, robots: bool, outcome: tuple[Status, str | None]) -> None:

@@ -1,5 +1,6 @@
 """Pure extraction from a parsed page: its links and its facts. No Scrapy, no clock, no network."""
 
+from crawler.extract.html import parse_html
 from crawler.extract.links import LinkScan, count_external_links, extract_links, scan_links
 from crawler.extract.page import effective_follow, extract_page, is_html, looks_like_challenge
 
@@ -11,5 +12,6 @@ __all__ = [
     "extract_page",
     "is_html",
     "looks_like_challenge",
+    "parse_html",
     "scan_links",
 ]

@@ -10,8 +10,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import NamedTuple
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
+import ada_url
 import parsel
 from lxml import etree
 
@@ -33,13 +34,20 @@ _LANDMARK_ROLES = {
 # A <header> or <footer> inside one of these belongs to that section (ARIA gives it no landmark
 # role): the byline or "sources" footer of an article is main content, not the site footer.
 _SECTIONING = frozenset({"article", "aside", "main", "nav", "section"})
-# Invisible text: never part of an anchor or of the context around a link.
-_HIDDEN_TEXT = frozenset({"script", "style", "template", "noscript"})
+# Invisible text: never part of an anchor or of the context around a link. A <title> in the body
+# is an SVG icon's tooltip (or a misplaced page title): browsers render neither.
+_HIDDEN_TEXT = frozenset({"script", "style", "template", "noscript", "title", "datalist"})
 # Elements that break a line when rendered; a space stands for that break so words do not fuse.
+# A <select> shows its options apart, and innerText reads them one per line.
 _BLOCK = frozenset(
     "address article aside blockquote br dd details div dl dt fieldset figcaption figure footer form "
-    "h1 h2 h3 h4 h5 h6 header hr li main nav ol p pre section summary table td th tr ul".split()
+    "h1 h2 h3 h4 h5 h6 header hr li main nav ol optgroup option p pre section select summary table td th "
+    "tr ul".split()
 )
+# Inline style that hides an element, compared with whitespace removed and lower-cased.
+_DISPLAY_NONE = "display:none"
+_STYLE_FOLD = str.maketrans("", "", " \t\n\r\x0c")
+_XLINK_HREF = "xlink:href"  # lxml's HTML parser keeps the prefixed name as it is written
 _WEB_SCHEMES = ("http://", "https://")
 # Set to "1"/"0" on every link by the browser's hidden-link probe (crawler/render/probe.py).
 HIDDEN_ATTR = "data-backlinks-hidden"
@@ -102,19 +110,34 @@ def scan_links(
     for element in root.iter("a", "area"):
         href = element.get("href")
         if href is None:
-            continue
+            href = _svg_xlink_href(element)
+            if href is None:
+                continue
         url = resolve(href)
         if url is None:
             continue
         if not page.same_host(url):
             external += 1
         if keep is None or keep(url):
-            kept.append((element, href, url))
+            # A kept link gets the browser's exact URL (the quick resolution above is only
+            # good enough to decide); one a browser would not follow is no link.
+            exact = resolve.exact(href)
+            if exact is not None:
+                kept.append((element, href, exact))
     links = [
         _record(element, href, url, context_chars=context_chars, snippet_chars=snippet_chars, hidden_attr=hidden_attr)
         for element, href, url in kept
     ]
     return LinkScan(links, external)
+
+
+def _svg_xlink_href(element: etree._Element) -> str | None:
+    """SVG 1.1's ``<a xlink:href>``, a link in SVG (SVG 2's plain ``href`` wins when both are
+    there); on an HTML ``<a>`` the attribute means nothing."""
+    href = element.get(_XLINK_HREF)
+    if href is None or element.tag != "a":
+        return None
+    return href if any(ancestor.tag == "svg" for ancestor in element.iterancestors()) else None
 
 
 def document_base(document: etree._Element, page_url: str) -> str:
@@ -128,12 +151,17 @@ def document_base(document: etree._Element, page_url: str) -> str:
 
 
 def resolve_href(href: str, base: str) -> str | None:
-    """Resolve ``href`` like a browser; None unless the result is an http(s) URL with a host.
+    """Resolve ``href`` against ``base`` as a browser does (the WHATWG URL Standard) and return
+    the resulting href; None unless it is an http(s) URL.
 
     That drops ``javascript:``, ``mailto:``, ``tel:``, ``data:`` and every other non-web scheme,
-    and hrefs that do not parse.
+    and hrefs a browser refuses.
     """
-    return _Resolver(base)(href)
+    try:
+        url = ada_url.join_url(base, href)
+    except ValueError:
+        return None
+    return url if url.startswith(_WEB_SCHEMES) else None
 
 
 class _Origin:
@@ -154,7 +182,13 @@ class _Origin:
 
 
 class _Resolver:
-    """Resolves the hrefs of one page against its base URL, skipping ``urljoin`` where it can."""
+    """Resolves the hrefs of one page against its base URL, by string operations for the usual
+    shapes of href and by the WHATWG parser for the rest.
+
+    Calling it is the quick way, for every link of a page: its URL is right for any href a browser
+    accepts, but an absolute href is not validated (that is for the few links kept, by
+    :meth:`exact` and by target matching, which parse them fully).
+    """
 
     def __init__(self, base: str) -> None:
         self.base = base
@@ -167,7 +201,7 @@ class _Resolver:
 
     def __call__(self, href: str) -> str | None:
         href = clean_href(href)
-        simple = "\\" not in href and "/." not in href  # nothing for urljoin to rewrite
+        simple = "\\" not in href and "/." not in href  # nothing for the URL parser to rewrite
         if simple and href[:8].lower().startswith(_WEB_SCHEMES):
             url = href
         elif simple and href.startswith("/") and not href.startswith("//"):
@@ -175,19 +209,20 @@ class _Resolver:
         elif simple and _is_plain_relative(href):
             url = self.directory + href
         else:
-            try:
-                url = urljoin(self.base, _forward_slashes(href))
-            except ValueError:
-                return None
+            return resolve_href(href, self.base)
         lowered = url[:8].lower()
+        # What the string forms cannot vouch for (no host, say "https:///x", or a bracketed
+        # host) is the WHATWG parser's to decide: a browser may still read a link there.
         if not lowered.startswith(_WEB_SCHEMES):
-            return None
+            return resolve_href(href, self.base)
         after_scheme = url[lowered.index("//") + 2 :]
-        if after_scheme[:1] in ("", "/", "?", "#"):
-            return None  # no host
-        if "[" in url and not _splits(url):  # an IPv6 host is the one thing urlsplit refuses
-            return None
+        if after_scheme[:1] in ("", "/", "?", "#") or "[" in url and not _splits(url):
+            return resolve_href(href, self.base)
         return url
+
+    def exact(self, href: str) -> str | None:
+        """:func:`resolve_href` against this page's base."""
+        return resolve_href(href, self.base)
 
 
 def _splits(url: str) -> bool:
@@ -204,14 +239,6 @@ def _is_plain_relative(href: str) -> bool:
         return False
     end = min((i for i in (href.find(c) for c in "/?#") if i >= 0), default=len(href))
     return ":" not in href[:end]
-
-
-def _forward_slashes(href: str) -> str:
-    """Browsers read "\\" as "/" in web URLs, up to the query or fragment."""
-    if "\\" not in href:
-        return href
-    end = min((i for i in (href.find("?"), href.find("#")) if i >= 0), default=len(href))
-    return href[:end].replace("\\", "/") + href[end:]
 
 
 def _host_key(url: str) -> str:
@@ -244,7 +271,7 @@ def _record(
         href=href,
         url=url,
         tag=tag,
-        anchor=visible_text(element),
+        anchor=anchor_text(element),
         alt=_alt(element),
         title=None if title is None else _squash(title),
         rel=rel_tokens(element.get("rel")),
@@ -292,8 +319,17 @@ def _squash(text: str) -> str:
 
 
 def visible_text(element: etree._Element) -> str:
-    """The whitespace-normalised text ``element`` renders: no script or style, words kept apart."""
-    return _squash("".join(_text_forward(element)))
+    """The whitespace-normalised text ``element`` renders, by element names only: no script,
+    style or template, words kept apart. The page text behind the content hash."""
+    return _squash("".join(_text_forward(element, _shown_tag)))
+
+
+def anchor_text(link: etree._Element) -> str:
+    """A link's anchor as a browser's ``innerText`` gives it: :func:`visible_text` without the
+    elements that ``hidden`` or an inline ``display: none`` hide. The link's own attributes are
+    not read: innerText of an element that is not rendered is all its text, so a hidden link keeps
+    its anchor (the render reports it ``hidden``)."""
+    return _squash("".join(_text_forward(link, _shown, check_top=False)))
 
 
 # visible_text for a whole page, in C: XSLT's built-in rules already skip comments and processing
@@ -324,18 +360,37 @@ def page_text(element: etree._Element) -> str:
     return _squash(text) if _NON_ASCII_SPACE.search(text) else text
 
 
-def _visible(node: etree._Element) -> bool:
-    """Whether a node's own text renders: elements do, comments, PIs and scripts do not."""
+def _shown_tag(node: etree._Element) -> bool:
+    """Whether a node's own text renders, by its name: elements do, comments, PIs and scripts do not."""
     return isinstance(node.tag, str) and node.tag not in _HIDDEN_TEXT
 
 
-def _text_forward(top: etree._Element) -> Iterator[str]:
+def _shown(node: etree._Element) -> bool:
+    """:func:`_shown_tag`, and not hidden by the ``hidden`` attribute or an inline ``display: none``
+    (what can be known without the style sheets). Only for a link's text: an XSLT template per
+    attribute test made :func:`page_text` three to six times slower."""
+    if not _shown_tag(node):
+        return False
+    attrib = node.attrib
+    if not attrib:
+        return True
+    if "hidden" in attrib:
+        return False
+    style = attrib.get("style")
+    return style is None or _DISPLAY_NONE not in style.translate(_STYLE_FOLD).lower()
+
+
+def _text_forward(
+    top: etree._Element, shown: Callable[[etree._Element], bool] = _shown, *, check_top: bool = True
+) -> Iterator[str]:
     """The visible text inside ``top`` in document order, a space at each block boundary.
 
     ``top``'s own tail is left out. Iterative, because parsel parses with ``huge_tree`` and a
     malformed page can nest deeper than Python's recursion limit; lazy, so callers stop early.
+    ``shown`` decides which elements count; ``check_top`` false reads ``top`` even if its
+    attributes hide it.
     """
-    if not _visible(top):
+    if not (shown(top) if check_top else _shown_tag(top)):
         return
     if top.tag in _BLOCK:
         yield " "
@@ -351,7 +406,7 @@ def _text_forward(top: etree._Element) -> Iterator[str]:
                 yield " "
             if stack and node.tail:
                 yield node.tail
-        elif _visible(child):
+        elif shown(child):
             if child.tag in _BLOCK:
                 yield " "
             if child.text:
@@ -363,7 +418,7 @@ def _text_forward(top: etree._Element) -> Iterator[str]:
 
 def _text_backward(top: etree._Element) -> Iterator[str]:
     """:func:`_text_forward` read from the end: the same pieces in reverse order."""
-    if not _visible(top):
+    if not _shown(top):
         return
     if top.tag in _BLOCK:
         yield " "
@@ -380,7 +435,7 @@ def _text_backward(top: etree._Element) -> Iterator[str]:
             continue
         if child.tail:
             yield child.tail
-        if _visible(child):
+        if _shown(child):
             if child.tag in _BLOCK:
                 yield " "
             stack.append((child, reversed(child)))

@@ -16,7 +16,7 @@ from crawler.importers.ours import read_json
 from crawler.importers.plain import read_list
 from crawler.importers.tabular import read_tabular
 from crawler.items import MatchMode
-from crawler.urls import InvalidURL, check_url
+from crawler.urls import InvalidURL, check_url, site_url
 
 __all__ = ["FORMATS", "ImportFormatError", "ImportRow", "detect_format", "read_backlinks"]
 
@@ -41,7 +41,7 @@ def read_backlinks(
         # These exports say a page links to the site, not to which URL of it: any link to the
         # site counts, or every deep link would be reported missing.
         match = MatchMode.DOMAIN
-    options = Options(target=_checked_target(target), match=match)
+    options = Options(target=_checked_target(target, match), match=match)
     if sniffed.format == "json":
         return read_json(path, sniffed.head, options)
     if sniffed.format == "list":
@@ -53,11 +53,11 @@ def read_backlinks(
 SITE_TARGET_FORMATS = frozenset({"gsc", "list"})
 
 
-def _checked_target(target: str | None) -> str | None:
+def _checked_target(target: str | None, match: MatchMode | None) -> str | None:
     if target is None:
         return None
     try:
-        return check_url(target)
+        return site_url(target) if match is MatchMode.DOMAIN else check_url(target)
     except InvalidURL as exc:
         raise ImportFormatError(f"--target: {exc}") from None
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from crawler.items import BacklinkIn, MatchMode
-from crawler.urls import InvalidURL, check_url
+from crawler.urls import InvalidURL, check_url, site_url
 
 
 class ImportFormatError(ValueError):
@@ -63,6 +63,24 @@ def field_url(field: str, value: str | None) -> str:
 
 # Exports repeat a handful of target URLs on every row; checking each once halves the import time.
 _valid_url = lru_cache(maxsize=4096)(check_url)
+_valid_site = lru_cache(maxsize=4096)(site_url)
+
+
+def field_target(value: str | None, match: MatchMode) -> str:
+    """The target URL of a row; with ``match=domain`` a bare host (``example.com``) will do."""
+    if match is not MatchMode.DOMAIN:
+        try:
+            return field_url("target_url", value)
+        except RowError as exc:
+            if "not an absolute URL" in str(exc):
+                raise RowError(f"{exc} (a bare host will do with match=domain)") from None
+            raise
+    if value is None or not value.strip():
+        raise RowError("target_url: missing")
+    try:
+        return _valid_site(value)
+    except InvalidURL as exc:
+        raise RowError(f"target_url: {exc}") from None
 
 
 def optional_text(value: str | None) -> str | None:
@@ -125,11 +143,12 @@ def make_backlink(
     notes: str | None = None,
 ) -> BacklinkIn:
     referring = field_url("referring_url", referring_url)
-    target = options.target if options.target is not None else field_url("target_url", target_url)
+    mode = options.match or match or MatchMode.EXACT
+    target = options.target if options.target is not None else field_target(target_url, mode)
     return BacklinkIn(
         referring_url=referring,
         target_url=target,
-        match=options.match or match or MatchMode.EXACT,
+        match=mode,
         expected_anchor=optional_text(expected_anchor),
         expected_rel=expected_rel,
         tags=list(tags),

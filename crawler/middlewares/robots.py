@@ -7,7 +7,7 @@ crawls nothing. So, per host:
 =============================================  ============================================
 robots.txt answer                              pages of the host
 =============================================  ============================================
-2xx                                            the rules decide (Protego)
+2xx                                            the rules of our group decide (crawler.robotstxt)
 4xx other than 429 (404, 410, 401, 403...)     all allowed: there are no rules
 5xx or 429                                     none fetched: ``blocked_robots`` "robots.txt 503"
 timeout                                        none fetched: ``blocked_robots`` "robots.txt timeout"
@@ -17,25 +17,27 @@ too large, too many redirects, other errors    none fetched: ``blocked_robots`` 
 =============================================  ============================================
 
 The verdict is an inconclusive status, so a blocked page never counts towards ``lost``.
+robots.txt is fetched once per host, and every page of the host waits for that one answer.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING, Self
 
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Request
 from scrapy.http.request import NO_CALLBACK
-from scrapy.robotstxt import RobotParser
-from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy.robotstxt import ProtegoRobotParser, RobotParser, decode_robotstxt
 from scrapy.utils.httpobj import urlparse_cached
 from scrapy.utils.misc import build_from_crawler, load_object
-from twisted.internet.defer import Deferred
 
 from crawler.outcome import Inconclusive, Status, classify_failure
+from crawler.robotstxt import ProductTokenRobots, is_product_token
 
 if TYPE_CHECKING:
+    from scrapy import Spider
     from scrapy.crawler import Crawler
     from scrapy.http import Response
 
@@ -57,6 +59,7 @@ class Verdict:
 
 
 Policy = RobotParser | Verdict | None  # None: no rules, everything allowed
+_UNKNOWN = object()  # a host whose robots.txt was never requested
 
 
 def verdict_for_status(http_status: int) -> Verdict | None:
@@ -74,6 +77,14 @@ def verdict_for_failure(exc: BaseException) -> Verdict:
     return Verdict(Status.BLOCKED_ROBOTS, f"{ROBOTS} {reason}", "robots.txt unreachable: nothing is fetched")
 
 
+class ProductTokenRobotParser(ProtegoRobotParser):
+    """Scrapy's Protego parser, with groups chosen by product token (:mod:`crawler.robotstxt`)."""
+
+    def __init__(self, robotstxt_body: bytes, spider: Spider | None):
+        self.spider = spider
+        self.rp = ProductTokenRobots.parse(decode_robotstxt(robotstxt_body, spider))
+
+
 class RobotsPolicyMiddleware:
     DOWNLOAD_PRIORITY = 1000  # robots.txt before the pages waiting for it
 
@@ -83,10 +94,16 @@ class RobotsPolicyMiddleware:
             raise NotConfigured
         self.crawler = crawler
         self.stats = crawler.stats
-        self.user_agent: str = settings.get("ROBOTSTXT_USER_AGENT") or settings["USER_AGENT"]
+        # Groups are matched by product token (RFC 9309), never by the whole User-Agent header.
+        self.user_agent: str = settings.get("ROBOTSTXT_USER_AGENT") or ""
+        if not is_product_token(self.user_agent):
+            raise ValueError(
+                "ROBOTSTXT_USER_AGENT must be our robots.txt product token: letters, '-' and '_' only, "
+                f"e.g. BacklinksVerify (got {self.user_agent!r})"
+            )
         self.parser_class = load_object(settings.get("ROBOTSTXT_PARSER"))
         build_from_crawler(self.parser_class, crawler, b"")  # fail now if the parser cannot load
-        self.policies: dict[str, Policy | Deferred[Policy]] = {}
+        self.policies: dict[str, Policy | asyncio.Future[Policy]] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -106,31 +123,35 @@ class RobotsPolicyMiddleware:
     async def policy(self, request: Request) -> Policy:
         parts = urlparse_cached(request)
         netloc = parts.netloc
-        if netloc not in self.policies:
-            waiting: Deferred[Policy] = Deferred()
-            self.policies[netloc] = waiting
-            robots = Request(
-                f"{parts.scheme}://{netloc}/robots.txt",
-                priority=self.DOWNLOAD_PRIORITY,
-                meta={"dont_obey_robotstxt": True},
-                callback=NO_CALLBACK,
-            )
-            self.stats.inc_value("robotstxt/request_count")
-            try:
-                response = await self.crawler.engine.download_async(robots)
-            except Exception as exc:
-                verdict = verdict_for_failure(exc)
-                logger.info("%s failed (%s): %s", robots.url, type(exc).__name__, verdict.detail)
-                policy: Policy = verdict
-            else:
-                policy = self.read(response)
-            self.policies[netloc] = policy
-            waiting.callback(policy)
-            return policy
-        known = self.policies[netloc]
-        if isinstance(known, Deferred):
-            return await maybe_deferred_to_future(known)
+        known = self.policies.get(netloc, _UNKNOWN)
+        if known is _UNKNOWN:
+            # One download per host, however many of its pages arrive meanwhile: each of them
+            # awaits the same task, and an asyncio future gives its result to every waiter (a
+            # Deferred awaited through asFuture() hands None to all but the first).
+            known = self.policies[netloc] = asyncio.ensure_future(self.fetch(parts.scheme, netloc))
+        if isinstance(known, asyncio.Future):
+            # shield: a waiter cancelled (its request dropped) must not cancel the others' download.
+            return await asyncio.shield(known)
         return known
+
+    async def fetch(self, scheme: str, netloc: str) -> Policy:
+        robots = Request(
+            f"{scheme}://{netloc}/robots.txt",
+            priority=self.DOWNLOAD_PRIORITY,
+            meta={"dont_obey_robotstxt": True},
+            callback=NO_CALLBACK,
+        )
+        self.stats.inc_value("robotstxt/request_count")
+        try:
+            response = await self.crawler.engine.download_async(robots)
+        except Exception as exc:
+            verdict = verdict_for_failure(exc)
+            logger.info("%s failed (%s): %s", robots.url, type(exc).__name__, verdict.detail)
+            policy: Policy = verdict
+        else:
+            policy = self.read(response)
+        self.policies[netloc] = policy
+        return policy
 
     def read(self, response: Response) -> Policy:
         self.stats.inc_value("robotstxt/response_count")

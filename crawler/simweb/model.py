@@ -40,6 +40,8 @@ class Kind(str, Enum):
     GONE = "gone"  # 410
     SERVER_ERROR = "server_error"  # 500 or 503
     FORBIDDEN = "forbidden"  # 403
+    EMPTY = "empty"  # 200 with an empty or whitespace-only body (a crashed CMS)
+    REFRESH = "refresh"  # 200 with its backlinks and a delayed refresh (meta tag or header) to /moved/{n}
 
 
 ERROR_STATUS = {Kind.NOT_FOUND: (404,), Kind.GONE: (410,), Kind.SERVER_ERROR: (500, 503), Kind.FORBIDDEN: (403,)}
@@ -63,6 +65,8 @@ class SimConfig:
     redirect_share: float = 0.04
     private_share: float = 0.02
     error_share: float = 0.05  # split over 404, 410, 5xx and 403
+    empty_share: float = 0.01
+    refresh_share: float = 0.01
     # Shares of sites by robots.txt: the rest disallow /private/.
     robots_missing_share: float = 0.1  # robots.txt answers 404: everything allowed
     # Backlinks.
@@ -74,6 +78,7 @@ class SimConfig:
     def __post_init__(self) -> None:
         shares = (
             self.js_share + self.noindex_share + self.redirect_share + self.private_share + self.error_share
+            + self.empty_share + self.refresh_share
         )
         if not 0 <= shares <= 1:
             raise ValueError(f"page kind shares add up to {shares}, not a value in [0, 1]")
@@ -177,6 +182,12 @@ def _kind(config: SimConfig, draw: float) -> Kind:
         # Spread errors evenly over the four error kinds.
         errors = (Kind.NOT_FOUND, Kind.GONE, Kind.SERVER_ERROR, Kind.FORBIDDEN)
         return errors[min(int(draw / config.error_share * len(errors)), len(errors) - 1)]
+    draw -= config.error_share
+    # Drawn after the others, so adding them changed no page of another kind (only some OK ones).
+    for kind, share in ((Kind.EMPTY, config.empty_share), (Kind.REFRESH, config.refresh_share)):
+        if draw < share:
+            return kind
+        draw -= share
     return Kind.OK
 
 
@@ -230,6 +241,30 @@ def robots_txt(config: SimConfig, site: int) -> str | None:
         "\n"
         f"Sitemap: http://{site_host(site)}/sitemap.xml\n"
     )
+
+
+def _refresh(page: SimPage) -> str | None:
+    """A REFRESH page's refresh, 10 to 99 seconds late: a visitor reads the page first."""
+    if page.kind is not Kind.REFRESH:
+        return None
+    return f"{10 + page.number % 90}; url={page.moved_path}"
+
+
+def refresh_meta(page: SimPage) -> str:
+    """Half of the REFRESH pages declare it in the markup..."""
+    refresh = _refresh(page)
+    return f'<meta http-equiv="refresh" content="{refresh}">\n' if refresh and page.number % 2 == 0 else ""
+
+
+def refresh_header(page: SimPage) -> dict[str, str]:
+    """...and half in a ``Refresh`` response header."""
+    refresh = _refresh(page)
+    return {"Refresh": refresh} if refresh and page.number % 2 == 1 else {}
+
+
+def empty_body(page: SimPage) -> str:
+    """What an EMPTY page sends: nothing, or whitespace only."""
+    return "" if page.number % 2 == 0 else " \n\t\n"
 
 
 # --- Markup ------------------------------------------------------------------------------------------
@@ -359,7 +394,7 @@ class Renderer:
             "<!DOCTYPE html>\n<html lang=\"en\"><head>\n<meta charset=\"utf-8\">\n"
             f"<title>{title} | {page.host}</title>\n"
             '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-            f'<meta name="description" content="{title}: notes, reviews and links.">\n{robots}'
+            f'<meta name="description" content="{title}: notes, reviews and links.">\n{robots}{refresh_meta(page)}'
             f'<link rel="canonical" href="{canonical}">\n'
             '<link rel="stylesheet" href="/static/site.css">\n'
             f"{rng.choice(parts.styles)}{rng.choice(parts.scripts)}</head>\n"
@@ -417,6 +452,8 @@ def expected(page: SimPage, backlink: SimBacklink, *, robots: bool) -> tuple[Sta
         return Status.SERVER_ERROR, str(page.status)
     if page.kind is Kind.FORBIDDEN:
         return Status.BLOCKED_BOT, str(page.status)
+    if page.kind is Kind.EMPTY:
+        return Status.SERVER_ERROR, "empty_body"
     if page.kind is not Kind.JS and _carried(page, backlink):
         return Status.LIVE, None
     if page.kind is Kind.REDIRECT:

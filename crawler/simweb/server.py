@@ -28,8 +28,10 @@ from crawler.simweb.model import (
     SimConfig,
     SimPage,
     error_page,
+    empty_body,
     page_at,
     parse_host,
+    refresh_header,
     robots_txt,
 )
 from crawler.webserver import BackgroundServer
@@ -73,9 +75,20 @@ async def _dispatch(request: web.Request) -> web.StreamResponse:
     await _sleep(page.delay)
     if page.kind is Kind.REDIRECT and not moved:
         raise web.HTTPMovedPermanently(location=page.moved_path)
+    if page.kind in (Kind.EMPTY, Kind.REFRESH):
+        return _broken_200(request, page)
     if page.status >= 400:
         return web.Response(status=page.status, text=error_page(page.status), content_type=_HTML)
     return web.Response(text=request.app[_RENDERER].page(page), content_type=_HTML, charset="utf-8")
+
+
+def _broken_200(request: web.Request, page: SimPage) -> web.Response:
+    """An EMPTY page's empty 200, or a REFRESH page with its refresh header (if not in its markup)."""
+    if page.kind is Kind.EMPTY:
+        return web.Response(text=empty_body(page), content_type=_HTML, charset="utf-8")
+    return web.Response(
+        text=request.app[_RENDERER].page(page), content_type=_HTML, charset="utf-8", headers=refresh_header(page)
+    )
 
 
 def _page_for(config: SimConfig, site: int, path: str) -> SimPage | None:
