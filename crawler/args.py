@@ -12,6 +12,10 @@ from crawler.render.policy import RenderMode
 ONLY_CHOICES = tuple(s.value for s in Status) + ("unchecked",)
 
 
+class ArgumentError(ValueError):
+    """A bad `-a name=value`; the message names each problem and the fix."""
+
+
 class VerifyArgs(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -51,7 +55,7 @@ class VerifyArgs(BaseModel):
 
     @classmethod
     def parse(cls, raw: dict[str, object]) -> VerifyArgs:
-        """Validate `-a name=value` strings; raise ValueError with one line per problem."""
+        """Validate `-a name=value` strings; raise :class:`ArgumentError` naming every problem."""
         given = {k: v for k, v in raw.items() if v is not None}
         if given.get("all") in ("", "1", "true", "yes", "True"):
             given["all"] = True
@@ -59,7 +63,7 @@ class VerifyArgs(BaseModel):
             return cls.model_validate(given)
         except ValidationError as exc:
             problems = "; ".join(_problem(e) for e in exc.errors())
-            raise ValueError(f"bad spider argument: {problems}") from None
+            raise ArgumentError(f"bad spider argument: {problems}") from None
 
 
 def _problem(error: Any) -> str:

@@ -221,7 +221,7 @@ def export(
             rows, fields = queries.iter_checks(session, moment, run), queries.CHECK_FIELDS
         else:
             rows, fields = queries.iter_events(session, queries.events_query(moment, run)), queries.EVENT_FIELDS
-        count = write_rows(rows, fields, format.value, out)
+        count = write_rows(rows, fields, format.value, out, terminal=output is None)
     if output:
         console.print(f"wrote {count} rows to {output}", markup=False)
 
@@ -256,7 +256,8 @@ def schedule(
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     for where, job in scheduled:
-        console.print(f"run {key}: job {job} on {where}", markup=False, highlight=False)
+        # The job id is the node's answer: shown inert like page text.
+        console.print(f"run {safe(key)}: job {safe(job)} on {safe(where)}", markup=False, highlight=False)
     if failure:
         _fail(f"scheduling failed: {failure}")
 

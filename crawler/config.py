@@ -96,6 +96,8 @@ CHECKS: dict[str, Callable[[Any], None]] = {
     "BACKLINKS_RENDER_CONFIRM_MISSES": _flag,
     "BACKLINKS_RENDER_CONTEXT_PAGES": _whole(1),
     "BACKLINKS_RENDER_JS_HEAP_MB": _whole(0),
+    "BACKLINKS_PARSE_WORKERS": _whole(1),
+    "BACKLINKS_PARSE_SECONDS": _number(0, strict=True),
     "BACKLINKS_RENDER_MEMORY_DAYS": _number(0, strict=False),
     "BACKLINKS_RENDER_PAGE_IDLE": _number(0, strict=True),
     "BACKLINKS_RENDER_WAIT": _number(0, strict=False),

@@ -20,7 +20,11 @@ from sqlalchemy.orm import sessionmaker
 from pipelines.changes import EventKind
 from pipelines.queries import events_query, get_run, iter_events
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# What a terminal would act on instead of showing: C0 and C1 controls (escape sequences clear the
+# screen, set the window title, move the cursor) and the bidirectional controls that reorder what
+# follows (U+202E shows "moc.elpmaxe" as "example.com"), with the Unicode line separators.
+BIDI_CHARACTERS = "\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"  # a regex class's body
+_CONTROL = re.compile(f"[\x00-\x1f\x7f-\x9f{BIDI_CHARACTERS}]")
 SUMMARY_EVENTS = 40
 
 

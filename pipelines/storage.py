@@ -81,7 +81,9 @@ class StoragePipeline:
             await asyncio.sleep(self.batch_seconds)
             if time.monotonic() - self.last_flush >= self.batch_seconds:
                 try:
-                    await self.flush()
+                    # Shielded: close_spider cancels this timer, and a batch being written on its
+                    # thread is committed anyway; it must also be counted and its domains settled.
+                    await asyncio.shield(self.flush())
                 except SQLAlchemyError:  # as a failed item would be: logged; its backlinks stay due
                     logger.exception("Could not store a batch of run %s", self.run_id)
 

@@ -100,6 +100,25 @@ def _insert(session: Session, model: type) -> Any:
     return dialect.insert(model)
 
 
+def check_joinable(sessions: sessionmaker, key: str | None, arguments: dict[str, Any]) -> None:
+    """Raise :class:`RunMismatch` before anything is written (at start-up) when the run ``key``
+    exists with other arguments; :func:`join_run` checks again under its lock."""
+    if key is None:
+        return
+    with sessions() as session:
+        run = session.scalars(select(Run).where(Run.key == key)).one_or_none()
+        if run is not None:
+            _same_arguments(run, arguments)
+
+
+def _same_arguments(run: Run, arguments: dict[str, Any]) -> None:
+    shared = {name: run.arguments.get(name) for name in SHARED_ARGUMENTS}
+    if shared != {name: arguments.get(name) for name in SHARED_ARGUMENTS}:
+        raise RunMismatch(
+            f"run {run.key!r} was started with {shared}; every process of a run needs the same arguments"
+        )
+
+
 def join_run(sessions: sessionmaker, order: WorkOrder, now: datetime, worker: str | None = None) -> Ticket:
     """Create the run (with its due domains) or join the one with the order's key; register this process."""
     due, arguments, key, shard = order.due, order.arguments, order.key, order.shard
@@ -119,11 +138,7 @@ def join_run(sessions: sessionmaker, order: WorkOrder, now: datetime, worker: st
                 run_id = inserted
             else:
                 run = session.scalars(select(Run).where(Run.key == key).with_for_update()).one()
-                shared = {name: run.arguments.get(name) for name in SHARED_ARGUMENTS}
-                if shared != {name: arguments.get(name) for name in SHARED_ARGUMENTS}:
-                    raise RunMismatch(
-                        f"run {key!r} was started with {shared}; every process of a run needs the same arguments"
-                    )
+                _same_arguments(run, arguments)
                 run_id, due = run.id, due.model_copy(update={"cutoff": run.cutoff})
                 if run.status == "incomplete":  # everyone had left with work remaining: resume it
                     run.status, run.finished_at, run.finish_reason = "running", None, None

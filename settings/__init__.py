@@ -12,6 +12,8 @@ from pipelines.db import database_url
 BOT_NAME = "backlinks"
 SPIDER_MODULES = ["crawler.spiders"]
 NEWSPIDER_MODULE = "crawler.spiders"
+# Our `crawl` replaces Scrapy's: its exit status says whether everything was stored (crawler/exitcode.py).
+COMMANDS_MODULE = "crawler.commands"
 
 # --- Storage ---------------------------------------------------------------------------------
 # Any SQLAlchemy URL; the environment variable wins over the SQLite file in the current directory,
@@ -29,6 +31,13 @@ BACKLINKS_START_CHUNK = 500  # referring pages read from the database at a time
 # A run with a larger share of inconclusive results (timeouts, blocks, 5xx...) is degraded: an outage
 # or a blocked crawler, not the web. It moves no backlink to lost (its losses wait for a healthy run).
 BACKLINKS_DEGRADED_SHARE = 0.5
+
+# --- Reading pages (crawler/pagepool.py) ---------------------------------------------------------
+# Parsing and extraction run in worker processes, never on the reactor: a page lxml cannot read in
+# BACKLINKS_PARSE_SECONDS (e.g. one element with a million attributes) is `too_large`,
+# `parse_timeout`, and its worker is replaced. Two workers: one such page never stalls the others.
+BACKLINKS_PARSE_WORKERS = 2
+BACKLINKS_PARSE_SECONDS = 10.0
 
 # --- Scale-out: several processes, one run (docs/production.md) ---------------------------------
 # Processes claim referring registrable domains with a lease, extended while they work; a dead
@@ -162,6 +171,9 @@ SPIDER_MIDDLEWARES = {
 }
 REFERRER_POLICY = "no-referrer"  # a verification visit claims to come from nowhere
 TELNETCONSOLE_ENABLED = False  # a listening port nobody uses on a nightly job
+# Scrapy 2.19's RemoteControl: an HTTP endpoint on loopback that executes Python sent to it (its
+# token in a job file under the home directory). Off for the same reason as the telnet console.
+REMOTE_CONTROL_ENABLED = False
 
 # --- Output ------------------------------------------------------------------------------------------
 LOG_LEVEL = "INFO"

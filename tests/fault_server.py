@@ -247,6 +247,8 @@ async def _close(_s: FaultServer, w: Writer, _path: str) -> None:
 
 
 MANY_LINKS = page("".join(f'<a href="/p/{i}">link {i}</a> ' for i in range(100_000)) + LINK)
+# lxml checks each attribute of an element against all before it: quadratic, hours for this one.
+ATTRIBUTE_BOMB = "<!doctype html><html><body><div " + " ".join(f"a{i}=1" for i in range(150_000)) + ">" + LINK + "</div>"
 DEEP_DOM = "<!doctype html><html><body>" + "<div>" * 50_000 + LINK + "</div>" * 50_000 + "</body></html>"
 DEEP_UNCLOSED = "<html><body>" + "<span><b><i>" * 20_000 + LINK
 MALFORMED = (
@@ -311,6 +313,8 @@ FAULTS: tuple[Fault, ...] = (
     Fault("deep-dom", "50,000 nested <div>s around the link", ("too_large", "dom_depth"), fetched=True),
     Fault("deep-unclosed", "60,000 unclosed inline tags before the link", ("too_large", "dom_depth"), fetched=True),
     Fault("malformed", "NUL bytes, nested <a>, broken comments and quotes, stray CDATA", ("live", None), fetched=True),
+    # Read in a worker process with a time budget: the reactor, and every other page, go on.
+    Fault("attribute-bomb", "one <div> with 150,000 attributes (1.5 MB)", ("too_large", "parse_timeout"), fetched=True),
 )
 
 HANDLERS: dict[str, Handler] = {
@@ -354,6 +358,7 @@ HANDLERS: dict[str, Handler] = {
     "deep-dom": _body(DEEP_DOM.encode(), "text/html; charset=utf-8"),
     "deep-unclosed": _body(DEEP_UNCLOSED.encode(), "text/html; charset=utf-8"),
     "malformed": _body(MALFORMED.encode("utf-8", "surrogatepass"), "text/html"),
+    "attribute-bomb": _body(ATTRIBUTE_BOMB.encode(), "text/html; charset=utf-8"),
 }
 
 

@@ -96,7 +96,7 @@ def test_bad_options_name_the_fix(db: str) -> None:
     assert code == 2 and "unsupported scheme" in err
 
 
-def _observe_all(db: str) -> None:
+def _observe_all(db: str, anchor: str = "=SUM(A1) anchor") -> None:
     """Two nights of observations written straight through the store."""
     engine = make_engine(db)
     sessions = make_sessionmaker(engine)
@@ -116,7 +116,7 @@ def _observe_all(db: str) -> None:
                 backlink_id=i, referring_url=r, target_url=t, checked_at=at, status=status,
                 reason=None if status is Status.LIVE else "link_removed",
                 page=PageFacts(url=r, final_url=r, http_status=200),
-                links=[LinkRecord(href=t, url=t, tag="a", anchor="=SUM(A1) anchor", rel=("nofollow",))]
+                links=[LinkRecord(href=t, url=t, tag="a", anchor=anchor, rel=("nofollow",))]
                 if status is Status.LIVE else [],
                 follow=False if status is Status.LIVE else None,
             )
@@ -180,6 +180,31 @@ def test_parse_since(text: str, moment: datetime) -> None:
 def test_parse_since_rejects_garbage() -> None:
     with pytest.raises(typer.BadParameter, match="use 7d"):
         parse_since("last tuesday", NOW)
+
+
+HOSTILE_ANCHOR = "\x1b[2J\x1b]0;TITLE\x07 \u202etxt.exe"
+TERMINAL_ACTS_ON = ("\x1b", "\x07", "\u202e")
+
+
+def test_page_text_and_urls_reach_the_terminal_inert(db: str, tmp_path: Path) -> None:
+    source = tmp_path / "hostile.csv"
+    source.write_text(
+        "referring_url,target_url,match\n"
+        "https://a.example/\u202efdp.html,https://me.example/,exact\n", encoding="utf-8"
+    )
+    assert cli(db, "import", str(source))[0] == 0
+    _observe_all(db, anchor=HOSTILE_ANCHOR)
+    shown = [cli(db, "status"), cli(db, "changes"), *(cli(db, "export", "--what", what) for what in ("current", "checks", "events"))]
+    for code, out, err in shown:
+        assert code == 0, err
+        assert not [c for c in TERMINAL_ACTS_ON if c in out + err], out
+    # A file keeps the data as it was.
+    target = tmp_path / "current.csv"
+    cli(db, "export", "--what", "checks", "--format", "csv", "-o", str(target))
+    rows = list(csv.DictReader(io.StringIO(target.read_text(encoding="utf-8"))))
+    assert {r["anchors"] for r in rows} >= {HOSTILE_ANCHOR} and "\u202e" in rows[0]["referring_url"]
+    code, out, _ = cli(db, "export", "--what", "checks", "--format", "jsonl")
+    assert {json.loads(line)["anchors"][0] for line in out.splitlines() if json.loads(line)["anchors"]} == {HOSTILE_ANCHOR}
 
 
 def test_import_output_keeps_each_message_on_its_own_line(db: str, tmp_path: Path) -> None:

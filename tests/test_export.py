@@ -59,3 +59,32 @@ def test_jsonl_keeps_types() -> None:
 def test_unknown_format() -> None:
     with pytest.raises(ValueError, match="csv or jsonl"):
         write_rows(iter(ROWS), ("url",), "xml", io.StringIO())
+
+
+# Clear screen, set the window title, CSI as one C1 byte, a carriage return that overwrites the line,
+# right-to-left override.
+HOSTILE = "\x1b[2J\x1b]0;TITLE\x07 \x9b31m \rfake \u202etxt.exe"
+TERMINAL_ACTS_ON = ("\x1b", "\x07", "\x9b", "\r", "\u202e")
+HOSTILE_ROWS = [{"url": "https://a.test/\u202ep", "anchors": [HOSTILE, "two\nlines\tok"]}]
+
+
+def test_csv_for_a_terminal_is_inert() -> None:
+    out = io.StringIO()
+    write_rows(iter(HOSTILE_ROWS), ("url", "anchors"), "csv", out, terminal=True)
+    assert not [c for c in TERMINAL_ACTS_ON if c in out.getvalue()]
+    (row,) = csv.DictReader(io.StringIO(out.getvalue()))
+    assert row["anchors"] == "\ufffd[2J\ufffd]0;TITLE\ufffd \ufffd31m \ufffdfake \ufffdtxt.exe|two\nlines\tok"
+
+
+def test_csv_to_a_file_keeps_the_data() -> None:
+    out = io.StringIO()
+    write_rows(iter(HOSTILE_ROWS), ("url", "anchors"), "csv", out)
+    (row,) = csv.DictReader(io.StringIO(out.getvalue()))
+    assert row["anchors"] == f"{HOSTILE}|two\nlines\tok" and row["url"] == "https://a.test/\u202ep"
+
+
+def test_jsonl_escapes_what_a_terminal_would_act_on_and_keeps_the_data() -> None:
+    out = io.StringIO()
+    write_rows(iter(HOSTILE_ROWS), ("url", "anchors"), "jsonl", out)
+    assert not [c for c in TERMINAL_ACTS_ON if c in out.getvalue()]
+    assert json.loads(out.getvalue()) == HOSTILE_ROWS[0]

@@ -15,12 +15,15 @@ import pytest
 from sqlalchemy import func, select
 
 from crawler.demo.run import crawl_env
+from crawler.exitcode import ExitCode
 from pipelines.db import make_engine, make_sessionmaker
 from pipelines.imports import import_clean
 from pipelines.models import Backlink, Check, Run, State
 from fault_server import FAULTS, REFRESH_TO, TARGET, Fault, FaultServer, Measured, crawl_command, crawl_measured
 
-MAX_SECONDS = 30  # the longest fault takes DOWNLOAD_TIMEOUT (2 s); the rest is process start-up
+# The longest fault is the attribute bomb's parse budget (5 s); the rest is start-up (the crawler's
+# and its parse workers') and a machine that may be busy with other tests.
+MAX_SECONDS = 40
 MAX_RSS_MB = 400  # gzip bomb, 64 MiB streams and a 100,000-link page must not balloon memory
 
 SETTINGS = {
@@ -29,6 +32,7 @@ SETTINGS = {
     "RETRY_TIMES": "0",
     "BACKLINKS_CONFIRM_MISSES": "1",  # a single miss would be `lost`: no false miss may slip by
     "CONCURRENT_REQUESTS_PER_DOMAIN": "4",
+    "BACKLINKS_PARSE_SECONDS": "5",  # the attribute bomb's budget; the 100,000-link page needs ~1 s
 }
 
 
@@ -47,7 +51,8 @@ def faults(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
         env = crawl_env(url)
         env.update(BACKLINKS_RESOLVE=server.resolve_rules(), BACKLINKS_ALLOWED_NETWORKS="127.0.0.1/32")
         result = crawl_measured(crawl_command(["all=1"], SETTINGS), env, cwd=str(workdir))
-        assert result.returncode == 0, result.stderr[-3000:]
+        # A web of faults is mostly inconclusive: the run is degraded, and the exit status says so.
+        assert result.returncode == ExitCode.DEGRADED, result.stderr[-3000:]
         engine = make_engine(url)
         with make_sessionmaker(engine)() as session:
             states = {
@@ -64,7 +69,6 @@ def faults(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
 
 def test_the_crawl_finishes_fast_and_small(faults: dict[str, Any]) -> None:
     result: Measured = faults["result"]
-    assert result.returncode == 0, result.stderr[-3000:]
     assert "Traceback" not in result.stderr, result.stderr[-3000:]
     assert result.seconds < MAX_SECONDS
     assert result.max_rss_mb < MAX_RSS_MB

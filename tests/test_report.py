@@ -26,6 +26,9 @@ from crawler.items import BacklinkIn
         ("\x1b[31mred\x1b[0m", "?[31mred?[0m"),  # no escape sequence reaches the terminal
         ("line\nbreak\tand\x00nul", "line?break?and?nul"),
         ("\x9b2J", "?2J"),  # C1 control (CSI) too
+        ("\x1b]0;TITLE\x07", "?]0;TITLE?"),  # no window title set by a page
+        ("https://a.example/\u202efdp.exe", "https://a.example/?fdp.exe"),  # no right-to-left override
+        ("\u2066x\u2069\u200f\u061c\u2028", "?x????"),  # isolates, marks, line separator
         (datetime(2026, 1, 2, 3, 4, 5, 123, tzinfo=UTC), "2026-01-02T03:04:05+00:00"),
         ("x" * 200, "x" * 119 + "…"),
     ],

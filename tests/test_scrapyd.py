@@ -1,7 +1,10 @@
 """End to end under Scrapyd: deploy the project as an egg, schedule `verify`, read the results.
 
-A real Scrapyd (from the test extra) runs on 127.0.0.1 with a random port, temporary directories,
-SQLite job storage and basic auth, as docs/production.md sets it up. `scrapyd-deploy` builds the egg
+A real Scrapyd runs on 127.0.0.1 with a random port, temporary directories, SQLite job storage and
+basic auth, from a node environment built exactly as docs/production.md prescribes: a venv holding
+Scrapyd and the project's dependencies from the registry, and not the project (which the test's own
+editable install would put on every path, hiding an egg that cannot be imported). The venv is built
+once per dependency list and kept under this environment's prefix. `scrapyd-deploy` builds the egg
 from a copy of the project (it writes build files next to scrapy.cfg). Scrapyd's environment has no
 BACKLINKS_* variable: the database, the host mapping and the loopback allowance reach the crawl only as
 `setting=` parameters of schedule.json, as they would on a production node.
@@ -10,6 +13,7 @@ BACKLINKS_* variable: the database, the host mapping and the loopback allowance 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import shutil
@@ -17,6 +21,7 @@ import socket
 import subprocess
 import sys
 import time
+import tomllib
 from collections import Counter
 import urllib.parse
 import urllib.request
@@ -38,7 +43,9 @@ pytestmark = [pytest.mark.scrapyd, pytest.mark.postgres]
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT_FILES = ("crawler", "pipelines", "settings", "pyproject.toml", "setup.py", "scrapy.cfg", "README.md")
 USER, PASSWORD = "deployer", "s3cret-for-tests"
-BIN = Path(sys.executable).parent
+BIN = Path(sys.executable).parent  # scrapyd-deploy runs from a checkout's environment, as in the doc
+# docs/production.md: Scrapyd 1.6's runner imports pkg_resources, which setuptools 81 removed.
+NODE_SCRAPYD = ["scrapyd>=1.6", "setuptools<81"]
 
 
 @dataclass
@@ -51,7 +58,8 @@ class Scrapyd:
         request = urllib.request.Request(f"{self.url}{endpoint}?{urllib.parse.urlencode(query)}")
         token = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
         request.add_header("Authorization", f"Basic {token}")
-        with urllib.request.urlopen(request, timeout=10) as response:
+        # listspiders.json runs the project in a child process: seconds on a busy machine.
+        with urllib.request.urlopen(request, timeout=60) as response:
             return json.load(response)
 
 
@@ -66,8 +74,45 @@ def _clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith(("BACKLINKS_", "SCRAPY"))}
 
 
+def _node_requirements() -> list[str]:
+    """The node's packages, as docs/production.md installs them: Scrapyd, then the project's
+    dependencies from pyproject.toml (the doc's one-liner)."""
+    dependencies = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    return [*NODE_SCRAPYD, *dependencies]
+
+
+def _node_venv() -> Path:
+    """A Scrapyd node's venv (docs/production.md, section 2), built on first use and kept."""
+    requirements = _node_requirements()
+    digest = hashlib.sha256("\n".join([sys.version, *requirements]).encode()).hexdigest()[:12]
+    venv = Path(sys.prefix) / "scrapyd-node" / digest
+    ready = venv / "built"
+    if ready.exists():
+        return venv
+    shutil.rmtree(venv, ignore_errors=True)  # a build that was interrupted
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    pip = [str(venv / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check"]
+    subprocess.run([*pip, *NODE_SCRAPYD], check=True, timeout=600)
+    listed = venv / "requirements.txt"
+    listed.write_text("\n".join(requirements[len(NODE_SCRAPYD):]) + "\n")
+    subprocess.run([*pip, "-r", str(listed)], check=True, timeout=600)
+    ready.write_text("ok\n")
+    return venv
+
+
 @pytest.fixture(scope="module")
-def scrapyd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scrapyd]:
+def node() -> Path:
+    venv = _node_venv()
+    # Only the dependencies: the project itself must come from the deployed egg.
+    probe = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", "import crawler"], cwd="/", env=_clean_env(), capture_output=True, text=True
+    )
+    assert "No module named 'crawler'" in probe.stderr, probe.stderr
+    return venv
+
+
+@pytest.fixture(scope="module")
+def scrapyd(node: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scrapyd]:
     root = tmp_path_factory.mktemp("scrapyd")
     port = _free_port()
     (root / "scrapyd.conf").write_text(
@@ -82,7 +127,7 @@ def scrapyd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scrapyd]:
     # cwd = root: Scrapyd reads ./scrapyd.conf, and its crawls do not see the source tree on sys.path,
     # so they run the deployed egg.
     process = subprocess.Popen(
-        [str(BIN / "scrapyd")], cwd=root, env=_clean_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        [str(node / "bin" / "scrapyd")], cwd=root, env=_clean_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     server = Scrapyd(f"http://127.0.0.1:{port}/", root, process)
     try:

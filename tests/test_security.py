@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 
 from conftest import POSTGRES_ADMIN_URL
 from crawler.demo.run import crawl
+from crawler.exitcode import ExitCode
 from crawler.export import csv_cell
 from crawler.report import events_table, safe, status_table
 from pipelines.db import SchemaError, make_engine, require_schema
@@ -35,7 +36,8 @@ def test_database_password_never_printed_by_a_crawl_or_the_cli(postgres_url: str
     url = _with_password(postgres_url)
     subprocess.run([BACKLINKS, "--database", url, "init"], check=True, capture_output=True)
     result = crawl(url, ["all=1"], log_level="DEBUG", cwd=tmp_path)
-    assert result.returncode == 0, result.stderr[-2000:]
+    # It ran (on what earlier tests left in the shared database: often a degraded run, exit 5).
+    assert result.returncode not in (ExitCode.CRASHED, ExitCode.STARTUP), result.stderr[-2000:]
     assert "Run " in result.stderr  # the DEBUG log really was written
     outputs = [result.stdout, result.stderr]
     for command in (["status"], ["export", "--what", "checks", "--format", "jsonl"]):

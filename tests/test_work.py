@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from crawler.cli import app
 from crawler.demo.run import Demo, crawl
+from crawler.exitcode import ExitCode
 from crawler.demo.site import SCENARIOS
 from crawler.importers import ImportRow
 from crawler.items import BacklinkIn, LinkRecord, Observation, PageFacts
@@ -333,7 +334,7 @@ def test_a_degraded_crawl_moves_nothing_to_lost(tmp_path) -> None:  # type: igno
         demo.site.night = 2
         result = crawl(demo.database_url, ["all=1"], settings={"BACKLINKS_DEGRADED_SHARE": "0.2"}, cwd=tmp_path,
                        log_level="INFO")
-        assert result.returncode == 0, result.stderr[-3000:]
+        assert result.returncode == ExitCode.DEGRADED, result.stderr[-3000:]  # cron hears of it
     finally:
         demo.site.stop()
     assert "is degraded" in result.stderr

@@ -15,6 +15,7 @@ from typing import Any, Self
 
 from scrapy import Request, Spider
 from scrapy.crawler import Crawler
+from scrapy.settings import BaseSettings
 from scrapy.http import HtmlResponse, Response, TextResponse
 from sqlalchemy.orm import sessionmaker
 from twisted.python.failure import Failure
@@ -24,20 +25,20 @@ from crawler.config import check_settings
 from crawler.items import DuePage, Observation
 from crawler.observe import Fetched, merge_failed_render, merge_rendered, observe_failure, observe_page
 from crawler.outcome import Status, classify_failure
+from crawler.pagepool import Interrupted, OverBudget, PagePool, read_static
 from crawler.render.browser import classify_render_failure
 from crawler.render.handler import REUSE_META
 from crawler.render.policy import (
     RenderMemory,
     RenderMode,
     RenderReason,
-    render_after_static,
     render_first,
     runs_scripts,
 )
 from crawler.render.probe import PROBE_META, RenderProbe, target_hosts
 from crawler.render.setup import RENDER_SLOT, configure_rendering
 from pipelines import work
-from pipelines.db import make_engine, make_sessionmaker
+from pipelines.db import make_engine, make_sessionmaker, require_schema
 from pipelines.due import DueFilter, iter_due_pages
 from pipelines.store import load_render_memory
 from pipelines.work import Shard, Ticket, WorkOrder
@@ -60,15 +61,25 @@ class VerifySpider(Spider):
         arguments = {name: kwargs.pop(name) for name in list(kwargs) if not name.startswith("_")}
         super().__init__(*args, **kwargs)
         self.arguments = VerifyArgs.parse(arguments)
-        # What the run record shows: only what was asked for (its key and this process's shard
-        # are not the run's arguments).
-        self.run_arguments = self.arguments.model_dump(
-            mode="json", exclude_defaults=True, exclude={"run", "shard", "shards"}
-        )
+        self.run_arguments = _run_arguments(self.arguments)
         shards = self.arguments.shards
         self.shard = Shard(self.arguments.shard, shards) if shards and self.arguments.shard is not None else None
         # Set by the storage pipeline once it has joined the run: the spider claims domains under it.
         self.ticket: Ticket | None = None
+
+    @classmethod
+    def preflight(cls, settings: BaseSettings, arguments: dict[str, Any]) -> None:
+        """Raise the first error that would stop the crawl at start-up, before Scrapy starts it
+        (crawler.commands.crawl prints it as one line): a bad setting or -a argument, a database
+        that is unreachable or at an old schema, a run key in use with other arguments."""
+        check_settings(settings)
+        parsed = VerifyArgs.parse({k: v for k, v in arguments.items() if not k.startswith("_")})
+        engine = make_engine(settings["BACKLINKS_DATABASE_URL"])
+        try:
+            require_schema(engine)
+            work.check_joinable(make_sessionmaker(engine), parsed.run, _run_arguments(parsed))
+        finally:
+            engine.dispose()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
@@ -90,6 +101,7 @@ class VerifySpider(Spider):
         spider.memory_days = settings.getfloat("BACKLINKS_RENDER_MEMORY_DAYS")
         spider.render_memory = RenderMemory()
         spider.render_seconds = []
+        spider.pages = PagePool(settings.getint("BACKLINKS_PARSE_WORKERS"), settings.getfloat("BACKLINKS_PARSE_SECONDS"))
         return spider
 
     def work_order(self, now: datetime) -> WorkOrder:
@@ -99,6 +111,7 @@ class VerifySpider(Spider):
         return WorkOrder(due=due, arguments=self.run_arguments, key=args.run, shard=self.shard)
 
     async def start(self) -> AsyncIterator[Request]:
+        self.pages.start()
         now = datetime.now(UTC)
         sessions = make_sessionmaker(self.engine)
         if self.render_unavailable:
@@ -192,20 +205,36 @@ class VerifySpider(Spider):
             },
         )
 
-    def parse(self, response: Response) -> Iterator[Observation | Request]:
+    async def parse(self, response: Response) -> AsyncIterator[Observation | Request]:
         page: DuePage = response.meta[PAGE_META]
         fetched = _fetched(page, response)
-        observations = observe_page(
-            page.backlinks, fetched, datetime.now(UTC), strip_tracking=self.strip_tracking
-        )
-        if self.render_mode is RenderMode.AUTO:
-            reason = render_after_static(observations, fetched.text, confirm_misses=self.confirm_by_render)
-            if reason is not None:
-                yield self.render_request(page, reason, observations)
-                return
-        yield from observations
+        now = datetime.now(UTC)
+        try:
+            observations, reason = await self.pages.run(
+                read_static, page.backlinks, fetched, now, strip_tracking=self.strip_tracking,
+                auto_render=self.render_mode is RenderMode.AUTO, confirm_by_render=self.confirm_by_render,
+            )
+        except OverBudget as exc:
+            observations, reason = self._over_budget(page, exc, now), None
+        except Interrupted:
+            self._interrupted(page)
+            return
+        if reason is not None:
+            yield self.render_request(page, reason, observations)
+            return
+        for observation in observations:
+            yield observation
 
-    def parse_rendered(self, response: Response) -> Iterator[Observation | Request]:
+    def _over_budget(self, page: DuePage, exc: OverBudget, at: datetime) -> list[Observation]:
+        self.crawler.stats.inc_value(f"backlinks/parse/{exc.reason}")
+        logger.warning("Could not read %s within its budget (%s)", page.url, exc.reason)
+        return observe_failure(page.backlinks, page.url, Status.TOO_LARGE, exc.reason, at)
+
+    def _interrupted(self, page: DuePage) -> None:
+        self.crawler.stats.inc_value("backlinks/parse/interrupted")
+        logger.info("Reading %s was interrupted: the crawl is stopping; its backlinks stay due", page.url)
+
+    async def parse_rendered(self, response: Response) -> AsyncIterator[Observation | Request]:
         page: DuePage = response.meta[PAGE_META]
         _reason, static = response.meta[RENDER_META]
         probe: RenderProbe = response.meta[PROBE_META]
@@ -218,18 +247,31 @@ class VerifySpider(Spider):
             # DOM says nothing about the page's links, so the page is judged on its own HTML.
             stats.inc_value("backlinks/render/left_page")
             logger.info("Render of %s ended on %s: judged on its static HTML", page.url, left)
-            yield from self._without_render(page, static, probe, Status.NETWORK_ERROR, "render_left_page", left)
+            async for observation in self._without_render(page, static, probe, Status.NETWORK_ERROR, "render_left_page", left):
+                yield observation
             return
-        rendered = observe_page(
-            page.backlinks, _fetched(page, response), now, strip_tracking=self.strip_tracking, rendered=True
-        )
-        observations = merge_rendered(static if static is not None else self._raw_view(page, probe, now), rendered)
+        try:
+            rendered = await self.pages.run(
+                observe_page, page.backlinks, _fetched(page, response), now, strip_tracking=self.strip_tracking,
+                rendered=True,
+            )
+            raw = static if static is not None else await self._raw_view(page, probe, now)
+        except OverBudget as exc:
+            unread = self._over_budget(page, exc, now)
+            for observation in merge_failed_render(static, Status.TOO_LARGE, exc.reason, now) if static else unread:
+                yield observation
+            return
+        except Interrupted:
+            self._interrupted(page)
+            return
+        observations = merge_rendered(raw, rendered)
         stats.inc_value("backlinks/render/pages")
         if any(obs.found_in == "rendered" for obs in observations):
             stats.inc_value("backlinks/render/found_only_rendered")
-        yield from observations
+        for observation in observations:
+            yield observation
 
-    def render_errback(self, failure: Failure) -> Iterator[Observation | Request]:
+    async def render_errback(self, failure: Failure) -> AsyncIterator[Observation | Request]:
         request = failure.request  # type: ignore[attr-defined]
         page: DuePage = request.meta[PAGE_META]
         _reason, static = request.meta[RENDER_META]
@@ -238,22 +280,33 @@ class VerifySpider(Spider):
         status, reason = classify_render_failure(failure.value)
         self.crawler.stats.inc_value(f"backlinks/render/failed/{status.value}")
         logger.info("Render of %s failed (%s: %s)", page.url, status.value, reason)
-        yield from self._without_render(page, static, probe, status, reason, None)
+        async for observation in self._without_render(page, static, probe, status, reason, None):
+            yield observation
 
-    def _without_render(
+    async def _without_render(
         self, page: DuePage, static: list[Observation] | None, probe: RenderProbe,
         status: Status, reason: str, left: str | None,
-    ) -> Iterator[Observation | Request]:
+    ) -> AsyncIterator[Observation | Request]:
         """The render failed or left the page: the static view stands (crawler.observe.merge_failed_render).
         Without one from before the render or from the browser, the page is fetched statically."""
         now = datetime.now(UTC)
         if static is not None:  # rendered because the static HTML runs scripts and missed a link
-            yield from merge_failed_render(static, status, reason, now, scripted=True, script_redirect=left)
+            for observation in merge_failed_render(static, status, reason, now, scripted=True, script_redirect=left):
+                yield observation
             return
-        raw = self._raw_view(page, probe, now)
+        try:
+            raw = await self._raw_view(page, probe, now)
+        except OverBudget as exc:
+            for observation in self._over_budget(page, exc, now):
+                yield observation
+            return
+        except Interrupted:
+            self._interrupted(page)
+            return
         if raw is not None:
             scripted = probe.raw_body is not None and runs_scripts(probe.raw_body)
-            yield from merge_failed_render(raw, status, reason, now, scripted=scripted, script_redirect=left)
+            for observation in merge_failed_render(raw, status, reason, now, scripted=scripted, script_redirect=left):
+                yield observation
             return
         self.crawler.stats.inc_value("backlinks/render/static_fallback")
         yield Request(
@@ -264,16 +317,25 @@ class VerifySpider(Spider):
             meta={PAGE_META: page, AFTER_RENDER_META: (status, reason, left)},
         )
 
-    def parse_after_render(self, response: Response) -> Iterator[Observation]:
+    async def parse_after_render(self, response: Response) -> AsyncIterator[Observation]:
         page: DuePage = response.meta[PAGE_META]
         status, reason, left = response.meta[AFTER_RENDER_META]
         fetched = _fetched(page, response)
         now = datetime.now(UTC)
-        observations = observe_page(page.backlinks, fetched, now, strip_tracking=self.strip_tracking)
+        try:
+            observations = await self.pages.run(observe_page, page.backlinks, fetched, now, strip_tracking=self.strip_tracking)
+        except OverBudget as exc:
+            for observation in self._over_budget(page, exc, now):
+                yield observation
+            return
+        except Interrupted:
+            self._interrupted(page)
+            return
         scripted = fetched.text is not None and runs_scripts(fetched.body)
-        yield from merge_failed_render(observations, status, reason, now, scripted=scripted, script_redirect=left)
+        for observation in merge_failed_render(observations, status, reason, now, scripted=scripted, script_redirect=left):
+            yield observation
 
-    def _raw_view(self, page: DuePage, probe: RenderProbe, now: datetime) -> list[Observation] | None:
+    async def _raw_view(self, page: DuePage, probe: RenderProbe, now: datetime) -> list[Observation] | None:
         """What the server's HTML of the browser's visit shows, if the browser handed it over."""
         if probe.raw_body is None or probe.document_url is None:
             return None
@@ -285,7 +347,7 @@ class VerifySpider(Spider):
             headers={name: [value] for name, value in headers.items()}, redirects=list(probe.redirect_chain),
             body=probe.raw_body, text=text,
         )
-        return observe_page(page.backlinks, raw_page, now, strip_tracking=self.strip_tracking)
+        return await self.pages.run(observe_page, page.backlinks, raw_page, now, strip_tracking=self.strip_tracking)
 
     def _timed(self, probe: RenderProbe) -> None:
         if (seconds := probe.seconds) is not None:
@@ -304,7 +366,14 @@ class VerifySpider(Spider):
             self.crawler.stats.set_value("backlinks/render/seconds_p50", round(statistics.median(self.render_seconds), 3))
             self.crawler.stats.set_value("backlinks/render/seconds_p95", round(cuts[18], 3))
             self.crawler.stats.set_value("backlinks/render/seconds_max", round(max(self.render_seconds), 3))
+        self.pages.close()
         self.engine.dispose()
+
+
+def _run_arguments(arguments: VerifyArgs) -> dict[str, Any]:
+    """What the run record shows: only what was asked for (its key and this process's shard are
+    not the run's arguments)."""
+    return arguments.model_dump(mode="json", exclude_defaults=True, exclude={"run", "shard", "shards"})
 
 
 def _own_urls(page: DuePage, static: list[Observation] | None, browser_redirects: list[str]) -> list[str]:
