@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from enum import Enum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from crawler.clean import LINKS_KEPT, Context, Reason, Snippet, Text, Token, Url
 from crawler.outcome import Status
 
 
@@ -29,37 +30,41 @@ class Position(str, Enum):
 
 
 class LinkRecord(BaseModel):
-    """One ``<a href>`` or ``<area href>`` of a page, as a backlink checker reports it."""
+    """One ``<a href>`` or ``<area href>`` of a page, as a backlink checker reports it.
+
+    Every text field comes from the page: the types of :mod:`crawler.clean` make it storable and
+    bound its length (a cut value ends with "…").
+    """
 
     model_config = ConfigDict(frozen=True)
 
-    href: str  # as written in the page
-    url: str  # resolved against <base href> and the final URL
+    href: Url  # as written in the page
+    url: Url  # resolved against <base href> and the final URL
     tag: str  # "a" or "area"
-    anchor: str = ""  # whitespace-normalised text
-    alt: str | None = None  # alt of the first <img> inside, for image links
-    title: str | None = None
-    rel: tuple[str, ...] = ()  # lower-cased tokens, in page order, no duplicates
+    anchor: Text = ""  # whitespace-normalised text
+    alt: Text | None = None  # alt of the first <img> inside, for image links
+    title: Text | None = None
+    rel: tuple[Token, ...] = ()  # lower-cased tokens, in page order, no duplicates
     position: Position = Position.MAIN
-    left: str = ""  # ~100 characters of text just before the link
-    right: str = ""  # ~100 characters of text just after the link
-    snippet: str = ""  # bounded outer HTML
+    left: Context = ""  # ~100 characters of text just before the link
+    right: Context = ""  # ~100 characters of text just after the link
+    snippet: Snippet = ""  # bounded outer HTML
     hidden: bool | None = None  # known only after rendering
 
 
 class PageFacts(BaseModel):
     """What a fetched page says about itself, independent of any backlink."""
 
-    url: str  # requested
-    final_url: str
+    url: Url  # requested
+    final_url: Url
     http_status: int
-    redirects: list[str] = Field(default_factory=list)  # every URL before final_url, requested first
-    content_type: str | None = None
-    canonical: str | None = None  # absolute; from <link rel=canonical> or the Link header
+    redirects: list[Url] = Field(default_factory=list)  # every URL before final_url, requested first
+    content_type: Reason | None = None  # a header: it becomes the reason of not_html
+    canonical: Url | None = None  # absolute; from <link rel=canonical> or the Link header
     noindex: bool = False  # meta robots/googlebot or X-Robots-Tag
     nofollow: bool = False  # page-level nofollow: meta robots/googlebot or X-Robots-Tag
-    title: str | None = None
-    lang: str | None = None
+    title: Text | None = None
+    lang: Token | None = None
     external_links: int = 0  # links to other hosts than the final URL's
     content_hash: str | None = None
 
@@ -73,18 +78,29 @@ class Observation(BaseModel):
     """
 
     backlink_id: int
-    referring_url: str
-    target_url: str
+    referring_url: Url
+    target_url: Url
     checked_at: datetime
     status: Status
-    reason: str | None = None
+    reason: Reason | None = None  # may carry a header or an error message: cleaned and bounded
     page: PageFacts | None = None
-    links: list[LinkRecord] = Field(default_factory=list)  # the links that match the target
+    # The links that match the target: the first LINKS_KEPT of them (a page may repeat a link
+    # 100,000 times); ``link_count`` counts them all.
+    links: list[LinkRecord] = Field(default_factory=list)
+    link_count: int = -1  # -1: not given, taken from ``links`` before they are cut
     follow: bool | None = None  # effective: some matching link passes equity
     found_in: str | None = None  # raw | rendered | both
     # On a miss: the page now links to this other URL of the target's site instead.
-    retargeted_to: str | None = None
+    retargeted_to: Url | None = None
     mismatch: list[str] = Field(default_factory=list)  # expectations not met: "anchor", "rel"
+
+    @model_validator(mode="after")
+    def _bound_links(self) -> Observation:
+        if self.link_count < 0:
+            self.link_count = len(self.links)
+        if len(self.links) > LINKS_KEPT:
+            self.links = self.links[:LINKS_KEPT]
+        return self
 
 
 class BacklinkIn(BaseModel):

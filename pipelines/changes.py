@@ -184,7 +184,7 @@ def _take_link(state: Snapshot, obs: Observation) -> None:
     state.rel = _rel_tokens(obs)
     state.follow = obs.follow
     state.position = links[0].position.value
-    state.link_count = len(links)
+    state.link_count = obs.link_count
     state.linked_url = canonical_link(links[0].url)
     state.found_in = obs.found_in
     state.hidden = _hidden(obs)

@@ -19,6 +19,7 @@ from crawler.outcome import Status
 from crawler.render.policy import RenderMemory as Remembered
 from crawler.render.policy import needed_render
 from pipelines import bulk
+from pipelines.db import writing
 from pipelines.changes import SNAPSHOT_FIELDS, Change, Policy, Snapshot, detect
 from pipelines.models import Backlink, Check, Event, RenderMemory, Run, RunWorker, State
 
@@ -58,7 +59,7 @@ def write_batch(
     the run in the same transaction, so the run record always agrees with its checks.
     """
     results = []
-    with sessions.begin() as session:
+    with writing(sessions) as session:
         ids = {obs.backlink_id for obs in observations}
         # Lock the batch's backlinks, in id order: processes writing the same backlinks take turns
         # (no lost update, no second "first" state row, no duplicate event) and cannot deadlock.
@@ -209,7 +210,7 @@ def _check_values(run_id: int | None, obs: Observation, new: Snapshot) -> dict[s
         rel=new.rel if found else [],
         follow=obs.follow,
         position=new.position if found else None,
-        link_count=len(obs.links),
+        link_count=obs.link_count,
         noindex=page.noindex if page else None,
         canonical=page.canonical if page else None,
         found_in=obs.found_in,

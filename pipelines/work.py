@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from crawler.outcome import Status
 from pipelines.changes import EventKind, Policy, confirm_loss
+from pipelines.db import writing
 from pipelines.due import DueFilter, due_backlinks
 from pipelines.models import Backlink, Check, Event, Run, RunDomain, RunWorker, State
 from pipelines.store import RunTally, snapshot
@@ -103,7 +104,7 @@ def _insert(session: Session, model: type) -> Any:
 def join_run(sessions: sessionmaker, order: WorkOrder, now: datetime, worker: str | None = None) -> Ticket:
     """Create the run (with its due domains) or join the one with the order's key; register this process."""
     due, arguments, key, shard = order.due, order.arguments, order.key, order.shard
-    with sessions.begin() as session:
+    with writing(sessions) as session:
         values = dict(started_at=now, status="running", arguments=arguments, cutoff=due.cutoff, counts={}, events={})
         if key is None:
             run_id = session.scalar(_insert(session, Run).values(**values).returning(Run.id))
@@ -179,7 +180,7 @@ def claim(sessions: sessionmaker, ticket: Ticket, count: int, lease: timedelta, 
         # writer at a time anyway).
         .with_for_update(skip_locked=True),
     ).cte("free")  # a CTE runs once: as a plain subquery PostgreSQL may re-run it per row
-    with sessions.begin() as session:
+    with writing(sessions) as session:
         claimed = session.scalars(
             update(RunDomain)
             .where(RunDomain.run_id == ticket.run_id, RunDomain.domain.in_(select(free.c.domain)))
@@ -210,7 +211,7 @@ def others_pending(sessions: sessionmaker, ticket: Ticket) -> bool:
 
 def heartbeat(sessions: sessionmaker, ticket: Ticket, lease: timedelta, now: datetime) -> int:
     """Extend this process's leases, settle its finished domains; returns how many it still holds."""
-    with sessions.begin() as session:
+    with writing(sessions) as session:
         _settle(session, ticket, now)
         held = session.execute(
             update(RunDomain)
@@ -232,7 +233,7 @@ def heartbeat(sessions: sessionmaker, ticket: Ticket, lease: timedelta, now: dat
 
 def settle(sessions: sessionmaker, ticket: Ticket, now: datetime) -> None:
     """After a batch is stored: mark done what it finished, so processes waiting on it move on."""
-    with sessions.begin() as session:
+    with writing(sessions) as session:
         _settle(session, ticket, now)
 
 
@@ -262,7 +263,7 @@ def leave(
 ) -> Departure:
     """This process is done: settle and release its domains, save its tally; the last one out closes
     the run (``finished`` if nothing is left to do, else ``incomplete``)."""
-    with sessions.begin() as session:
+    with writing(sessions) as session:
         # Leaving processes queue on the run row, so exactly one of them sees itself as the last.
         run = session.scalars(select(Run).where(Run.id == ticket.run_id).with_for_update()).one()
         _settle(session, ticket, now)
