@@ -10,6 +10,7 @@ from pathlib import Path
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from crawler.clean import NOTES_CHARS, TEXT_CHARS, TOKEN_CHARS, URL_CHARS, unstorable
 from crawler.importers import ImportRow, read_backlinks
 from crawler.items import BacklinkIn
 from crawler.urls import InvalidURL, normalise, registrable_domain
@@ -99,6 +100,10 @@ def _keyed(row: ImportRow, report: ImportReport) -> tuple[int, BacklinkIn, tuple
         report.error(row.line, row.error or "invalid row")
         return None
     backlink = row.backlink
+    problem = _unstorable(backlink)
+    if problem is not None:
+        report.error(row.line, problem)
+        return None
     try:
         key = (normalise(backlink.referring_url), normalise(backlink.target_url))
         domain = registrable_domain(backlink.referring_url)
@@ -106,6 +111,25 @@ def _keyed(row: ImportRow, report: ImportReport) -> tuple[int, BacklinkIn, tuple
         report.error(row.line, str(exc))
         return None
     return row.line, backlink, key, domain
+
+
+def _unstorable(backlink: BacklinkIn) -> str | None:
+    """Why a field of ``backlink`` cannot be stored as it is (a control character, a lone surrogate,
+    over its limit), naming the field. An import refuses the row instead of altering the value: a
+    silently changed expectation would be reported as the page's mismatch."""
+    fields: list[tuple[str, str | None, int, bool]] = [
+        ("referring_url", backlink.referring_url, URL_CHARS, False),
+        ("target_url", backlink.target_url, URL_CHARS, False),
+        ("expected_anchor", backlink.expected_anchor, TEXT_CHARS, False),
+        ("expected_rel", backlink.expected_rel, TOKEN_CHARS, False),
+        ("notes", backlink.notes, NOTES_CHARS, True),
+        *(("tags", tag, TOKEN_CHARS, False) for tag in backlink.tags),
+    ]
+    for name, value, limit, multiline in fields:
+        problem = None if value is None else unstorable(value, limit, multiline=multiline)
+        if problem is not None:
+            return f"{name}: {problem}"
+    return None
 
 
 def _write(

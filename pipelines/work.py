@@ -327,8 +327,9 @@ def sum_tallies(rows: Iterable[tuple[dict[str, Any], dict[str, Any]]]) -> RunTal
         total.reasons.update(counts.get("reason", {}))
         total.events.update(events)
         total.errors += counts.get("errors", 0)
+        total.not_stored += counts.get("not_stored", 0)
     # A confirmed loss moves a count between statuses, possibly across processes' tallies.
-    return RunTally(+total.statuses, +total.reasons, +total.events, errors=total.errors)
+    return RunTally(+total.statuses, +total.reasons, +total.events, errors=total.errors, not_stored=total.not_stored)
 
 
 def _pending(run_id: int, policy: Policy) -> Select:

@@ -164,7 +164,7 @@ def test_write_batch_appends_checks_and_derives_state(sessions) -> None:  # type
         assert run.status == "incomplete" and run.finished_at == later
         assert run.counts == {"checked": 5, "status": {"live": 2, "missing_unconfirmed": 1, "timeout": 1, "lost": 1},
                               "reason": {"missing_unconfirmed/link_removed": 1, "timeout/timeout": 1, "lost/link_removed": 1},
-                              "errors": 0, "workers": 1, "held_back": 0}
+                              "errors": 0, "not_stored": 0, "workers": 1, "held_back": 0}
         assert run.events == {"first_seen": 1, "lost": 1}
 
 

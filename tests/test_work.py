@@ -353,11 +353,11 @@ def test_a_degraded_crawl_moves_nothing_to_lost(tmp_path) -> None:  # type: igno
 def test_sum_tallies_adds_every_process_including_errors() -> None:
     first = ({"checked": 3, "status": {"live": 2, "lost": 1}, "reason": {"lost/link_removed": 1}, "errors": 2},
              {"first_seen": 2})
-    second = ({"checked": 1, "status": {"live": 1}, "reason": {}, "errors": 1}, {"lost": 1})
+    second = ({"checked": 1, "status": {"live": 1}, "reason": {}, "errors": 1, "not_stored": 4}, {"lost": 1})
     older = ({"checked": 1, "status": {"timeout": 1}, "reason": {"timeout/timeout": 1}}, {})  # before errors existed
     total = work.sum_tallies([first, second, older]).as_row()
     assert total == {
         "counts": {"checked": 5, "status": {"live": 3, "lost": 1, "timeout": 1},
-                   "reason": {"lost/link_removed": 1, "timeout/timeout": 1}, "errors": 3},
+                   "reason": {"lost/link_removed": 1, "timeout/timeout": 1}, "errors": 3, "not_stored": 4},
         "events": {"first_seen": 2, "lost": 1},
     }
