@@ -35,12 +35,13 @@ def database_url(configured: str | None = None) -> str:
     return configured or os.environ.get(ENV_VAR) or DEFAULT_URL
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, busy_timeout: float = 30) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         # A crawler writes while `backlinks export` reads: WAL lets readers see the last committed
-        # batch instead of failing with "database is locked"; busy_timeout covers brief overlaps.
-        engine = create_engine(url, connect_args={"timeout": 30})
+        # batch instead of failing with "database is locked"; busy_timeout covers brief overlaps
+        # (a batch waits out longer ones: pipelines.store.Patience).
+        engine = create_engine(url, connect_args={"timeout": busy_timeout})
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine

@@ -66,7 +66,7 @@ class StoragePipeline:
         now = datetime.now(UTC)
         order: work.WorkOrder = spider.work_order(now)  # type: ignore[union-attr]
         self.ticket = await asyncio.to_thread(
-            self.patience.attempt, partial(work.join_run, self.sessions, order, now), "the run record"
+            self.patience.attempt, partial(work.join_run, self.sessions, order, now, lease=self.lease), "the run record"
         )
         # The spider claims the run's referring domains under this ticket; batches tally to its row.
         spider.ticket = self.ticket  # type: ignore[union-attr]

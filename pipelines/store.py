@@ -14,7 +14,7 @@ from enum import Enum
 from typing import Any, TypeVar, cast
 
 import psycopg
-from sqlalchemy import Table, Update, insert, select, update
+from sqlalchemy import Table, Update, insert, or_, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
@@ -221,12 +221,13 @@ def write_batch(
             )
         }
         stored = set(states)  # backlinks that already have a state row
+        overlapping = overlapping_runs(session, run_id)
         checks: list[dict[str, Any]] = []
         for obs in observations:
             if obs.backlink_id not in existing:  # deleted while the run was on: nothing to store
                 continue
             # A backlink twice in one batch folds in order, as two batches would.
-            new, changes = detect(states.get(obs.backlink_id), obs, policy)
+            new, changes = detect(states.get(obs.backlink_id), obs, policy, run_id=run_id, overlapping=overlapping)
             states[obs.backlink_id] = new
             checks.append(_check_values(run_id, obs, new))
             results.append((obs, new, changes))
@@ -262,6 +263,19 @@ def write_batch(
     if tally is not None:  # only once committed: a failed batch must not count
         tally.add(results)
     return results
+
+
+def overlapping_runs(session: Session, run_id: int | None) -> frozenset[int]:
+    """The runs whose time overlaps run ``run_id``'s (itself included): every run not finished
+    before it started. Its misses and theirs saw the web at the same time."""
+    if run_id is None:
+        return frozenset()
+    started = select(Run.started_at).where(Run.id == run_id).scalar_subquery()
+    return frozenset(
+        session.scalars(
+            select(Run.id).where(or_(Run.id == run_id, Run.finished_at.is_(None), Run.finished_at > started))
+        )
+    )
 
 
 def _insert_checks(session: Session, checks: list[dict[str, Any]]) -> list[int]:
