@@ -65,6 +65,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
 
 
 _WRITE = "backlinks_write"  # execution option: this transaction writes
+WRITE, READ = {_WRITE: True}, {_WRITE: False}  # for Connection.execution_options()
 
 
 def _sqlite_begin(connection: Connection) -> None:
@@ -84,7 +85,7 @@ def writing(sessions: sessionmaker) -> Iterator[Session]:
     """A transaction that writes (``sessions.begin()`` for writers): on SQLite it holds the write
     lock from its first statement, so its reads and writes see one database; elsewhere the same."""
     with sessions.begin() as session:
-        session.connection(execution_options={_WRITE: True})
+        session.connection(execution_options=WRITE)
         yield session
 
 
