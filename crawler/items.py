@@ -4,10 +4,21 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from crawler.clean import LINKS_KEPT, Context, Reason, Snippet, Text, Token, Url
+from crawler.clean import (
+    CONTEXT_CHARS,
+    LINKS_KEPT,
+    REASON_CHARS,
+    SNIPPET_CHARS,
+    TEXT_CHARS,
+    TOKEN_CHARS,
+    URL_CHARS,
+    Fields,
+    storable_fields,
+)
 from crawler.outcome import Status
 
 
@@ -29,44 +40,71 @@ class Position(str, Enum):
     ASIDE = "aside"
 
 
+# Text fields that come from pages, headers or errors, with their limits (crawler.clean).
+_LINK_TEXT: Fields = (
+    ("href", URL_CHARS, True), ("url", URL_CHARS, False), ("anchor", TEXT_CHARS, False),  # href: as written
+    ("alt", TEXT_CHARS, False), ("title", TEXT_CHARS, False), ("rel", TOKEN_CHARS, False),
+    ("left", CONTEXT_CHARS, False), ("right", CONTEXT_CHARS, False), ("snippet", SNIPPET_CHARS, True),
+)
+_PAGE_TEXT: Fields = (
+    ("url", URL_CHARS, False), ("final_url", URL_CHARS, False), ("redirects", URL_CHARS, False),
+    ("content_type", REASON_CHARS, False), ("canonical", URL_CHARS, False), ("title", TEXT_CHARS, False),
+    ("lang", TOKEN_CHARS, False),
+)
+_OBSERVATION_TEXT: Fields = (
+    ("referring_url", URL_CHARS, False), ("target_url", URL_CHARS, False), ("reason", REASON_CHARS, False),
+    ("retargeted_to", URL_CHARS, False),
+)
+
+
 class LinkRecord(BaseModel):
     """One ``<a href>`` or ``<area href>`` of a page, as a backlink checker reports it.
 
-    Every text field comes from the page: the types of :mod:`crawler.clean` make it storable and
-    bound its length (a cut value ends with "…").
+    Every text field comes from the page: it is made storable and bounded as the model is built
+    (:func:`crawler.clean.storable_fields`; a cut value ends with "…").
     """
 
     model_config = ConfigDict(frozen=True)
 
-    href: Url  # as written in the page
-    url: Url  # resolved against <base href> and the final URL
+    href: str  # as written in the page
+    url: str  # resolved against <base href> and the final URL
     tag: str  # "a" or "area"
-    anchor: Text = ""  # whitespace-normalised text
-    alt: Text | None = None  # alt of the first <img> inside, for image links
-    title: Text | None = None
-    rel: tuple[Token, ...] = ()  # lower-cased tokens, in page order, no duplicates
+    anchor: str = ""  # whitespace-normalised text
+    alt: str | None = None  # alt of the first <img> inside, for image links
+    title: str | None = None
+    rel: tuple[str, ...] = ()  # lower-cased tokens, in page order, no duplicates
     position: Position = Position.MAIN
-    left: Context = ""  # ~100 characters of text just before the link
-    right: Context = ""  # ~100 characters of text just after the link
-    snippet: Snippet = ""  # bounded outer HTML
+    left: str = ""  # ~100 characters of text just before the link
+    right: str = ""  # ~100 characters of text just after the link
+    snippet: str = ""  # bounded outer HTML
     hidden: bool | None = None  # known only after rendering
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable(cls, data: Any) -> Any:
+        return storable_fields(data, _LINK_TEXT)
 
 
 class PageFacts(BaseModel):
     """What a fetched page says about itself, independent of any backlink."""
 
-    url: Url  # requested
-    final_url: Url
+    url: str  # requested
+    final_url: str
     http_status: int
-    redirects: list[Url] = Field(default_factory=list)  # every URL before final_url, requested first
-    content_type: Reason | None = None  # a header: it becomes the reason of not_html
-    canonical: Url | None = None  # absolute; from <link rel=canonical> or the Link header
+    redirects: list[str] = Field(default_factory=list)  # every URL before final_url, requested first
+    content_type: str | None = None  # a header: it becomes the reason of not_html
+    canonical: str | None = None  # absolute; from <link rel=canonical> or the Link header
     noindex: bool = False  # meta robots/googlebot or X-Robots-Tag
     nofollow: bool = False  # page-level nofollow: meta robots/googlebot or X-Robots-Tag
-    title: Text | None = None
-    lang: Token | None = None
+    title: str | None = None
+    lang: str | None = None
     external_links: int = 0  # links to other hosts than the final URL's
     content_hash: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable(cls, data: Any) -> Any:
+        return storable_fields(data, _PAGE_TEXT)
 
 
 class Observation(BaseModel):
@@ -78,11 +116,11 @@ class Observation(BaseModel):
     """
 
     backlink_id: int
-    referring_url: Url
-    target_url: Url
+    referring_url: str
+    target_url: str
     checked_at: datetime
     status: Status
-    reason: Reason | None = None  # may carry a header or an error message: cleaned and bounded
+    reason: str | None = None  # may carry a header or an error message: cleaned and bounded
     page: PageFacts | None = None
     # The links that match the target: the first LINKS_KEPT of them (a page may repeat a link
     # 100,000 times); ``link_count`` counts them all.
@@ -91,8 +129,13 @@ class Observation(BaseModel):
     follow: bool | None = None  # effective: some matching link passes equity
     found_in: str | None = None  # raw | rendered | both
     # On a miss: the page now links to this other URL of the target's site instead.
-    retargeted_to: Url | None = None
+    retargeted_to: str | None = None
     mismatch: list[str] = Field(default_factory=list)  # expectations not met: "anchor", "rel"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable(cls, data: Any) -> Any:
+        return storable_fields(data, _OBSERVATION_TEXT)
 
     @model_validator(mode="after")
     def _bound_links(self) -> Observation:

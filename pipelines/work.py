@@ -44,9 +44,10 @@ class RunMismatch(ValueError):
     """A process tried to join a run under different arguments than the run was started with."""
 
 
-class RunBusy(RuntimeError):
+class RunBusy(RunMismatch):
     """Another run is still at work on the referring domains a new run would check; the message
-    says which and what to do (wait, or share it with ``-a run=KEY``)."""
+    says which and what to do (wait, or share it with ``-a run=KEY``). A RunMismatch: it too keeps
+    this process from starting, with one line to show."""
 
 
 @dataclass(frozen=True)
