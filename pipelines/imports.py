@@ -71,9 +71,9 @@ def import_rows(
     report = ImportReport()
     engine = sessions.kw["bind"]
     with engine.connect() as connection:
-        staged = _stage(connection, rows, report, progress)
-        _take_turn(connection, waiting or (lambda message: logger.warning("%s", message)))
         try:
+            staged = _stage(connection, rows, report, progress)
+            _take_turn(connection, waiting or (lambda message: logger.warning("%s", message)))
             with Session(bind=connection, expire_on_commit=False) as session:
                 for batch in _staged_batches(session, staged):
                     _write(session, batch, now, report)
@@ -82,11 +82,11 @@ def import_rows(
             else:
                 connection.commit()
                 report.committed = True
-        finally:
+        finally:  # the pooled connection goes back without the staging table, whatever happened
             if connection.in_transaction():
                 connection.rollback()
             connection.execution_options(**READ)
-            connection.execute(text(f"DROP TABLE {_STAGING}"))
+            connection.execute(text(f"DROP TABLE IF EXISTS {_STAGING}"))
             connection.commit()
     return report
 
