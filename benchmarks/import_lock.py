@@ -20,6 +20,7 @@ from pathlib import Path
 
 from crawler.importers import read_backlinks
 from pipelines.db import make_engine, make_sessionmaker, upgrade
+from pipelines import imports
 from pipelines.imports import import_rows
 
 
@@ -53,6 +54,15 @@ def main() -> None:
                 waits.append(time.monotonic() - began)
                 time.sleep(0.1)
 
+        # The write lock is taken by _take_turn and held until import_rows returns.
+        turn: list[float] = []
+        take_turn = imports._take_turn
+
+        def timed_turn(*args: object) -> None:
+            take_turn(*args)  # type: ignore[arg-type]
+            turn.append(time.monotonic())
+
+        imports._take_turn = timed_turn  # type: ignore[assignment]
         thread = threading.Thread(target=write)
         thread.start()
         began = time.monotonic()
@@ -66,8 +76,10 @@ def main() -> None:
         for wait in waits:
             held = held + 0.1 + wait if wait >= 0.2 else 0.0
             longest = max(longest, held)
-        print(f"rows {args.rows:,}: import {took:.1f} s (added {report.added:,}); writer attempts {len(waits)}, "
-              f"failed {failures[0]}, longest blocked stretch ~{longest:.1f} s")
+        held = began + took - turn[0]
+        print(f"rows {args.rows:,}: import {took:.1f} s (added {report.added:,}), write lock held {held:.1f} s; "
+              f"a writer trying every 0.1 s: {len(waits)} attempts, {failures[0]} failed, "
+              f"longest blocked stretch ~{longest:.1f} s")
         engine.dispose()
 
 
