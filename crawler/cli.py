@@ -133,7 +133,8 @@ def import_(
                 if line % 1000 == 0:
                     progress.update(task, line=line)
 
-            report = import_rows(sessions, rows, datetime.now(UTC), strict=strict, dry_run=dry_run, progress=advance)
+            report = import_rows(sessions, rows, datetime.now(UTC), strict=strict, dry_run=dry_run, progress=advance,
+                                 waiting=lambda message: errors.print(f"{file}: {message}", markup=False))
     except ImportFormatError as exc:
         _fail(f"{file}: {exc}")
     for line, reason in report.errors[:50]:

@@ -80,6 +80,7 @@ CHECKS: dict[str, Callable[[Any], None]] = {
     "BACKLINKS_DATABASE_URL": _database,
     "BACKLINKS_BATCH_SIZE": _whole(1),
     "BACKLINKS_BATCH_SECONDS": _number(0, strict=True),
+    "BACKLINKS_STORE_GRACE_SECONDS": _number(0, strict=False),
     "BACKLINKS_RECHECK_HOURS": _number(0, strict=False),
     "BACKLINKS_CONFIRM_MISSES": _whole(1),
     "BACKLINKS_START_CHUNK": _whole(1),

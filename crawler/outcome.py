@@ -26,6 +26,9 @@ class Status(str, Enum):
     NETWORK_ERROR = "network_error"
     NOT_HTML = "not_html"
     TOO_LARGE = "too_large"
+    # The observation could not be stored as observed (the database refused a value even alone):
+    # recorded in its place, with the database's reason, so the rest of its batch is stored.
+    STORE_ERROR = "store_error"
 
     @property
     def inconclusive(self) -> bool:
@@ -41,6 +44,7 @@ INCONCLUSIVE = frozenset(
         Status.NETWORK_ERROR,
         Status.NOT_HTML,
         Status.TOO_LARGE,
+        Status.STORE_ERROR,
     }
 )
 

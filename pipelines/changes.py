@@ -6,7 +6,7 @@ and writes what it returns, so every transition is tested as a row of a table.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from enum import Enum
@@ -94,6 +94,7 @@ class Snapshot:
     final_url: str | None = None
     noindex: bool | None = None
     canonical: str | None = None
+    miss_run_id: int | None = None  # the run of the last counted miss
 
     @classmethod
     def from_row(cls, row: Any) -> Snapshot:
@@ -114,9 +115,20 @@ SNAPSHOT_FIELDS = tuple(f.name for f in fields(Snapshot))
 
 
 def detect(
-    previous: Snapshot | None, observation: Observation, policy: Policy = Policy()
+    previous: Snapshot | None,
+    observation: Observation,
+    policy: Policy = Policy(),
+    *,
+    run_id: int | None = None,
+    overlapping: Container[int] = frozenset(),
 ) -> tuple[Snapshot, list[Change]]:
-    """Fold one observation into the state of its backlink and explain what changed."""
+    """Fold one observation into the state of its backlink and explain what changed.
+
+    ``run_id`` is the observation's run and ``overlapping`` every run whose time overlaps it (itself
+    included): a miss counts towards lost only when the last counted miss came from a run that
+    did not overlap this one. Two crawls at once saw the page at the same moment; the loss needs
+    another night.
+    """
     obs, at = observation, observation.checked_at
     prev = previous or Snapshot(status=obs.status, since=at, last_checked=at)
     state = replace(prev, last_checked=at, reason=obs.reason)
@@ -135,12 +147,14 @@ def detect(
     if obs.status is Status.LIVE:
         changes += _live_changes(previous, obs)
         _take_link(state, obs)
-        state.verdict, state.consecutive_misses = Status.LIVE, 0
+        state.verdict, state.consecutive_misses, state.miss_run_id = Status.LIVE, 0, None
         state.first_seen = prev.first_seen or at
         state.last_seen = at
         new_status = Status.LIVE
     elif obs.status is Status.MISSING_UNCONFIRMED:
-        state.consecutive_misses = prev.consecutive_misses + 1
+        if not (prev.consecutive_misses and prev.miss_run_id is not None and prev.miss_run_id in overlapping):
+            state.consecutive_misses = prev.consecutive_misses + 1
+            state.miss_run_id = run_id
         confirmed = state.consecutive_misses >= policy.confirm_misses
         new_status = Status.LOST if confirmed else Status.MISSING_UNCONFIRMED
         if confirmed and prev.verdict is not Status.LOST:
@@ -184,7 +198,7 @@ def _take_link(state: Snapshot, obs: Observation) -> None:
     state.rel = _rel_tokens(obs)
     state.follow = obs.follow
     state.position = links[0].position.value
-    state.link_count = len(links)
+    state.link_count = obs.link_count
     state.linked_url = canonical_link(links[0].url)
     state.found_in = obs.found_in
     state.hidden = _hidden(obs)

@@ -6,6 +6,8 @@ import atexit
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from importlib.resources import files
 from importlib.resources.abc import Traversable
@@ -15,9 +17,9 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 ENV_VAR = "BACKLINKS_DATABASE_URL"
 DEFAULT_URL = "sqlite:///backlinks.sqlite"
@@ -33,13 +35,15 @@ def database_url(configured: str | None = None) -> str:
     return configured or os.environ.get(ENV_VAR) or DEFAULT_URL
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, busy_timeout: float = 30) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         # A crawler writes while `backlinks export` reads: WAL lets readers see the last committed
-        # batch instead of failing with "database is locked"; busy_timeout covers brief overlaps.
-        engine = create_engine(url, connect_args={"timeout": 30})
+        # batch instead of failing with "database is locked"; busy_timeout covers brief overlaps
+        # (a batch waits out longer ones: pipelines.store.Patience).
+        engine = create_engine(url, connect_args={"timeout": busy_timeout})
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in ("", "psycopg2"):
         # psycopg 3 is the driver we install; a plain postgresql:// URL should just work.
@@ -48,6 +52,11 @@ def make_engine(url: str) -> Engine:
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    # The sqlite3 module begins a transaction only at the first INSERT/UPDATE/DELETE, so a batch's
+    # SELECTs ran outside it and another process could insert the state row it had just found
+    # missing ("UNIQUE constraint failed: states.backlink_id"). We begin every transaction ourselves
+    # (SQLAlchemy's documented recipe): see _sqlite_begin.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
@@ -55,8 +64,29 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.close()
 
 
+_WRITE = "backlinks_write"  # execution option: this transaction writes
+WRITE, READ = {_WRITE: True}, {_WRITE: False}  # for Connection.execution_options()
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    # A writer takes the write lock at BEGIN (IMMEDIATE), so what it reads cannot change under it,
+    # and it waits its turn (busy_timeout) there; a plain BEGIN upgraded later fails at once when
+    # another writer committed meanwhile. Readers begin DEFERRED and never wait for writers (WAL).
+    immediate = connection.get_execution_options().get(_WRITE)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
 def make_sessionmaker(engine: Engine) -> sessionmaker:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def writing(sessions: sessionmaker) -> Iterator[Session]:
+    """A transaction that writes (``sessions.begin()`` for writers): on SQLite it holds the write
+    lock from its first statement, so its reads and writes see one database; elsewhere the same."""
+    with sessions.begin() as session:
+        session.connection(execution_options=WRITE)
+        yield session
 
 
 @cache

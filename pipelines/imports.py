@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import logging
+import zlib
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import insert, select
+from sqlalchemy import Connection, insert, select, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from crawler.clean import NOTES_CHARS, TEXT_CHARS, TOKEN_CHARS, URL_CHARS, unstorable
 from crawler.importers import ImportRow, read_backlinks
 from crawler.items import BacklinkIn
 from crawler.urls import InvalidURL, normalise, registrable_domain
-from pipelines.db import make_engine, make_sessionmaker, upgrade
+from pipelines.db import READ, WRITE, make_engine, make_sessionmaker, upgrade
 from pipelines.models import Backlink, Tag
+from pipelines.store import Patience, transient
+
+logger = logging.getLogger(__name__)
 
 BATCH = 1000
 MAX_ERRORS = 1000  # bad rows kept with their messages; past that they are only counted
@@ -49,35 +56,121 @@ def import_rows(
     strict: bool = False,
     dry_run: bool = False,
     progress: Callable[[int], None] | None = None,
+    waiting: Callable[[str], None] | None = None,
 ) -> ImportReport:
     """Add new backlinks and update changed ones in ONE transaction.
 
-    The transaction is rolled back on ``dry_run``, and on ``strict`` when any row was bad, so a
-    file is never half-imported. Rows are handled in batches and the session is emptied after each,
-    so a million-row file imports in bounded memory.
+    Two steps on one connection. First the file is read, checked and normalised into a temporary
+    staging table, which takes no lock on the database (crawls and other imports go on): a row
+    naming a backlink already staged is a duplicate, and the first one wins however far apart they
+    are. Then the staged rows are applied in one transaction, so a file is never half-imported; it
+    is rolled back on ``dry_run``, and on ``strict`` when any row was bad. Imports apply one at a
+    time: one that finds another applying waits for it, and says so through ``waiting``.
+    Rows are handled in batches and the session is emptied after each: bounded memory.
     """
     report = ImportReport()
-    with sessions() as session, session.begin():
-        batch: dict[tuple[str, str], tuple[int, BacklinkIn, tuple[str, str], str]] = {}
-        for row in rows:
-            if progress:
-                progress(row.line)
-            keyed = _keyed(row, report)
-            if keyed is None:
-                continue
-            if keyed[2] in batch:
-                report.duplicates += 1
-                continue
-            batch[keyed[2]] = keyed
-            if len(batch) >= BATCH:
-                _write(session, list(batch.values()), now, report)
-                batch = {}
-        _write(session, list(batch.values()), now, report)
-        if dry_run or (strict and report.error_count):
-            session.rollback()
-        else:
-            report.committed = True
+    engine = sessions.kw["bind"]
+    with engine.connect() as connection:
+        try:
+            staged = _stage(connection, rows, report, progress)
+            _take_turn(connection, waiting or (lambda message: logger.warning("%s", message)))
+            with Session(bind=connection, expire_on_commit=False) as session:
+                for batch in _staged_batches(session, staged):
+                    _write(session, batch, now, report)
+            if dry_run or (strict and report.error_count):
+                connection.rollback()
+            else:
+                connection.commit()
+                report.committed = True
+        finally:  # the pooled connection goes back without the staging table, whatever happened
+            if connection.in_transaction():
+                connection.rollback()
+            connection.execution_options(**READ)
+            connection.execute(text(f"DROP TABLE IF EXISTS {_STAGING}"))
+            connection.commit()
     return report
+
+
+_STAGING = "backlinks_import_staging"
+_IMPORT_LOCK = zlib.crc32(b"backlinks: import")  # PostgreSQL advisory lock key
+
+
+def _stage(
+    connection: Connection, rows: Iterable[ImportRow], report: ImportReport, progress: Callable[[int], None] | None
+) -> int:
+    """Check and normalise every row into the staging table; returns how many were staged."""
+    connection.execute(text(
+        f"CREATE TEMPORARY TABLE {_STAGING} (seq BIGINT PRIMARY KEY, line BIGINT NOT NULL, "
+        "referring_key TEXT NOT NULL, target_key TEXT NOT NULL, domain TEXT NOT NULL, backlink TEXT NOT NULL, "
+        "UNIQUE (referring_key, target_key))"
+    ))
+    insert_staged = text(
+        f"INSERT INTO {_STAGING} (seq, line, referring_key, target_key, domain, backlink) "
+        "VALUES (:seq, :line, :referring_key, :target_key, :domain, :backlink) "
+        "ON CONFLICT (referring_key, target_key) DO NOTHING"
+    )
+    good, pending = 0, []
+    for row in rows:
+        if progress:
+            progress(row.line)
+        keyed = _keyed(row, report)
+        if keyed is None:
+            continue
+        line, backlink, (referring_key, target_key), domain = keyed
+        good += 1
+        pending.append({"seq": good, "line": line, "referring_key": referring_key, "target_key": target_key,
+                        "domain": domain, "backlink": backlink.model_dump_json()})
+        if len(pending) >= BATCH:
+            connection.execute(insert_staged, pending)
+            pending = []
+    if pending:
+        connection.execute(insert_staged, pending)
+    staged = connection.scalar(text(f"SELECT count(*) FROM {_STAGING}"))
+    # A temporary table is the connection's own: writing it locked nothing of the database.
+    connection.commit()
+    report.duplicates += good - staged
+    return staged
+
+
+def _take_turn(connection: Connection, waiting: Callable[[str], None]) -> None:
+    """Begin the applying transaction once no other import (or, on SQLite, no other writer) is at it."""
+    if connection.dialect.name == "postgresql":
+        if not connection.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": _IMPORT_LOCK}):
+            waiting("another import is being applied; waiting for it to finish")
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _IMPORT_LOCK})
+        return
+    # SQLite: the write lock, taken by BEGIN IMMEDIATE, waited for as long as it takes.
+    connection.execution_options(**WRITE)
+    told = False
+
+    def begin() -> None:
+        nonlocal told
+        try:
+            connection.begin()
+        except OperationalError as exc:
+            if transient(exc) and not told:
+                waiting("the database is locked by another writer (an import or a crawl); waiting for it")
+                told = True
+            raise
+
+    Patience().attempt(begin, "the import")
+
+
+def _staged_batches(session: Session, staged: int) -> Iterator[list[tuple[int, BacklinkIn, tuple[str, str], str]]]:
+    select_batch = text(
+        f"SELECT seq, line, referring_key, target_key, domain, backlink FROM {_STAGING} "
+        "WHERE seq > :after ORDER BY seq LIMIT :size"
+    )
+    after = 0
+    while staged:
+        rows = session.execute(select_batch, {"after": after, "size": BATCH}).all()
+        if not rows:
+            return
+        after = rows[-1].seq
+        yield [
+            (row.line, BacklinkIn.model_validate_json(row.backlink), (row.referring_key, row.target_key), row.domain)
+            for row in rows
+        ]
 
 
 def import_clean(url: str, path: Path) -> ImportReport:
@@ -99,6 +192,10 @@ def _keyed(row: ImportRow, report: ImportReport) -> tuple[int, BacklinkIn, tuple
         report.error(row.line, row.error or "invalid row")
         return None
     backlink = row.backlink
+    problem = _unstorable(backlink)
+    if problem is not None:
+        report.error(row.line, problem)
+        return None
     try:
         key = (normalise(backlink.referring_url), normalise(backlink.target_url))
         domain = registrable_domain(backlink.referring_url)
@@ -106,6 +203,25 @@ def _keyed(row: ImportRow, report: ImportReport) -> tuple[int, BacklinkIn, tuple
         report.error(row.line, str(exc))
         return None
     return row.line, backlink, key, domain
+
+
+def _unstorable(backlink: BacklinkIn) -> str | None:
+    """Why a field of ``backlink`` cannot be stored as it is (a control character, a lone surrogate,
+    over its limit), naming the field. An import refuses the row instead of altering the value: a
+    silently changed expectation would be reported as the page's mismatch."""
+    fields: list[tuple[str, str | None, int, bool]] = [
+        ("referring_url", backlink.referring_url, URL_CHARS, False),
+        ("target_url", backlink.target_url, URL_CHARS, False),
+        ("expected_anchor", backlink.expected_anchor, TEXT_CHARS, False),
+        ("expected_rel", backlink.expected_rel, TOKEN_CHARS, False),
+        ("notes", backlink.notes, NOTES_CHARS, True),
+        *(("tags", tag, TOKEN_CHARS, False) for tag in backlink.tags),
+    ]
+    for name, value, limit, multiline in fields:
+        problem = None if value is None else unstorable(value, limit, multiline=multiline)
+        if problem is not None:
+            return f"{name}: {problem}"
+    return None
 
 
 def _write(
@@ -137,11 +253,6 @@ def _write(
             "notes": backlink.notes,
         }
         row = existing.get(key)
-        if row is not None and row.created_at == now:
-            # Added earlier in this same import: a duplicate row of the file. (Comparing with the
-            # import's timestamp instead of remembering every key keeps memory flat.)
-            report.duplicates += 1
-            continue
         if row is None:
             new_rows.append(
                 {**values, "referring_key": key[0], "target_key": key[1], "domain": domain,

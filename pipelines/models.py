@@ -202,6 +202,9 @@ class State(Base):
     last_checked: Mapped[datetime] = mapped_column(index=True)
     last_check_id: Mapped[int | None] = mapped_column(ForeignKey("checks.id", ondelete="SET NULL"))
     consecutive_misses: Mapped[int]
+    # The run whose miss was counted last: a miss from a run that overlapped it in time is the
+    # same night's evidence and not counted again (runs are never deleted: no foreign key needed).
+    miss_run_id: Mapped[int | None]
     # The link as last seen live.
     anchors: Mapped[list[str]]
     rel: Mapped[list[str]]

@@ -10,6 +10,7 @@ import asyncio
 import logging
 import time
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, Self
 
 from scrapy import signals
@@ -42,6 +43,8 @@ class StoragePipeline:
             degraded_share=settings.getfloat("BACKLINKS_DEGRADED_SHARE"),
         )
         self.lease = timedelta(seconds=settings.getfloat("BACKLINKS_LEASE_SECONDS"))
+        # A locked database (an import, another crawl) is waited out, never a reason to drop a batch.
+        self.patience = store.Patience(grace=settings.getfloat("BACKLINKS_STORE_GRACE_SECONDS"))
         self.buffer: list[Observation] = []
         self.last_flush = time.monotonic()
         self.tally = store.RunTally()
@@ -62,7 +65,9 @@ class StoragePipeline:
         spider = self.crawler.spider
         now = datetime.now(UTC)
         order: work.WorkOrder = spider.work_order(now)  # type: ignore[union-attr]
-        self.ticket = await asyncio.to_thread(work.join_run, self.sessions, order, now)
+        self.ticket = await asyncio.to_thread(
+            self.patience.attempt, partial(work.join_run, self.sessions, order, now, lease=self.lease), "the run record"
+        )
         # The spider claims the run's referring domains under this ticket; batches tally to its row.
         spider.ticket = self.ticket  # type: ignore[union-attr]
         self.tally.worker_id = self.ticket.worker_id
@@ -110,16 +115,24 @@ class StoragePipeline:
         self.last_flush = time.monotonic()
         if not batch:
             return
-        # One batch at a time: each saves the tally as of the batches before it.
+        # One batch at a time: each saves the tally as of the batches before it. Waiting here (a
+        # locked database) holds back the items behind it, so the crawl slows instead of piling up.
         async with self.writing:
-            results = await asyncio.to_thread(
-                store.write_batch, self.sessions, self.run_id, batch, self.policy, self.tally
+            stored = await asyncio.to_thread(
+                store.store_batch, self.sessions, self.run_id, batch, self.policy, self.tally, self.patience
             )
             assert self.ticket is not None  # joined in open_spider, before any item
-            await asyncio.to_thread(work.settle, self.sessions, self.ticket, datetime.now(UTC))
+            settle = partial(work.settle, self.sessions, self.ticket, datetime.now(UTC))
+            await asyncio.to_thread(self.patience.attempt, settle, "the run's finished domains")
         stats = self.crawler.stats
-        stats.inc_value("backlinks/stored", len(results))
+        results = stored.results
+        stats.inc_value("backlinks/stored", len(results) - len(stored.failed))
         stats.inc_value("backlinks/batches")
+        if stored.failed or stored.lost:
+            # Observations not stored as observed: the exit status and the run summary report them.
+            stats.inc_value("backlinks/store/failed_rows", len(stored.failed) + len(stored.lost))
+        if stored.lost:
+            stats.inc_value("backlinks/store/lost_rows", len(stored.lost))
         for _obs, state, changes in results:
             stats.inc_value(f"backlinks/status/{state.status.value}")
             for change in changes:
@@ -128,6 +141,7 @@ class StoragePipeline:
     async def close_spider(self) -> None:
         for timer in self.timers:
             timer.cancel()
+        self.patience.closing()  # from now on a locked database is waited out for a bounded time
         await self.flush()
 
     async def spider_closed(self, reason: str) -> None:
@@ -135,9 +149,10 @@ class StoragePipeline:
         if self.ticket is None:
             return
         self.tally.errors = self.crawler.stats.get_value("log_count/ERROR", 0)
-        departure = await asyncio.to_thread(
+        leave = partial(
             work.leave, self.sessions, self.ticket, datetime.now(UTC), reason, self.tally, self.policy, self.lease
         )
+        departure = await asyncio.to_thread(self.patience.attempt, leave, "the end of the run")
         stats = self.crawler.stats
         stats.set_value("backlinks/run_status", departure.status)
         if not departure.last:

@@ -3,14 +3,19 @@ states, events, the run's tally). Runs are opened and closed by :mod:`pipelines.
 
 from __future__ import annotations
 
+import logging
+import sqlite3
+import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Table, Update, distinct, func, insert, select, update
+import psycopg
+from sqlalchemy import Table, Update, distinct, func, insert, or_, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -19,8 +24,13 @@ from crawler.outcome import Status
 from crawler.render.policy import RenderMemory as Remembered
 from crawler.render.policy import needed_render
 from pipelines import bulk
+from pipelines.db import writing
 from pipelines.changes import SNAPSHOT_FIELDS, Change, Policy, Snapshot, detect
 from pipelines.models import Backlink, Check, Event, RenderMemory, Run, RunWorker, State
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+Result = tuple[Observation, Snapshot, list[Change]]
 
 
 def snapshot(state: State | None) -> Snapshot | None:
@@ -44,13 +54,144 @@ def _state_values(backlink_id: int, new: Snapshot, last_check_id: int) -> dict[s
     return {**values, "backlink_id": backlink_id, "last_check_id": last_check_id}
 
 
+# SQLSTATEs a later attempt can succeed at: serialization failure, deadlock, lock not available,
+# and the connection classes (08: connection exception, 57P: the server shutting down).
+_TRANSIENT_STATES = ("40001", "40P01", "55P03", "08", "57P")
+
+
+def transient(exc: BaseException) -> bool:
+    """Whether trying again later can cure this failure: a locked or busy database, a deadlock, a
+    lost connection. Anything else (a refused value, a constraint, a bug) fails again."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    orig = getattr(exc, "orig", exc)
+    if isinstance(orig, sqlite3.OperationalError):
+        message = str(orig)
+        return "locked" in message or "busy" in message
+    if isinstance(orig, psycopg.Error):
+        state = orig.sqlstate
+        # No SQLSTATE on an OperationalError: the client lost the server (it never answered).
+        return state.startswith(_TRANSIENT_STATES) if state else isinstance(orig, psycopg.OperationalError)
+    return False
+
+
+@dataclass
+class Patience:
+    """How long a write waits out a locked database: back-off from ``first`` to ``most`` seconds
+    between attempts for as long as the crawl runs, and ``grace`` seconds once it is closing."""
+
+    first: float = 0.5
+    most: float = 30.0
+    grace: float = 60.0
+    deadline: float | None = None  # time.monotonic(): set by closing()
+    sleep: Callable[[float], None] = time.sleep
+
+    def closing(self) -> None:
+        self.deadline = time.monotonic() + self.grace
+
+    def attempt(self, write: Callable[[], T], what: str) -> T:
+        """``write()``, tried again after each transient failure until the patience runs out."""
+        delay, tries = self.first, 0
+        while True:
+            try:
+                return write()
+            except Exception as exc:
+                left = None if self.deadline is None else self.deadline - time.monotonic()
+                if not transient(exc) or (left is not None and left <= 0):
+                    raise
+                tries += 1
+                log = logger.warning if tries == 1 or tries % 10 == 0 else logger.debug
+                log("Could not store %s (%s); trying again in %.1f s (attempt %d)", what, _brief(exc), delay, tries)
+                self.sleep(delay if left is None else min(delay, left))
+                delay = min(delay * 2, self.most)
+
+
+@dataclass
+class Stored:
+    """What :func:`store_batch` did with a batch."""
+
+    results: list[Result] = field(default_factory=list)  # stored as observed
+    failed: list[tuple[Observation, str]] = field(default_factory=list)  # stored as store_error instead
+    lost: list[tuple[Observation, str]] = field(default_factory=list)  # nothing stored: still due
+
+
+def store_batch(
+    sessions: sessionmaker,
+    run_id: int | None,
+    observations: Sequence[Observation],
+    policy: Policy,
+    tally: RunTally,
+    patience: Patience,
+) -> Stored:
+    """Store a batch so that one bad row can never take the batch with it.
+
+    The batch is one transaction (:func:`write_batch`), tried again while the database is locked
+    (``patience``). A batch the database refuses is split in halves, each stored the same way, down
+    to the single observation; one that fails alone is recorded as a ``store_error`` check with the
+    database's reason. What cannot be stored at all (the database stayed locked past the patience,
+    or refused even the error record) is counted in ``tally.not_stored`` and stays due.
+    """
+    stored = Stored()
+    _store(sessions, run_id, list(observations), policy, tally, patience, stored)
+    tally.not_stored += len(stored.lost)
+    return stored
+
+
+def _store(
+    sessions: sessionmaker,
+    run_id: int | None,
+    part: list[Observation],
+    policy: Policy,
+    tally: RunTally,
+    patience: Patience,
+    stored: Stored,
+) -> None:
+    what = f"a batch of {len(part)} observation{'s' * (len(part) != 1)}"
+    try:
+        stored.results += patience.attempt(lambda: write_batch(sessions, run_id, part, policy, tally), what)
+        return
+    except Exception as exc:
+        if transient(exc):  # locked past the patience: splitting would not help
+            logger.error("Could not store %s of run %s: %s", what, run_id, _brief(exc))
+            stored.lost += [(obs, _brief(exc)) for obs in part]
+            return
+        failure = exc
+    if len(part) > 1:
+        middle = len(part) // 2
+        _store(sessions, run_id, part[:middle], policy, tally, patience, stored)
+        _store(sessions, run_id, part[middle:], policy, tally, patience, stored)
+        return
+    obs, reason = part[0], _brief(failure)
+    logger.error(
+        "Backlink %s: the database refused its observation (%s); recorded as %s",
+        obs.backlink_id, reason, Status.STORE_ERROR.value,
+    )
+    record = Observation(
+        backlink_id=obs.backlink_id, referring_url=obs.referring_url, target_url=obs.target_url,
+        checked_at=obs.checked_at, status=Status.STORE_ERROR, reason=reason,
+    )
+    try:
+        stored.results += patience.attempt(lambda: write_batch(sessions, run_id, [record], policy, tally), what)
+        stored.failed.append((obs, reason))
+    except Exception as exc:
+        logger.error("Backlink %s: not even its error record could be stored (%s)", obs.backlink_id, _brief(exc))
+        stored.lost.append((obs, reason))
+
+
+def _brief(exc: BaseException) -> str:
+    """The driver's one-line message (SQLAlchemy's own adds the statement and every parameter)."""
+    orig = getattr(exc, "orig", None) or exc
+    lines = str(orig).strip().splitlines()
+    return f"{type(orig).__name__}: {lines[0] if lines else ''}"
+
+
 def write_batch(
     sessions: sessionmaker,
     run_id: int | None,
     observations: Sequence[Observation],
     policy: Policy,
     tally: RunTally | None = None,
-) -> list[tuple[Observation, Snapshot, list[Change]]]:
+) -> list[Result]:
     """Store one batch in ONE transaction: checks appended, states replaced, events added.
 
     A crash mid-batch rolls all of it back, so the backlinks stay due and the re-run checks them
@@ -58,7 +199,7 @@ def write_batch(
     the run in the same transaction, so the run record always agrees with its checks.
     """
     results = []
-    with sessions.begin() as session:
+    with writing(sessions) as session:
         ids = {obs.backlink_id for obs in observations}
         # Lock the batch's backlinks, in id order: processes writing the same backlinks take turns
         # (no lost update, no second "first" state row, no duplicate event) and cannot deadlock.
@@ -80,12 +221,13 @@ def write_batch(
             )
         }
         stored = set(states)  # backlinks that already have a state row
+        overlapping = overlapping_runs(session, run_id)
         checks: list[dict[str, Any]] = []
         for obs in observations:
             if obs.backlink_id not in existing:  # deleted while the run was on: nothing to store
                 continue
             # A backlink twice in one batch folds in order, as two batches would.
-            new, changes = detect(states.get(obs.backlink_id), obs, policy)
+            new, changes = detect(states.get(obs.backlink_id), obs, policy, run_id=run_id, overlapping=overlapping)
             states[obs.backlink_id] = new
             checks.append(_check_values(run_id, obs, new))
             results.append((obs, new, changes))
@@ -121,6 +263,19 @@ def write_batch(
     if tally is not None:  # only once committed: a failed batch must not count
         tally.add(results)
     return results
+
+
+def overlapping_runs(session: Session, run_id: int | None) -> frozenset[int]:
+    """The runs whose time overlaps run ``run_id``'s (itself included): every run not finished
+    before it started. Its misses and theirs saw the web at the same time."""
+    if run_id is None:
+        return frozenset()
+    started = select(Run.started_at).where(Run.id == run_id).scalar_subquery()
+    return frozenset(
+        session.scalars(
+            select(Run.id).where(or_(Run.id == run_id, Run.finished_at.is_(None), Run.finished_at > started))
+        )
+    )
 
 
 def _insert_checks(session: Session, checks: list[dict[str, Any]]) -> list[int]:
@@ -225,7 +380,7 @@ def _check_values(run_id: int | None, obs: Observation, new: Snapshot) -> dict[s
         rel=new.rel if found else [],
         follow=obs.follow,
         position=new.position if found else None,
-        link_count=len(obs.links),
+        link_count=obs.link_count,
         noindex=page.noindex if page else None,
         canonical=page.canonical if page else None,
         found_in=obs.found_in,
@@ -242,6 +397,7 @@ class RunTally:
     events: Counter[str] = field(default_factory=Counter)
     worker_id: int | None = None  # the run_workers row it is saved to (pipelines.work)
     errors: int = 0  # errors the crawler logged (fetch failures are statuses, not errors)
+    not_stored: int = 0  # observations of which nothing could be stored (store_batch)
 
     def add(self, results: Sequence[tuple[Observation, Snapshot, list[Change]]]) -> None:
         for _obs, new, changes in results:
@@ -252,7 +408,8 @@ class RunTally:
 
     def copy(self) -> RunTally:
         return RunTally(
-            Counter(self.statuses), Counter(self.reasons), Counter(self.events), self.worker_id, self.errors
+            Counter(self.statuses), Counter(self.reasons), Counter(self.events), self.worker_id, self.errors,
+            self.not_stored,
         )
 
     def as_row(self) -> dict[str, Any]:
@@ -262,5 +419,6 @@ class RunTally:
             "status": dict(self.statuses),
             "reason": dict(self.reasons),
             "errors": self.errors,
+            "not_stored": self.not_stored,
         }
         return {"counts": counts, "events": dict(self.events)}

@@ -23,12 +23,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy import Select, and_, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from crawler.outcome import Status
 from pipelines.changes import EventKind, Policy, confirm_loss
+from pipelines.db import writing
 from pipelines.due import DueFilter, due_backlinks
 from pipelines.models import Backlink, Check, Event, Run, RunDomain, RunWorker, State
 from pipelines.store import RunTally, snapshot
@@ -36,10 +37,17 @@ from pipelines.store import RunTally, snapshot
 # What every process of one run must agree on; the rest (limit, shard, render) is per process.
 SHARED_ARGUMENTS = ("all", "tag", "only")
 _MATERIALIZE_CHUNK = 5000
+_JOIN_LOCK = zlib.crc32(b"backlinks: join_run")  # PostgreSQL advisory lock key
 
 
 class RunMismatch(ValueError):
     """A process tried to join a run under different arguments than the run was started with."""
+
+
+class RunBusy(RunMismatch):
+    """Another run is still at work on the referring domains a new run would check; the message
+    says which and what to do (wait, or share it with ``-a run=KEY``). A RunMismatch: it too keeps
+    this process from starting, with one line to show."""
 
 
 @dataclass(frozen=True)
@@ -119,10 +127,27 @@ def _same_arguments(run: Run, arguments: dict[str, Any]) -> None:
         )
 
 
-def join_run(sessions: sessionmaker, order: WorkOrder, now: datetime, worker: str | None = None) -> Ticket:
-    """Create the run (with its due domains) or join the one with the order's key; register this process."""
+def join_run(
+    sessions: sessionmaker,
+    order: WorkOrder,
+    now: datetime,
+    worker: str | None = None,
+    lease: timedelta = timedelta(minutes=5),
+) -> Ticket:
+    """Create the run (with its due domains) or join the one with the order's key; register this process.
+
+    A new run is refused (:class:`RunBusy`) while another run still works on some of its referring
+    domains: two crawls at once would check the same backlinks twice, and their misses, seen at
+    the same moment, would confirm losses together. Runs whose every process is dead are closed
+    as ``interrupted`` first, so a crash never blocks the next crawl.
+    """
     due, arguments, key, shard = order.due, order.arguments, order.key, order.shard
-    with sessions.begin() as session:
+    with writing(sessions) as session:
+        if session.get_bind().dialect.name == "postgresql":
+            # Joins take turns (SQLite's write lock does the same): two runs created at once would
+            # each miss the other's uncommitted domains and both start.
+            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _JOIN_LOCK})
+        _close_dead_runs(session, now, lease)
         values = dict(started_at=now, status="running", arguments=arguments, cutoff=due.cutoff, counts={}, events={})
         if key is None:
             run_id = session.scalar(_insert(session, Run).values(**values).returning(Run.id))
@@ -145,6 +170,7 @@ def join_run(sessions: sessionmaker, order: WorkOrder, now: datetime, worker: st
         if created:
             # A run of its own only ever holds its own shard's domains; a shared run holds them all.
             _materialize(session, run_id, due, shard if key is None else None)
+            _refuse_overlap(session, run_id)
         worker_id = session.scalar(
             _insert(session, RunWorker)
             .values(
@@ -154,6 +180,66 @@ def join_run(sessions: sessionmaker, order: WorkOrder, now: datetime, worker: st
             .returning(RunWorker.id)
         )
     return Ticket(run_id=run_id, worker_id=worker_id, due=due, shard=shard)
+
+
+def _close_dead_runs(session: Session, now: datetime, lease: timedelta) -> None:
+    """Runs still ``running`` none of whose processes is alive become ``interrupted``, ended now.
+
+    A process is alive while it heartbeats within a lease, unless it ran on this host and its pid
+    is gone (kill -9: the next crawl need not wait a lease to know)."""
+    running = set(session.scalars(select(Run.id).where(Run.status == "running")))
+    if not running:
+        return
+    workers = session.execute(
+        select(RunWorker.run_id, RunWorker.name, RunWorker.heartbeat_at).where(
+            RunWorker.run_id.in_(running), RunWorker.status == "running"
+        )
+    ).all()
+    alive = {w.run_id for w in workers if w.heartbeat_at >= now - lease and not _gone(w.name)}
+    dead = running - alive
+    if dead:
+        session.execute(
+            update(RunWorker)
+            .where(RunWorker.run_id.in_(dead), RunWorker.status == "running")
+            .values(status="interrupted")
+        )
+        session.execute(
+            update(Run).where(Run.id.in_(dead)).values(status="interrupted", finished_at=now, finish_reason="interrupted")
+        )
+
+
+def _gone(name: str) -> bool:
+    """Whether the process named ``host:pid[ job ...]`` ran on this host and no longer exists."""
+    host, _, rest = name.partition(":")
+    pid = rest.split(" ", 1)[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # exists, owned by someone else
+        return False
+    return False
+
+
+def _refuse_overlap(session: Session, run_id: int) -> None:
+    mine, theirs = RunDomain.__table__.alias("mine"), RunDomain.__table__.alias("theirs")  # type: ignore[attr-defined]
+    clash = session.execute(
+        select(Run.id, Run.key, Run.started_at, theirs.c.domain)
+        .join(theirs, theirs.c.run_id == Run.id)
+        .join(mine, and_(mine.c.domain == theirs.c.domain, mine.c.run_id == run_id))
+        .where(Run.id != run_id, Run.status == "running", theirs.c.done_at.is_(None))
+        .limit(1)
+    ).first()
+    if clash is None:
+        return
+    other = f"run {clash.id}" + (f" ({clash.key})" if clash.key else "")
+    raise RunBusy(
+        f"{other}, started {clash.started_at:%Y-%m-%d %H:%M:%S} UTC, is still checking some of the same "
+        f"referring domains (e.g. {clash.domain}): wait for it to end, or give every crawl meant to "
+        "share the work the same -a run=KEY"
+    )
 
 
 def _materialize(session: Session, run_id: int, due: DueFilter, shard: Shard | None) -> None:
@@ -194,7 +280,7 @@ def claim(sessions: sessionmaker, ticket: Ticket, count: int, lease: timedelta, 
         # writer at a time anyway).
         .with_for_update(skip_locked=True),
     ).cte("free")  # a CTE runs once: as a plain subquery PostgreSQL may re-run it per row
-    with sessions.begin() as session:
+    with writing(sessions) as session:
         claimed = session.scalars(
             update(RunDomain)
             .where(RunDomain.run_id == ticket.run_id, RunDomain.domain.in_(select(free.c.domain)))
@@ -225,7 +311,7 @@ def others_pending(sessions: sessionmaker, ticket: Ticket) -> bool:
 
 def heartbeat(sessions: sessionmaker, ticket: Ticket, lease: timedelta, now: datetime) -> int:
     """Extend this process's leases, settle its finished domains; returns how many it still holds."""
-    with sessions.begin() as session:
+    with writing(sessions) as session:
         _settle(session, ticket, now)
         held = session.execute(
             update(RunDomain)
@@ -247,7 +333,7 @@ def heartbeat(sessions: sessionmaker, ticket: Ticket, lease: timedelta, now: dat
 
 def settle(sessions: sessionmaker, ticket: Ticket, now: datetime) -> None:
     """After a batch is stored: mark done what it finished, so processes waiting on it move on."""
-    with sessions.begin() as session:
+    with writing(sessions) as session:
         _settle(session, ticket, now)
 
 
@@ -277,7 +363,7 @@ def leave(
 ) -> Departure:
     """This process is done: settle and release its domains, save its tally; the last one out closes
     the run (``finished`` if nothing is left to do, else ``incomplete``)."""
-    with sessions.begin() as session:
+    with writing(sessions) as session:
         # Leaving processes queue on the run row, so exactly one of them sees itself as the last.
         run = session.scalars(select(Run).where(Run.id == ticket.run_id).with_for_update()).one()
         _settle(session, ticket, now)
@@ -341,8 +427,9 @@ def sum_tallies(rows: Iterable[tuple[dict[str, Any], dict[str, Any]]]) -> RunTal
         total.reasons.update(counts.get("reason", {}))
         total.events.update(events)
         total.errors += counts.get("errors", 0)
+        total.not_stored += counts.get("not_stored", 0)
     # A confirmed loss moves a count between statuses, possibly across processes' tallies.
-    return RunTally(+total.statuses, +total.reasons, +total.events, errors=total.errors)
+    return RunTally(+total.statuses, +total.reasons, +total.events, errors=total.errors, not_stored=total.not_stored)
 
 
 def _pending(run_id: int, policy: Policy) -> Select:

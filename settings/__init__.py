@@ -21,6 +21,9 @@ COMMANDS_MODULE = "crawler.commands"
 BACKLINKS_DATABASE_URL = database_url()
 BACKLINKS_BATCH_SIZE = 500  # observations written per transaction
 BACKLINKS_BATCH_SECONDS = 5.0  # ...or after this long, so a slow crawl still saves as it goes
+# A batch that finds the database locked (an import, another crawl) is tried again with back-off for
+# as long as the crawl runs; once it is closing (finished, or stopped by a signal), for this long more.
+BACKLINKS_STORE_GRACE_SECONDS = 60.0
 
 # --- What to check and when ------------------------------------------------------------------
 BACKLINKS_RECHECK_HOURS = 20.0  # a backlink checked less than this long ago is not due yet

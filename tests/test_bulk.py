@@ -11,6 +11,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import DataError, SQLAlchemyError, StatementError
 from sqlalchemy.orm import sessionmaker
 
+from crawler.clean import storable
 from crawler.importers import ImportRow
 from crawler.items import BacklinkIn, LinkRecord, Observation, PageFacts, Position
 from crawler.outcome import Status
@@ -26,6 +27,9 @@ NIGHT = datetime(2026, 11, 20, 7, 30, 0, 123456, tzinfo=timezone(timedelta(hours
 # Everything COPY's text format escapes (tab, newline, carriage return, backslash and the letters
 # after one, \N), what it must pass through untouched, and control characters.
 TRICKY = "tab\there new\nline cr\r back\\slash \\N \\t \\x00 quote ' \" é 中文 🙂 \u200f \x01 \x1b[31m \x7f \f\v\b end"
+# What the models keep of it (crawler.clean): in one-line fields tab, CR and LF become spaces and the
+# other C0 controls go; the snippet keeps its line breaks. COPY must still escape what remains.
+LINE = storable(TRICKY, 10**6)
 REFERRING = ("https://a.example.org/post", "https://b.example.net/list", "https://c.example.net/", "https://d.example.com/")
 TARGET = "https://shop.example.com/"
 
@@ -169,21 +173,22 @@ def test_what_copy_stored_reads_back_as_written(empty_postgres: Callable[[], str
     engine = make_engine(url)
     with make_sessionmaker(engine)() as session:
         checks = session.scalars(select(Check).where(Check.backlink_id == 1).order_by(Check.id)).all()
-        assert [c.anchors for c in checks] == [["first"], [TRICKY], [TRICKY + "!"], []]
+        assert [c.anchors for c in checks] == [["first"], [LINE], [LINE + "!"], []]
         assert checks[0].checked_at == NIGHT and checks[0].checked_at.tzinfo is UTC
-        assert checks[1].details["links"][0]["left"] == TRICKY
-        assert checks[1].details["page"]["redirects"] == [REFERRING[0], TRICKY]
+        assert checks[1].details["links"][0]["left"] == LINE
+        assert checks[1].details["links"][0]["snippet"] == storable(f"<a href='/'>{TRICKY}</a>", 10**6, multiline=True)
+        assert checks[1].details["page"]["redirects"] == [REFERRING[0], LINE]
         assert checks[0].run_id is None and checks[2].run_id is not None
         timeout = session.scalars(select(Check).where(Check.backlink_id == 3).order_by(Check.id)).first()
         nullable = (timeout.http_status, timeout.final_url, timeout.follow, timeout.noindex, timeout.found_in)
         assert nullable == (None,) * 5
         state = session.get(State, 1)
-        assert state.last_check_id == checks[-1].id and state.anchors == [TRICKY + "!"] and state.reason == TRICKY
+        assert state.last_check_id == checks[-1].id and state.anchors == [LINE + "!"] and state.reason == LINE
         events = session.execute(select(Event.check_id, Event.kind, Event.before, Event.after).order_by(Event.id)).all()
         assert (checks[0].id, "first_seen", None, "first") in events
-        assert (checks[1].id, "anchor_changed", "first", TRICKY) in events
+        assert (checks[1].id, "anchor_changed", "first", LINE) in events
         retargeted = select(Event.after).where(Event.backlink_id == 4, Event.kind == "target_changed")
-        assert TARGET + TRICKY in session.scalars(retargeted).all()
+        assert TARGET + LINE in session.scalars(retargeted).all()
     engine.dispose()
 
 
@@ -217,7 +222,8 @@ def test_a_batch_failing_after_its_writes_leaves_nothing_behind(  # type: ignore
     ("bad", "error"),
     [
         ({"reason": "nul \x00 byte"}, DataError),  # PostgreSQL text holds no NUL
-        ({"links": [_link("lone \ud800 surrogate")]}, DataError),  # not valid in jsonb
+        # not valid in jsonb (built unvalidated: the model would replace it)
+        ({"links": [_link("ok").model_copy(update={"anchor": "lone \ud800 surrogate"})]}, DataError),
         ({"checked_at": NIGHT.replace(tzinfo=None)}, StatementError),  # UTCDateTime refuses it
     ],
     ids=["nul", "surrogate", "naive"],
@@ -226,8 +232,8 @@ def test_refused_values_fail_the_batch_alike(  # type: ignore[no-untyped-def]
     empty_postgres: Callable[[], str], monkeypatch: pytest.MonkeyPatch, path: str, bad: dict[str, Any],
     error: type[SQLAlchemyError],
 ) -> None:
-    """Both ways raise the same SQLAlchemy error (the storage pipeline catches ``SQLAlchemyError``)
-    and store nothing of the batch."""
+    """Both ways raise the same SQLAlchemy error and store nothing of the batch (values the models
+    would have cleaned, put in unvalidated: what the pipeline's row-by-row retry is the net for)."""
     if path == "core":
         _core_statements(monkeypatch)
     url = empty_postgres()

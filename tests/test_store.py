@@ -136,23 +136,28 @@ def _ids(sessions) -> list[int]:  # type: ignore[no-untyped-def]
 def test_write_batch_appends_checks_and_derives_state(sessions) -> None:  # type: ignore[no-untyped-def]
     import_rows(sessions, rows(*PAIRS), NOW)
     ids = _ids(sessions)
-    ticket = work.join_run(sessions, work.WorkOrder(DueFilter(cutoff=NOW), {"all": True}), NOW)
-    run_id = ticket.run_id
-    tally = store.RunTally(worker_id=ticket.worker_id)
+    lease = timedelta(minutes=5)
+    first = work.join_run(sessions, work.WorkOrder(DueFilter(cutoff=NOW), {"all": True}), NOW)
+    tally = store.RunTally(worker_id=first.worker_id)
     night1 = [_observe(ids[0], Status.LIVE, NOW), _observe(ids[1], Status.MISSING_UNCONFIRMED, NOW, "link_removed"),
               _observe(ids[2], Status.TIMEOUT, NOW, "timeout")]
-    store.write_batch(sessions, run_id, night1, Policy(), tally)
+    store.write_batch(sessions, first.run_id, night1, Policy(), tally)
+    work.leave(sessions, first, NOW + timedelta(hours=1), "finished", tally, Policy(), lease)
     later = NOW + timedelta(days=1)
+    second = work.join_run(sessions, work.WorkOrder(DueFilter(cutoff=later), {"all": True}), later)
+    run_id = second.run_id
+    tally = store.RunTally(worker_id=second.worker_id)
     night2 = [_observe(ids[0], Status.LIVE, later), _observe(ids[1], Status.MISSING_UNCONFIRMED, later, "link_removed")]
     results = store.write_batch(sessions, run_id, night2, Policy(), tally)
     assert [s.status for _, s, _ in results] == [Status.LIVE, Status.LOST]
-    work.leave(sessions, ticket, later, "finished", tally, Policy(), timedelta(minutes=5))
+    work.leave(sessions, second, later, "finished", tally, Policy(), lease)
 
     assert count(sessions, Check) == 5
     with sessions() as session:
         states = {s.backlink_id: s for s in session.scalars(select(State))}
         assert states[ids[0]].status == "live" and states[ids[0]].first_seen == NOW and states[ids[0]].last_seen == later
         assert states[ids[1]].status == "lost" and states[ids[1]].consecutive_misses == 2
+        assert states[ids[1]].miss_run_id == run_id
         assert states[ids[2]].status == "timeout" and states[ids[2]].verdict is None
         assert ids[3] not in states
         last = session.get(Check, states[ids[1]].last_check_id)
@@ -160,12 +165,12 @@ def test_write_batch_appends_checks_and_derives_state(sessions) -> None:  # type
         events = [(e.backlink_id, e.kind, e.after, e.check_id is not None) for e in session.scalars(select(Event).order_by(Event.id))]
         assert events == [(ids[0], "first_seen", "shop", True), (ids[1], "lost", "link_removed", True)]
         run = session.get(Run, run_id)
-        # Closed, but not "finished": ids[3] was never checked, so its referring domain is still due.
+        # Closed, but not "finished": ids[2] and ids[3] were not checked, so their referring domains are still due.
         assert run.status == "incomplete" and run.finished_at == later
-        assert run.counts == {"checked": 5, "status": {"live": 2, "missing_unconfirmed": 1, "timeout": 1, "lost": 1},
-                              "reason": {"missing_unconfirmed/link_removed": 1, "timeout/timeout": 1, "lost/link_removed": 1},
-                              "errors": 0, "workers": 1, "held_back": 0}
-        assert run.events == {"first_seen": 1, "lost": 1}
+        assert run.counts == {"checked": 2, "status": {"live": 1, "lost": 1}, "reason": {"lost/link_removed": 1},
+                              "errors": 0, "not_stored": 0, "workers": 1, "held_back": 0}
+        assert run.events == {"lost": 1}
+        assert session.get(Run, first.run_id).counts["checked"] == 3
 
 
 def test_a_failing_batch_leaves_nothing_behind(sessions, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -174,11 +179,11 @@ def test_a_failing_batch_leaves_nothing_behind(sessions, monkeypatch) -> None:  
     real = changes_module.detect
     calls = []
 
-    def flaky(previous, observation, policy=Policy()):  # type: ignore[no-untyped-def]
+    def flaky(previous, observation, policy=Policy(), **context):  # type: ignore[no-untyped-def]
         calls.append(observation.backlink_id)
         if len(calls) == 3:
             raise RuntimeError("crash in the middle of a batch")
-        return real(previous, observation, policy)
+        return real(previous, observation, policy, **context)
 
     monkeypatch.setattr(store, "detect", flaky)
     tally = store.RunTally()

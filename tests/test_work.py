@@ -6,6 +6,8 @@ tests/test_scaleout.py; here one process plays several workers through several t
 
 from __future__ import annotations
 
+import socket
+import subprocess
 import threading
 import zlib
 from collections import Counter
@@ -99,9 +101,87 @@ def test_processes_with_the_same_key_share_one_run_and_its_cutoff(sessions) -> N
     work.join_run(sessions, _order(limit=10, render="never"), later)
 
 
-def test_runs_without_a_key_are_separate(sessions) -> None:  # type: ignore[no-untyped-def]
+def test_a_second_run_on_the_same_domains_is_refused_while_the_first_works(sessions) -> None:  # type: ignore[no-untyped-def]
     _import(sessions, 2)
-    assert work.join_run(sessions, _order(None), T0).run_id != work.join_run(sessions, _order(None), T0).run_id
+    first = work.join_run(sessions, _order(None), T0, worker="a")
+    with pytest.raises(work.RunBusy, match=r"run 1, started 2026-11-20 02:00:00 UTC, is still checking .* -a run=KEY"):
+        work.join_run(sessions, _order(None), T0 + timedelta(seconds=1), worker="b")
+    with sessions() as session:  # the refused run left nothing behind
+        assert session.scalar(select(func.count()).select_from(Run)) == 1
+    # Static shards of the same count hold disjoint domains: they run side by side.
+    _import(sessions, 20)
+    work.leave(sessions, first, T0, "finished", store.RunTally(), HOLD, LEASE)
+    zero = work.join_run(sessions, _order(None, work.Shard(0, 2)), T0 + timedelta(seconds=2), worker="c")
+    one = work.join_run(sessions, _order(None, work.Shard(1, 2)), T0 + timedelta(seconds=2), worker="d")
+    assert zero.run_id != one.run_id
+    # Once the first has left, runs one after the other (even seconds apart) start as before.
+    for ticket in (zero, one):
+        work.leave(sessions, ticket, T0 + timedelta(seconds=3), "finished", store.RunTally(), HOLD, LEASE)
+    work.join_run(sessions, _order(None), T0 + timedelta(seconds=4), worker="e")
+
+
+@pytest.mark.parametrize("death", ["pid_gone", "lease_expired"])
+def test_a_run_whose_processes_are_dead_is_closed_and_does_not_block(sessions, death: str) -> None:  # type: ignore[no-untyped-def]
+    _import(sessions, 2)
+    if death == "pid_gone":  # killed on this host: known at once
+        worker, later = f"{socket.gethostname()}:{_dead_pid()}", T0 + timedelta(seconds=5)
+    else:  # another host: presumed dead once silent for a lease
+        worker, later = "elsewhere:1", T0 + LEASE + timedelta(seconds=1)
+    dead = work.join_run(sessions, _order(None), T0, worker=worker)
+    work.join_run(sessions, _order(None), later, worker="next")
+    with sessions() as session:
+        run = session.get(Run, dead.run_id)
+        assert (run.status, run.finished_at) == ("interrupted", later)
+        assert session.get(RunWorker, dead.worker_id).status == "interrupted"
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
+
+
+def _miss(sessions, ticket: work.Ticket, at: datetime) -> Status:  # type: ignore[no-untyped-def]
+    [(_obs, state, _changes)] = store.write_batch(
+        sessions, ticket.run_id, [_observation(1, Status.MISSING_UNCONFIRMED, at, "link_removed")],
+        Policy(confirm_misses=2), store.RunTally(worker_id=ticket.worker_id),
+    )
+    return state.status
+
+
+def test_misses_from_runs_that_overlap_in_time_confirm_no_loss(sessions) -> None:  # type: ignore[no-untyped-def]
+    """Run a has checked the page and is finishing elsewhere when run b starts and misses the link
+    0.8 s after a did: one moment's evidence, not two nights'. A run after both ended confirms."""
+    _import(sessions, 1)
+
+    def start(at: datetime, worker: str) -> work.Ticket:
+        ticket = work.join_run(sessions, work.WorkOrder(DueFilter(cutoff=at), {"all": True}), at, worker=worker)
+        work.claim(sessions, ticket, 10, LEASE, at)
+        return ticket
+
+    def done(ticket: work.Ticket, at: datetime) -> None:
+        work.leave(sessions, ticket, at, "finished", store.RunTally(), HOLD, LEASE)
+
+    a = start(T0, "a")
+    assert _miss(sessions, a, T0 + timedelta(seconds=1)) is Status.MISSING_UNCONFIRMED
+    work.settle(sessions, a, T0 + timedelta(seconds=1))  # its domain is done: b may start
+    b = start(T0 + timedelta(seconds=1, milliseconds=500), "b")
+    assert _miss(sessions, b, T0 + timedelta(seconds=1, milliseconds=800)) is Status.MISSING_UNCONFIRMED
+    with sessions() as session:
+        assert session.get(State, 1).consecutive_misses == 1
+    done(a, T0 + timedelta(seconds=2))
+    done(b, T0 + timedelta(seconds=2))
+    c = start(T0 + timedelta(seconds=3), "c")
+    assert _miss(sessions, c, T0 + timedelta(seconds=4)) is Status.LOST
+
+
+def test_runs_one_after_the_other_confirm_as_before(sessions) -> None:  # type: ignore[no-untyped-def]
+    _import(sessions, 1)
+    first = work.join_run(sessions, _order(None), T0, worker="a")
+    assert _miss(sessions, first, T0 + timedelta(seconds=1)) is Status.MISSING_UNCONFIRMED
+    work.leave(sessions, first, T0 + timedelta(seconds=2), "finished", store.RunTally(), HOLD, LEASE)
+    second = work.join_run(sessions, _order(None), T0 + timedelta(seconds=2, milliseconds=1), worker="b")
+    assert _miss(sessions, second, T0 + timedelta(seconds=3)) is Status.LOST
 
 
 def test_claims_are_disjoint_and_expire(sessions) -> None:  # type: ignore[no-untyped-def]
@@ -126,13 +206,15 @@ def test_claims_are_disjoint_and_expire(sessions) -> None:  # type: ignore[no-un
 
 def test_static_shards_split_by_crc32(sessions) -> None:  # type: ignore[no-untyped-def]
     _import(sessions, 20)
-    claimed = {}
+    claimed, tickets = {}, []
     for index in range(3):
-        ticket = work.join_run(sessions, _order(shard=work.Shard(index, 3)), T0)
+        tickets.append(ticket := work.join_run(sessions, _order(shard=work.Shard(index, 3)), T0))
         claimed[index] = work.claim(sessions, ticket, 100, LEASE, T0)
     assert sorted(d for ds in claimed.values() for d in ds) == [f"site{d:03d}.test" for d in range(20)]
     for index, domains in claimed.items():
         assert all(zlib.crc32(d.encode()) % 3 == index for d in domains)
+    for ticket in tickets:
+        work.leave(sessions, ticket, T0, "finished", store.RunTally(), HOLD, LEASE)
     # A run of its own holds only its shard's domains.
     solo = work.join_run(sessions, _order(None, shard=work.Shard(1, 3)), T0)
     with sessions() as session:
@@ -354,11 +436,11 @@ def test_a_degraded_crawl_moves_nothing_to_lost(tmp_path) -> None:  # type: igno
 def test_sum_tallies_adds_every_process_including_errors() -> None:
     first = ({"checked": 3, "status": {"live": 2, "lost": 1}, "reason": {"lost/link_removed": 1}, "errors": 2},
              {"first_seen": 2})
-    second = ({"checked": 1, "status": {"live": 1}, "reason": {}, "errors": 1}, {"lost": 1})
+    second = ({"checked": 1, "status": {"live": 1}, "reason": {}, "errors": 1, "not_stored": 4}, {"lost": 1})
     older = ({"checked": 1, "status": {"timeout": 1}, "reason": {"timeout/timeout": 1}}, {})  # before errors existed
     total = work.sum_tallies([first, second, older]).as_row()
     assert total == {
         "counts": {"checked": 5, "status": {"live": 3, "lost": 1, "timeout": 1},
-                   "reason": {"lost/link_removed": 1, "timeout/timeout": 1}, "errors": 3},
+                   "reason": {"lost/link_removed": 1, "timeout/timeout": 1}, "errors": 3, "not_stored": 4},
         "events": {"first_seen": 2, "lost": 1},
     }
