@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 from crawler.guard import parse_networks
 from crawler.render.policy import RenderMode
 from crawler.resolver import parse_rules
+from crawler.robotstxt import check_product_token
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +103,8 @@ CHECKS: dict[str, Callable[[Any], None]] = {
     "BACKLINKS_RENDER_MEMORY_DAYS": _number(0, strict=False),
     "BACKLINKS_RENDER_PAGE_IDLE": _number(0, strict=True),
     "BACKLINKS_RENDER_WAIT": _number(0, strict=False),
+    # Scrapy's, but ours to choose: the robots.txt group that applies to us (crawler.robotstxt).
+    "ROBOTSTXT_USER_AGENT": lambda value: check_product_token(str(value or "")),
 }
 
 

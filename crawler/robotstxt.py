@@ -29,6 +29,14 @@ def is_product_token(value: str) -> bool:
     return _IDENTIFIER.fullmatch(value) is not None
 
 
+def check_product_token(value: str) -> None:
+    """Raise ValueError unless ``value`` can name our group in a robots.txt (RFC 9309's identifier)."""
+    if not is_product_token(value):
+        raise ValueError(
+            "must be our robots.txt product token: letters, '-' and '_' only, e.g. BacklinksVerify"
+        )
+
+
 def named_token(user_agent_line: str) -> str | None:
     """The product token a ``User-agent`` value names, lower-cased: its leading identifier
     (``googlebot`` for ``Googlebot/2.1``), ``*`` for the global group, None when it names none."""

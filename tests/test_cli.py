@@ -12,6 +12,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from crawler.clean import TEXT_CHARS, storable
 from crawler.cli import app, parse_since
 from crawler.items import LinkRecord, Observation, PageFacts
 from crawler.outcome import Status
@@ -198,13 +199,16 @@ def test_page_text_and_urls_reach_the_terminal_inert(db: str, tmp_path: Path) ->
     for code, out, err in shown:
         assert code == 0, err
         assert not [c for c in TERMINAL_ACTS_ON if c in out + err], out
-    # A file keeps the data as it was.
+    # A file keeps the data as it was stored: C0 controls were already removed where the anchor
+    # entered (crawler.clean), a bidi override is data and stays.
+    stored = storable(HOSTILE_ANCHOR, TEXT_CHARS)
+    assert stored == "[2J]0;TITLE \u202etxt.exe"
     target = tmp_path / "current.csv"
     cli(db, "export", "--what", "checks", "--format", "csv", "-o", str(target))
     rows = list(csv.DictReader(io.StringIO(target.read_text(encoding="utf-8"))))
-    assert {r["anchors"] for r in rows} >= {HOSTILE_ANCHOR} and "\u202e" in rows[0]["referring_url"]
+    assert {r["anchors"] for r in rows} >= {stored} and "\u202e" in rows[0]["referring_url"]
     code, out, _ = cli(db, "export", "--what", "checks", "--format", "jsonl")
-    assert {json.loads(line)["anchors"][0] for line in out.splitlines() if json.loads(line)["anchors"]} == {HOSTILE_ANCHOR}
+    assert {json.loads(line)["anchors"][0] for line in out.splitlines() if json.loads(line)["anchors"]} == {stored}
 
 
 def test_import_output_keeps_each_message_on_its_own_line(db: str, tmp_path: Path) -> None:

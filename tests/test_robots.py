@@ -10,6 +10,7 @@ from protego import Protego
 from scrapy import Request, Spider
 from scrapy import exceptions as sx
 from scrapy.http import Response, TextResponse
+from scrapy.settings import Settings
 from scrapy.utils.defer import deferred_f_from_coro_f
 from scrapy.utils.misc import build_from_crawler, load_object
 from scrapy.utils.test import get_crawler
@@ -17,6 +18,7 @@ from twisted.internet import error as tx
 from twisted.python.failure import Failure
 from twisted.web._newclient import ResponseNeverReceived
 
+from crawler.config import problems
 from crawler.middlewares.robots import RobotsPolicyMiddleware, verdict_for_failure, verdict_for_status
 from crawler.outcome import Inconclusive, Status, classify_failure
 from crawler.robotstxt import ProductTokenRobots, named_token
@@ -272,8 +274,11 @@ def test_protego_still_has_what_the_override_reads() -> None:
 
 @pytest.mark.parametrize("value", ["", "Mozilla/5.0 (compatible; BacklinksVerify/0.1)", "Backlinks Verify"])
 def test_the_robots_user_agent_must_be_a_product_token(value: str) -> None:
-    with pytest.raises(ValueError, match="ROBOTSTXT_USER_AGENT must be our robots.txt product token"):
-        _middleware(SlowEngine(b""), {"ROBOTSTXT_USER_AGENT": value})
+    # Refused at start-up with the other settings, as one line (crawler.config).
+    assert problems(Settings({"ROBOTSTXT_USER_AGENT": value})) == [
+        f"ROBOTSTXT_USER_AGENT must be our robots.txt product token: letters, '-' and '_' only, "
+        f"e.g. BacklinksVerify (got {value!r})"
+    ]
 
 
 def test_the_project_reads_robots_txt_by_its_product_token() -> None:

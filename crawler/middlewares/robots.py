@@ -34,7 +34,7 @@ from scrapy.utils.httpobj import urlparse_cached
 from scrapy.utils.misc import build_from_crawler, load_object
 
 from crawler.outcome import Inconclusive, Status, classify_failure
-from crawler.robotstxt import ProductTokenRobots, is_product_token
+from crawler.robotstxt import ProductTokenRobots
 
 if TYPE_CHECKING:
     from scrapy import Spider
@@ -95,12 +95,8 @@ class RobotsPolicyMiddleware:
         self.crawler = crawler
         self.stats = crawler.stats
         # Groups are matched by product token (RFC 9309), never by the whole User-Agent header.
+        # A value that is not a product token was refused at start-up (crawler.config).
         self.user_agent: str = settings.get("ROBOTSTXT_USER_AGENT") or ""
-        if not is_product_token(self.user_agent):
-            raise ValueError(
-                "ROBOTSTXT_USER_AGENT must be our robots.txt product token: letters, '-' and '_' only, "
-                f"e.g. BacklinksVerify (got {self.user_agent!r})"
-            )
         self.parser_class = load_object(settings.get("ROBOTSTXT_PARSER"))
         build_from_crawler(self.parser_class, crawler, b"")  # fail now if the parser cannot load
         self.policies: dict[str, Policy | asyncio.Future[Policy]] = {}
