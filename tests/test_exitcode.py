@@ -113,7 +113,7 @@ def test_results_that_could_not_be_stored_exit_3(site: Web, tmp_path: Path) -> N
     engine.dispose()
     result = _verify(url, tmp_path, "-a", "all=1")
     assert result.returncode == ExitCode.NOT_STORED, result.stderr[-3000:]
-    assert "not stored" in result.stderr.splitlines()[-1]
+    assert "could not be stored" in result.stderr.splitlines()[-1]
 
 
 def test_a_crawl_stopped_early_exits_4(site: Web, tmp_path: Path) -> None:

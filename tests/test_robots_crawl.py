@@ -18,6 +18,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from crawler.demo.run import backlinks_database, crawl
+from crawler.exitcode import ExitCode
 from crawler.webserver import BackgroundServer
 from pipelines.db import make_engine, make_sessionmaker
 from pipelines.models import Backlink, State
@@ -69,7 +70,8 @@ def crawled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
         rows = [(f"http://{host}:{site.port}{path}", TARGET, "exact") for host, (_, paths, _) in HOSTS.items() for path in paths]
         url = backlinks_database(workdir, rows)
         result = crawl(url, ["all=1"], cwd=workdir)
-        assert result.returncode == 0, result.stderr[-3000:]
+        # Most of these pages are disallowed, so most results are inconclusive: a degraded run.
+        assert result.returncode == ExitCode.DEGRADED, result.stderr[-3000:]
         engine = make_engine(url)
         with make_sessionmaker(engine)() as session:
             states = {b.referring_url: (s.status, s.reason) for b, s in session.execute(

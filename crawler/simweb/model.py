@@ -420,7 +420,13 @@ class Renderer:
         for backlink in page.backlinks:
             if backlink.present:
                 blocks.insert(rng.randrange(len(blocks) + 1), _backlink_paragraph(rng, backlink))
-        return head + "".join(blocks) + tail
+        # Markup that parsers read differently from browsers, drawn apart so that no other page changes.
+        variant = _rng(page.seed, "markup", page.site, page.number)
+        for backlink in page.backlinks:
+            if not backlink.present and variant.random() < 0.5:
+                # A removed link kept in a <template>: inert, in no browser's DOM, so still removed.
+                blocks.insert(variant.randrange(len(blocks) + 1), f"<template>{_backlink_paragraph(variant, backlink)}</template>\n")
+        return head + "".join(_svg_links(variant, blocks)) + tail
 
     def _app_shell(self, page: SimPage, sub: tuple[str, str] = ("", "")) -> str:
         """A client-side rendered page: the article and its links arrive as data for a script."""
@@ -488,6 +494,26 @@ def _backlink_paragraph(rng: random.Random, backlink: SimBacklink) -> str:
     before = " ".join(rng.choices(_WORDS, k=rng.randint(6, 16))).capitalize()
     after = " ".join(rng.choices(_WORDS, k=rng.randint(6, 16)))
     return f'<p>{before} <a href="{escape(backlink.target_url)}"{rel}>{escape(backlink.anchor)}</a> {after}.</p>\n'
+
+
+def _svg_links(rng: random.Random, blocks: list[str]) -> list[str]:
+    """One plain link in ten at the start of a paragraph's markup (backlinks without rel among them)
+    as an SVG link (``<a xlink:href>``), as inline icons and charts carry them: a link like any other."""
+    out = []
+    for block in blocks:
+        found = _PLAIN_LINK.search(block) if block.startswith("<p>") else None
+        if found and rng.random() < 0.1:
+            href, anchor = found.groups()
+            svg = (
+                '<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="240" height="20">'
+                f'<title>icon</title><a xlink:href="{href}"><text x="0" y="15">{anchor}</text></a></svg>'
+            )
+            block = block[: found.start()] + svg + block[found.end() :]
+        out.append(block)
+    return out
+
+
+_PLAIN_LINK = re.compile(r'<a href="([^"]*)">([^<]*)</a>')
 
 
 def expected(page: SimPage, backlink: SimBacklink, *, robots: bool) -> tuple[Status, str | None]:
