@@ -255,7 +255,9 @@ class VerifySpider(Spider):
                 observe_page, page.backlinks, _fetched(page, response), now, strip_tracking=self.strip_tracking,
                 rendered=True,
             )
-            raw = static if static is not None else await self._raw_view(page, probe, now)
+            raw, raw_page = static, _raw_page(page, probe)
+            if raw is None and raw_page is not None:
+                raw = await self.pages.run(observe_page, page.backlinks, raw_page, now, strip_tracking=self.strip_tracking)
         except OverBudget as exc:
             unread = self._over_budget(page, exc, now)
             for observation in merge_failed_render(static, Status.TOO_LARGE, exc.reason, now) if static else unread:
@@ -294,18 +296,12 @@ class VerifySpider(Spider):
             for observation in merge_failed_render(static, status, reason, now, scripted=True, script_redirect=left):
                 yield observation
             return
-        try:
-            raw = await self._raw_view(page, probe, now)
-        except OverBudget as exc:
-            for observation in self._over_budget(page, exc, now):
-                yield observation
-            return
-        except Interrupted:
-            self._interrupted(page)
-            return
-        if raw is not None:
-            scripted = probe.raw_body is not None and runs_scripts(probe.raw_body)
-            for observation in merge_failed_render(raw, status, reason, now, scripted=scripted, script_redirect=left):
+        raw_page = _raw_page(page, probe)
+        if raw_page is not None:
+            raw = await self._observe_static(page, raw_page, now)
+            for observation in merge_failed_render(
+                raw or [], status, reason, now, scripted=runs_scripts(raw_page.body), script_redirect=left
+            ):
                 yield observation
             return
         self.crawler.stats.inc_value("backlinks/render/static_fallback")
@@ -322,32 +318,21 @@ class VerifySpider(Spider):
         status, reason, left = response.meta[AFTER_RENDER_META]
         fetched = _fetched(page, response)
         now = datetime.now(UTC)
-        try:
-            observations = await self.pages.run(observe_page, page.backlinks, fetched, now, strip_tracking=self.strip_tracking)
-        except OverBudget as exc:
-            for observation in self._over_budget(page, exc, now):
-                yield observation
-            return
-        except Interrupted:
-            self._interrupted(page)
-            return
+        observations = await self._observe_static(page, fetched, now)
         scripted = fetched.text is not None and runs_scripts(fetched.body)
-        for observation in merge_failed_render(observations, status, reason, now, scripted=scripted, script_redirect=left):
+        for observation in merge_failed_render(observations or [], status, reason, now, scripted=scripted, script_redirect=left):
             yield observation
 
-    async def _raw_view(self, page: DuePage, probe: RenderProbe, now: datetime) -> list[Observation] | None:
-        """What the server's HTML of the browser's visit shows, if the browser handed it over."""
-        if probe.raw_body is None or probe.document_url is None:
+    async def _observe_static(self, page: DuePage, fetched: Fetched, now: datetime) -> list[Observation] | None:
+        """The page's static HTML observed in the page pool: over its budget the page is
+        ``too_large``; None when the crawl is stopping (its backlinks stay due)."""
+        try:
+            return await self.pages.run(observe_page, page.backlinks, fetched, now, strip_tracking=self.strip_tracking)
+        except OverBudget as exc:
+            return self._over_budget(page, exc, now)
+        except Interrupted:
+            self._interrupted(page)
             return None
-        # Decoded as Scrapy decodes any response: header charset, then <meta charset>, then sniffing.
-        headers = probe.document_headers
-        text = HtmlResponse(probe.document_url, headers=headers, body=probe.raw_body).text
-        raw_page = Fetched(
-            url=page.url, final_url=probe.document_url, http_status=probe.document_status,
-            headers={name: [value] for name, value in headers.items()}, redirects=list(probe.redirect_chain),
-            body=probe.raw_body, text=text,
-        )
-        return await self.pages.run(observe_page, page.backlinks, raw_page, now, strip_tracking=self.strip_tracking)
 
     def _timed(self, probe: RenderProbe) -> None:
         if (seconds := probe.seconds) is not None:
@@ -374,6 +359,20 @@ def _run_arguments(arguments: VerifyArgs) -> dict[str, Any]:
     """What the run record shows: only what was asked for (its key and this process's shard are
     not the run's arguments)."""
     return arguments.model_dump(mode="json", exclude_defaults=True, exclude={"run", "shard", "shards"})
+
+
+def _raw_page(page: DuePage, probe: RenderProbe) -> Fetched | None:
+    """The server's HTML of the browser's visit in plain values, if the browser handed it over."""
+    if probe.raw_body is None or probe.document_url is None:
+        return None
+    # Decoded as Scrapy decodes any response: header charset, then <meta charset>, then sniffing.
+    headers = probe.document_headers
+    text = HtmlResponse(probe.document_url, headers=headers, body=probe.raw_body).text
+    return Fetched(
+        url=page.url, final_url=probe.document_url, http_status=probe.document_status,
+        headers={name: [value] for name, value in headers.items()}, redirects=list(probe.redirect_chain),
+        body=probe.raw_body, text=text,
+    )
 
 
 def _own_urls(page: DuePage, static: list[Observation] | None, browser_redirects: list[str]) -> list[str]:
