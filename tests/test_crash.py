@@ -25,7 +25,7 @@ from pipelines.db import make_engine, make_sessionmaker
 from pipelines.imports import import_clean
 from pipelines.models import Backlink, Check, Event, Run, State
 
-PAGES = 200
+PAGES = 600  # many more than are stored before the kill: the kill lands mid-run even when batches land in bursts
 HOSTS = 40
 KILL_AFTER = 40  # checks committed before the crawl is killed
 SETTINGS = {"BACKLINKS_BATCH_SIZE": "10", "CONCURRENT_REQUESTS": "16", "DOWNLOAD_TIMEOUT": "10", "RETRY_TIMES": "0"}
