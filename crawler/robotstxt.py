@@ -25,13 +25,9 @@ _IDENTIFIER = re.compile(r"[A-Za-z_-]+")
 GLOBAL_GROUP = "*"
 
 
-def is_product_token(value: str) -> bool:
-    return _IDENTIFIER.fullmatch(value) is not None
-
-
 def check_product_token(value: str) -> None:
     """Raise ValueError unless ``value`` can name our group in a robots.txt (RFC 9309's identifier)."""
-    if not is_product_token(value):
+    if _IDENTIFIER.fullmatch(value) is None:
         raise ValueError(
             "must be our robots.txt product token: letters, '-' and '_' only, e.g. BacklinksVerify"
         )

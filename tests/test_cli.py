@@ -5,6 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -213,10 +216,6 @@ def test_page_text_and_urls_reach_the_terminal_inert(db: str, tmp_path: Path) ->
 
 def test_import_output_keeps_each_message_on_its_own_line(db: str, tmp_path: Path) -> None:
     """The summary line and the bad-row lines never run into each other, on one merged stream."""
-    import os
-    import subprocess
-    import sys
-
     path = tmp_path / "mine.csv"
     path.write_text(
         "referring_url,target_url,match\n"
