@@ -18,7 +18,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from crawler.importers import read_backlinks
+from crawler.core.importers import read_backlinks
 from pipelines.db import make_engine, make_sessionmaker, upgrade
 from pipelines import imports
 from pipelines.imports import import_rows

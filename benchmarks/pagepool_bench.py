@@ -1,4 +1,4 @@
-"""CPU per page of reading simulated pages in-process vs through crawler.pagepool. Not a test.
+"""CPU per page of reading simulated pages in-process vs through crawler.shell.pagepool. Not a test.
 
     .venv/bin/python benchmarks/pagepool_bench.py
 
@@ -7,11 +7,11 @@ pickling and hand-off ("main"), and the workers the parse ("workers", their star
 """
 import asyncio, resource, time
 from datetime import UTC, datetime
-from crawler.items import DueBacklink
-from crawler.observe import Fetched
-from crawler.pagepool import PagePool, read_static
-from crawler.simweb import SimConfig, iter_pages
-from crawler.simweb.model import Renderer
+from crawler.core.items import DueBacklink
+from crawler.core.observe import Fetched
+from crawler.shell.pagepool import PagePool, read_static
+from tests.support.simweb import SimConfig, iter_pages
+from tests.support.simweb.model import Renderer
 
 def work():
     config = SimConfig(sites=500)

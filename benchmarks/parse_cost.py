@@ -6,7 +6,7 @@ The pages are those `benchmarks/verify_bench.py` crawls (same seed and sizes), r
 Printed, best of five, CPU ms per page:
 
 - lxml through parsel, as the crawler parsed pages before ``parse_html``;
-- ``parse_html`` (lxml, then the repairs of crawler/extract/html.py);
+- ``parse_html`` (lxml, then the repairs of crawler/core/extract/html.py);
 - selectolax (lexbor, an HTML5 tree builder) alone;
 - lexbor, then an lxml tree built from its tree in Python: what using an HTML5 parser for every page
   while keeping parsel, XPath and our extractor would cost;
@@ -26,11 +26,11 @@ import parsel
 from lxml import etree
 from selectolax.lexbor import LexborHTMLParser
 
-from crawler.extract import parse_html
-from crawler.items import DueBacklink, MatchMode
-from crawler.observe import Fetched, observe_page
-from crawler.simweb import SimConfig, iter_pages
-from crawler.simweb.model import Renderer
+from crawler.core.extract import parse_html
+from crawler.core.items import DueBacklink, MatchMode
+from crawler.core.observe import Fetched, observe_page
+from tests.support.simweb import SimConfig, iter_pages
+from tests.support.simweb.model import Renderer
 
 
 def lexbor_to_lxml(text: str) -> etree._Element:

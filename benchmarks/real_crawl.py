@@ -32,14 +32,14 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-from benchmarks.real_pages import CORPUS, DOM, _web  # noqa: E402
-from crawler.demo.run import backlinks_database, crawl  # noqa: E402
-from crawler.outcome import Status  # noqa: E402
-from crawler.webserver import BackgroundServer  # noqa: E402
-from pipelines.db import make_engine, make_sessionmaker  # noqa: E402
-from pipelines.queries import iter_current  # noqa: E402
+from benchmarks.real_pages import CORPUS, DOM, _web
+from crawler.demo.run import crawl
+from tests.support.crawls import backlinks_database
+from crawler.core.outcome import Status
+from crawler.shell.webserver import BackgroundServer
+from pipelines.db import make_engine, make_sessionmaker
+from pipelines.queries import iter_current
 
 HOST = "corpus.test"
 MISSES = {Status.MISSING_UNCONFIRMED.value, Status.LOST.value}

@@ -16,7 +16,7 @@ tree and not what scripts made of it. Links inside ``<noscript>`` are left out, 
 scripting on (and Google's renderer) parses ``<noscript>`` as text.
 
 Figures: links in the DOM, links we found with the same URL (exactly, or equal once both are
-normalised by our documented rules, :func:`crawler.urls.normalise`), links we missed, links we report
+normalised by our documented rules, :func:`crawler.core.urls.normalise`), links we missed, links we report
 that the DOM does not have, and how many anchors equal the link's ``innerText`` (case aside: with
 the page's own stylesheets refused, ``text-transform`` still comes from inline ``<style>``) and its
 ``textContent`` (whitespace collapsed in all three). A static anchor cannot know what CSS hides, so
@@ -34,11 +34,10 @@ from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-from crawler.extract.html import parse_html  # noqa: E402
-from crawler.extract.links import scan_links  # noqa: E402
-from crawler.urls import normalise  # noqa: E402
+from crawler.core.extract.html import parse_html
+from crawler.core.extract.links import scan_links
+from crawler.core.urls import normalise
 
 CORPUS = ROOT / "benchmarks" / "corpus"
 DOM = CORPUS / "dom.json"
@@ -65,7 +64,7 @@ def pages() -> list[tuple[str, str]]:
 async def record() -> dict[str, list[dict[str, str]]]:
     from playwright.async_api import async_playwright
 
-    from crawler.render.browser import find_browser
+    from crawler.shell.render.browser import find_browser
 
     dom: dict[str, list[dict[str, str]]] = {}
     async with async_playwright() as pw:

@@ -9,11 +9,11 @@
 
 Two webs, each page on its own ``*.test`` host with one known backlink:
 
-- ``simweb`` (default): the simulated web of :mod:`crawler.simweb`, as the performance benchmark
+- ``simweb`` (default): the simulated web of :mod:`tests.support.simweb`, as the performance benchmark
   uses it: server-rendered articles of realistic size (log-normal, median ~100 KiB, with inline
   styles and scripts and a site stylesheet), and app shells whose links exist only after their
   script ran; 20 ms +/- 10 ms of latency per response; served by a child process.
-- ``tiny``: the JS test web (:mod:`crawler.demo.js_site`): ~10 KiB articles with one inline script,
+- ``tiny``: the JS test web (:mod:`tests.support.js_site`): ~10 KiB articles with one inline script,
   and small app shells; no latency. The cheapest possible render, so the least favourable case for
   the always/auto ratio.
 
@@ -50,9 +50,10 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-from crawler.demo.js_site import SHOP, JsSite
-from crawler.demo.run import DEMO_SETTINGS, backlinks_database, crawl_env
-from crawler.simweb import Kind, SimConfig, SimWebProcess, page_by_index
+from tests.support.js_site import SHOP, JsSite
+from crawler.demo.run import DEMO_SETTINGS, crawl_env
+from tests.support.crawls import backlinks_database
+from tests.support.simweb import Kind, SimConfig, SimWebProcess, page_by_index
 from pipelines.db import make_engine, make_sessionmaker
 from pipelines.queries import iter_current
 

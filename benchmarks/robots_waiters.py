@@ -15,9 +15,10 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from crawler.demo.run import backlinks_database, crawl
-from crawler.simweb import SimConfig, SimWeb, iter_backlinks, robots_txt
-from crawler.simweb.model import Kind
+from crawler.demo.run import crawl
+from tests.support.crawls import backlinks_database
+from tests.support.simweb import SimConfig, SimWeb, iter_backlinks, robots_txt
+from tests.support.simweb.model import Kind
 
 
 def main() -> None:

@@ -32,13 +32,12 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
 
-from farm import Farm  # noqa: E402 - tests/farm.py, shared with tests/test_scaleout.py
+from tests.support.farm import Farm  # shared with tests/test_scaleout.py
 
-from crawler.demo.run import crawl_env  # noqa: E402
-from pipelines.db import make_engine, make_sessionmaker, upgrade  # noqa: E402
-from pipelines.models import Check, Run, RunWorker  # noqa: E402
+from crawler.demo.run import crawl_env
+from pipelines.db import make_engine, make_sessionmaker, upgrade
+from pipelines.models import Check, Run, RunWorker
 
 ADMIN_URL = os.environ.get("BACKLINKS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SETTINGS = {

@@ -5,10 +5,10 @@
     .venv/bin/python benchmarks/verify_bench.py --help
 
 Side by side, on the same pages, the same concurrency and the same loopback server
-(``python -m crawler.simweb`` in its own process, so serving pages does not share the crawler's core):
+(``python -m tests.support.simweb`` in its own process, so serving pages does not share the crawler's core):
 
 1. ``scrapy crawl verify`` (static): pages/s, backlinks/s, CPU ms per page, peak RSS; on SQLite, and
-   on PostgreSQL when reachable; plus the storage layer alone (``store.write_batch``), observations/s.
+   on PostgreSQL when reachable; plus the storage layer alone (``batches.write_batch``), observations/s.
 2. advertools ``crawl()`` in list mode over the same referring URLs (``pip install advertools``).
 3. The floor: lxml's CPU to parse each page once, and a plain Scrapy spider that fetches the pages and
    does nothing with them.
@@ -45,12 +45,12 @@ from lxml import etree
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
-from crawler.items import DueBacklink, Observation
-from crawler.observe import Fetched, observe_page
-from crawler.simweb import SimConfig, SimWebProcess, iter_pages, write_backlinks_csv
-from crawler.simweb.model import Renderer, SimPage
-from pipelines import store, work
-from pipelines.changes import Policy
+from crawler.core.items import DueBacklink, Observation
+from crawler.core.observe import Fetched, observe_page
+from tests.support.simweb import SimConfig, SimWebProcess, iter_pages, write_backlinks_csv
+from tests.support.simweb.model import Renderer, SimPage
+from pipelines import batches, runs
+from crawler.core.changes import Policy
 from pipelines.db import make_engine, make_sessionmaker, upgrade
 from pipelines.due import DueFilter
 from pipelines.imports import import_clean
@@ -281,7 +281,7 @@ def advertools_crawl(urls: list[str], workdir: Path, settings: dict[str, str]) -
     custom = {
         **settings,
         # Our resolver, so advertools reaches the same *.test hosts on loopback and nothing else.
-        "TWISTED_DNS_RESOLVER": "crawler.resolver.MappedResolver",
+        "TWISTED_DNS_RESOLVER": "crawler.shell.resolver.MappedResolver",
         "BACKLINKS_RESOLVE": RESOLVE,
         "BACKLINKS_ALLOWED_NETWORKS": "127.0.0.0/8",
         # advertools puts each URL's host:port in allowed_domains, which Scrapy's offsite filter
@@ -344,7 +344,7 @@ def observations_for(config: SimConfig, pages: list[SimPage], port: int, count: 
 
 
 def storage_rate(url: str, observations: list[Observation], batch: int) -> tuple[float, float]:
-    """Observations per second through ``store.write_batch``: a first night (no states yet) and a
+    """Observations per second through ``batches.write_batch``: a first night (no states yet) and a
     second night (every state updated). The database must hold the backlinks already."""
     engine = make_engine(url)
     sessions = make_sessionmaker(engine)
@@ -352,13 +352,13 @@ def storage_rate(url: str, observations: list[Observation], batch: int) -> tuple
     policy = Policy()
     for night in (1, 2):
         now = datetime.now(UTC)
-        ticket = work.join_run(sessions, work.WorkOrder(DueFilter(cutoff=now), {"bench": night}), now)
-        run_id, tally = ticket.run_id, store.RunTally(worker_id=ticket.worker_id)
+        ticket = runs.join_run(sessions, runs.WorkOrder(DueFilter(cutoff=now), {"bench": night}), now)
+        run_id, tally = ticket.run_id, batches.RunTally(worker_id=ticket.worker_id)
         shifted = [o.model_copy(update={"checked_at": o.checked_at.replace(day=night)}) for o in observations]
         start = time.perf_counter()
         stored = 0
         for i in range(0, len(shifted), batch):
-            stored += len(store.write_batch(sessions, run_id, shifted[i : i + batch], policy, tally))
+            stored += len(batches.write_batch(sessions, run_id, shifted[i : i + batch], policy, tally))
         rates.append(len(shifted) / (time.perf_counter() - start))
         assert stored == len(shifted), f"only {stored} of {len(shifted)} observations matched a backlink"
     engine.dispose()

@@ -40,7 +40,7 @@ def make_engine(url: str, *, busy_timeout: float = 30) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         # A crawler writes while `backlinks export` reads: WAL lets readers see the last committed
         # batch instead of failing with "database is locked"; busy_timeout covers brief overlaps
-        # (a batch waits out longer ones: pipelines.store.Patience).
+        # (a batch waits out longer ones: pipelines.batches.Patience).
         engine = create_engine(url, connect_args={"timeout": busy_timeout})
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from crawler.items import DueBacklink, DuePage, MatchMode
+from crawler.core.items import DueBacklink, DuePage, MatchMode
 from pipelines.models import Backlink, State, Tag
 
 

@@ -13,13 +13,13 @@ from sqlalchemy import Connection, insert, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from crawler.clean import NOTES_CHARS, TEXT_CHARS, TOKEN_CHARS, URL_CHARS, unstorable
-from crawler.importers import ImportRow, read_backlinks
-from crawler.items import BacklinkIn
-from crawler.urls import InvalidURL, normalise, registrable_domain
+from crawler.core.clean import NOTES_CHARS, TEXT_CHARS, TOKEN_CHARS, URL_CHARS, unstorable
+from crawler.core.importers import ImportRow, read_backlinks
+from crawler.core.items import BacklinkIn
+from crawler.core.urls import InvalidURL, normalise, registrable_domain
 from pipelines.db import READ, WRITE, make_engine, make_sessionmaker, upgrade
 from pipelines.models import Backlink, Tag
-from pipelines.store import Patience, transient
+from pipelines.batches import Patience, transient
 
 logger = logging.getLogger(__name__)
 

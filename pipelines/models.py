@@ -1,7 +1,7 @@
 """Typed SQLAlchemy 2 models.
 
 ``checks`` is the append-only history; ``states`` is the current state per backlink derived from
-it by :func:`pipelines.changes.detect`; ``events`` explains every change between two states.
+it by :func:`crawler.core.changes.detect`; ``events`` explains every change between two states.
 """
 
 from __future__ import annotations

@@ -10,10 +10,10 @@ import os
 from pipelines.db import database_url
 
 BOT_NAME = "backlinks"
-SPIDER_MODULES = ["crawler.spiders"]
-NEWSPIDER_MODULE = "crawler.spiders"
-# Our `crawl` replaces Scrapy's: its exit status says whether everything was stored (crawler/exitcode.py).
-COMMANDS_MODULE = "crawler.commands"
+SPIDER_MODULES = ["crawler.shell.spiders"]
+NEWSPIDER_MODULE = "crawler.shell.spiders"
+# Our `crawl` replaces Scrapy's: its exit status says whether everything was stored (crawler/cli/app/exitcode.py).
+COMMANDS_MODULE = "crawler.cli.commands"
 
 # --- Storage ---------------------------------------------------------------------------------
 # Any SQLAlchemy URL; the environment variable wins over the SQLite file in the current directory,
@@ -35,7 +35,7 @@ BACKLINKS_START_CHUNK = 500  # referring pages read from the database at a time
 # or a blocked crawler, not the web. It moves no backlink to lost (its losses wait for a healthy run).
 BACKLINKS_DEGRADED_SHARE = 0.5
 
-# --- Reading pages (crawler/pagepool.py) ---------------------------------------------------------
+# --- Reading pages (crawler/shell/pagepool.py) ---------------------------------------------------------
 # Parsing and extraction run in worker processes, never on the reactor: a page lxml cannot read in
 # BACKLINKS_PARSE_SECONDS (e.g. one element with a million attributes) is `too_large`,
 # `parse_timeout`, and its worker is replaced. Two workers: one such page never stalls the others.
@@ -53,7 +53,7 @@ BACKLINKS_CLAIM_POLL_SECONDS = 5.0  # when all is claimed, how often to look for
 # "*.test=127.0.0.1" style rules (comma-separated) so the demo, tests and benchmarks can serve
 # thousands of fake hosts from one loopback server. Empty in production.
 BACKLINKS_RESOLVE = os.environ.get("BACKLINKS_RESOLVE", "")
-TWISTED_DNS_RESOLVER = "crawler.resolver.MappedResolver"
+TWISTED_DNS_RESOLVER = "crawler.shell.resolver.MappedResolver"
 
 # --- Address guard (docs/reliability.md) -----------------------------------------------------------
 # Loopback, private, link-local, metadata and other non-public addresses are refused, after DNS and
@@ -61,15 +61,15 @@ TWISTED_DNS_RESOLVER = "crawler.resolver.MappedResolver"
 # served on loopback. Only http and https are ever fetched.
 BACKLINKS_ALLOWED_NETWORKS = os.environ.get("BACKLINKS_ALLOWED_NETWORKS", "")
 DOWNLOADER_MIDDLEWARES = {
-    "crawler.middlewares.guard.AddressGuardMiddleware": 50,  # first: nothing forbidden is fetched
+    "crawler.shell.middlewares.guard.AddressGuardMiddleware": 50,  # first: nothing forbidden is fetched
     # robots.txt that times out or answers 5xx disallows the host (RFC 9309), instead of allowing all.
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
-    "crawler.middlewares.robots.RobotsPolicyMiddleware": 100,
+    "crawler.shell.middlewares.robots.RobotsPolicyMiddleware": 100,
     # Only an immediate (0 s) refresh, meta tag or Refresh header, is a redirect (docs/reliability.md).
     "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
-    "crawler.middlewares.refresh.RefreshMiddleware": 580,
+    "crawler.shell.middlewares.refresh.RefreshMiddleware": 580,
     # Next to the downloader: names each render's browser context and recycles retired ones.
-    "crawler.render.middleware.BrowserContexts": 950,
+    "crawler.shell.render.middleware.BrowserContexts": 950,
 }
 
 # --- JavaScript rendering (scrapy-playwright; docs/rendering.md) ----------------------------------
@@ -96,14 +96,14 @@ BACKLINKS_RENDER_JS_HEAP_MB = 512  # a page's JavaScript heap; beyond it the tab
 # scrapy-playwright's handler, one instance (one Playwright driver, one browser) for both schemes;
 # it passes every request without meta["playwright"] to Scrapy's plain HTTP handler.
 DOWNLOAD_HANDLERS = {
-    "http": "crawler.render.handler.SharedPlaywrightHandler",
-    "https": "crawler.render.handler.SharedPlaywrightHandler",
+    "http": "crawler.shell.render.handler.SharedPlaywrightHandler",
+    "https": "crawler.shell.render.handler.SharedPlaywrightHandler",
 }
 PLAYWRIGHT_BROWSER_TYPE = "chromium"
-# The spider adds executable_path and the flags of crawler.render.browser.LAUNCH_ARGS (no sandbox as
-# root, no GPU, no calls home); the handler adds its guard proxy (crawler.render.proxy).
+# The spider adds executable_path and the flags of crawler.shell.render.browser.LAUNCH_ARGS (no sandbox as
+# root, no GPU, no calls home); the handler adds its guard proxy (crawler.shell.render.proxy).
 PLAYWRIGHT_LAUNCH_OPTIONS: dict = {"headless": True}
-PLAYWRIGHT_ABORT_REQUEST = "crawler.render.browser.abort_request"  # images, fonts, media, beacons, frames
+PLAYWRIGHT_ABORT_REQUEST = "crawler.shell.render.browser.abort_request"  # images, fonts, media, beacons, frames
 PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT = 20_000  # ms until DOMContentLoaded; beyond it the render failed
 PLAYWRIGHT_MAX_CONTEXTS = 2  # the current context and the one being retired
 # Playwright in an event loop of its own thread (scrapy-playwright's Windows mechanism, enabled by
@@ -114,8 +114,8 @@ _PLAYWRIGHT_THREADED_LOOP = True
 PLAYWRIGHT_RESTART_DISCONNECTED_BROWSER = True  # a crashed browser is relaunched for the next render
 
 # --- Items ---------------------------------------------------------------------------------------
-ITEM_PIPELINES = {"pipelines.storage.StoragePipeline": 300}
-EXTENSIONS = {"crawler.progress.Progress": 500}
+ITEM_PIPELINES = {"crawler.shell.storage.StoragePipeline": 300}
+EXTENSIONS = {"crawler.shell.progress.Progress": 500}
 BACKLINKS_PROGRESS_SECONDS = 30.0
 
 # --- Politeness ----------------------------------------------------------------------------------
@@ -127,7 +127,7 @@ ROBOTSTXT_OBEY = True
 # robots.txt groups apply by product token (RFC 9309): the group naming BacklinksVerify, else `*`;
 # never a group named after another word of USER_AGENT (Mozilla, compatible, github...).
 ROBOTSTXT_USER_AGENT = "BacklinksVerify"
-ROBOTSTXT_PARSER = "crawler.middlewares.robots.ProductTokenRobotParser"
+ROBOTSTXT_PARSER = "crawler.shell.middlewares.robots.ProductTokenRobotParser"
 # One process is CPU-bound at ~100-200 pages/s (docs/benchmarks.md); 128 in flight keep it busy
 # when pages take a second or more to arrive, and cost ~20 MiB of buffered responses.
 CONCURRENT_REQUESTS = 128
@@ -160,10 +160,10 @@ DEFAULT_REQUEST_HEADERS = {
 HTTPERROR_ALLOW_ALL = True
 # Broad crawl: spread requests over hosts instead of draining one host's queue at a time
 # (DownloaderAwarePriorityQueue), without starving the browser's one download slot.
-SCHEDULER_PRIORITY_QUEUE = "crawler.render.queue.RenderAwarePriorityQueue"
+SCHEDULER_PRIORITY_QUEUE = "crawler.shell.render.queue.RenderAwarePriorityQueue"
 # Scrapy's downloader, but a slot's concurrency (per host, and the browser's) is kept when several
-# requests wait in its queue: Scrapy 2.19 started them all at once (crawler/downloader.py).
-DOWNLOADER = "crawler.downloader.SlotKeepingDownloader"
+# requests wait in its queue: Scrapy 2.19 started them all at once (crawler/shell/downloader.py).
+DOWNLOADER = "crawler.shell.downloader.SlotKeepingDownloader"
 # Every observation passes each spider middleware; these only act on requests a callback follows
 # (depth, referer, URL length), and verify follows no link (its render requests need none of
 # them), so they would only cost CPU per item. RefererMiddleware stays, sending no Referer: without

@@ -11,7 +11,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from crawler.render.browser import BrowserNotFound, find_browser
+from crawler.shell.render.browser import BrowserNotFound, find_browser
 from pipelines.db import make_engine, make_sessionmaker, upgrade
 from pipelines.models import Base
 

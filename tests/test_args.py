@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from crawler.args import VerifyArgs
+from crawler.shell.args import VerifyArgs
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,7 @@ from crawler.demo.run import crawl
 from pipelines.db import make_engine, make_sessionmaker, upgrade
 from pipelines.imports import MAX_ERRORS, import_rows
 from pipelines.models import Backlink, Run
-from crawler.importers import read_backlinks
+from crawler.core.importers import read_backlinks
 
 BACKLINKS = str(Path(sys.executable).parent / "backlinks")
 ME = "https://client.example/"

@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from crawler.demo.run import backlinks_database, crawl
-from crawler.webserver import BackgroundServer
+from crawler.demo.run import crawl
+from tests.support.crawls import backlinks_database
+from crawler.shell.webserver import BackgroundServer
 from pipelines.db import make_engine, make_sessionmaker
 from pipelines.queries import iter_current
 

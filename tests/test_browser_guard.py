@@ -24,10 +24,11 @@ from hypothesis import strategies as st
 from aiohttp import web
 from scrapy.utils.defer import deferred_f_from_coro_f
 
-from crawler.demo.run import backlinks_database, crawl
-from crawler.guard import AddressGuard
-from crawler.render.proxy import GuardProxy, Reply, SocksError, _pipe, read_greeting, read_request
-from crawler.webserver import BackgroundServer
+from crawler.demo.run import crawl
+from tests.support.crawls import backlinks_database
+from crawler.core.guard import AddressGuard
+from crawler.shell.render.proxy import GuardProxy, Reply, SocksError, _pipe, read_greeting, read_request
+from crawler.shell.webserver import BackgroundServer
 from pipelines.db import make_engine, make_sessionmaker
 from pipelines.queries import iter_current
 

@@ -11,12 +11,12 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import DataError, SQLAlchemyError, StatementError
 from sqlalchemy.orm import sessionmaker
 
-from crawler.clean import storable
-from crawler.importers import ImportRow
-from crawler.items import BacklinkIn, LinkRecord, Observation, PageFacts, Position
-from crawler.outcome import Status
-from pipelines import bulk, store, work
-from pipelines.changes import Policy
+from crawler.core.clean import storable
+from crawler.core.importers import ImportRow
+from crawler.core.items import BacklinkIn, LinkRecord, Observation, PageFacts, Position
+from crawler.core.outcome import Status
+from pipelines import bulk, batches, runs
+from crawler.core.changes import Policy
 from pipelines.db import make_engine, make_sessionmaker, upgrade
 from pipelines.due import DueFilter
 from pipelines.imports import import_rows
@@ -27,7 +27,7 @@ NIGHT = datetime(2026, 11, 20, 7, 30, 0, 123456, tzinfo=timezone(timedelta(hours
 # Everything COPY's text format escapes (tab, newline, carriage return, backslash and the letters
 # after one, \N), what it must pass through untouched, and control characters.
 TRICKY = "tab\there new\nline cr\r back\\slash \\N \\t \\x00 quote ' \" é 中文 🙂 \u200f \x01 \x1b[31m \x7f \f\v\b end"
-# What the models keep of it (crawler.clean): in one-line fields tab, CR and LF become spaces and the
+# What the models keep of it (crawler.core.clean): in one-line fields tab, CR and LF become spaces and the
 # other C0 controls go; the snippet keeps its line breaks. COPY must still escape what remains.
 LINE = storable(TRICKY, 10**6)
 REFERRING = ("https://a.example.org/post", "https://b.example.net/list", "https://c.example.net/", "https://d.example.com/")
@@ -92,10 +92,10 @@ def _store_nights(url: str) -> None:
     sessions = make_sessionmaker(engine)
     _import(sessions)
     first, *later = _nights()
-    store.write_batch(sessions, None, first, Policy())  # no run: run_id NULL
-    ticket = work.join_run(sessions, work.WorkOrder(DueFilter(cutoff=NIGHT), {}), NIGHT)
+    batches.write_batch(sessions, None, first, Policy())  # no run: run_id NULL
+    ticket = runs.join_run(sessions, runs.WorkOrder(DueFilter(cutoff=NIGHT), {}), NIGHT)
     for batch in later:
-        store.write_batch(sessions, ticket.run_id, batch, Policy(), store.RunTally(worker_id=ticket.worker_id))
+        batches.write_batch(sessions, ticket.run_id, batch, Policy(), batches.RunTally(worker_id=ticket.worker_id))
     engine.dispose()
 
 
@@ -197,20 +197,20 @@ def test_a_batch_failing_after_its_writes_leaves_nothing_behind(  # type: ignore
 ) -> None:
     _import(sessions)
     first, second, _ = _nights()
-    store.write_batch(sessions, None, first, Policy())
+    batches.write_batch(sessions, None, first, Policy())
     before = _stored(db_url)
 
     def crash(*args: object) -> None:
         raise RuntimeError("crash after checks, states and events were written")
 
     with monkeypatch.context() as patched:
-        patched.setattr(store, "_remember_renders", crash)
+        patched.setattr(batches, "_remember_renders", crash)
         with pytest.raises(RuntimeError):
-            store.write_batch(sessions, None, second, Policy())
+            batches.write_batch(sessions, None, second, Policy())
     assert _stored(db_url) == before
     # The same connection writes the batch again (on PostgreSQL its staging table went with the
     # rolled-back transaction that created it).
-    store.write_batch(sessions, None, second, Policy())
+    batches.write_batch(sessions, None, second, Policy())
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(Check)) == len(first) + len(second)
         assert session.get(State, 2).status == Status.LOST.value
@@ -242,6 +242,6 @@ def test_refused_values_fail_the_batch_alike(  # type: ignore[no-untyped-def]
     _import(sessions, REFERRING[:1])
     good = _observe(1, NIGHT, Status.LIVE, page=_page(REFERRING[0]), links=[_link("ok")], follow=True)
     with pytest.raises(error):
-        store.write_batch(sessions, None, [good, good.model_copy(update=bad)], Policy())
+        batches.write_batch(sessions, None, [good, good.model_copy(update=bad)], Policy())
     engine.dispose()
     assert not any(_stored(url).values())

@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from crawler.items import LinkRecord, Observation, PageFacts, Position
-from crawler.outcome import Status
-from pipelines.changes import EventKind as K
-from pipelines.changes import Policy, Snapshot, confirm_loss, detect
+from crawler.core.items import LinkRecord, Observation, PageFacts, Position
+from crawler.core.outcome import Status
+from crawler.core.changes import EventKind as K
+from crawler.core.changes import Policy, Snapshot, confirm_loss, detect
 
 T0 = datetime(2026, 11, 1, 3, 0, tzinfo=UTC)
 REF = "https://blog.example.org/post"

@@ -15,12 +15,12 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from crawler.clean import TEXT_CHARS, storable
-from crawler.cli import app, parse_since
-from crawler.items import LinkRecord, Observation, PageFacts
-from crawler.outcome import Status
-from pipelines import store, work
-from pipelines.changes import Policy
+from crawler.core.clean import TEXT_CHARS, storable
+from crawler.cli.app import app, parse_since
+from crawler.core.items import LinkRecord, Observation, PageFacts
+from crawler.core.outcome import Status
+from pipelines import batches, runs
+from crawler.core.changes import Policy
 from pipelines.db import make_engine, make_sessionmaker
 from pipelines.due import DueFilter
 from pipelines.queries import CURRENT_FIELDS, EVENT_FIELDS
@@ -114,7 +114,7 @@ def _observe_all(db: str, anchor: str = "=SUM(A1) anchor") -> None:
     policy, lease = Policy(confirm_misses=1), timedelta(minutes=5)
     for night, status in enumerate((Status.LIVE, Status.MISSING_UNCONFIRMED)):
         at = t0 + timedelta(days=night)
-        ticket = work.join_run(sessions, work.WorkOrder(DueFilter(cutoff=at), {}), at)
+        ticket = runs.join_run(sessions, runs.WorkOrder(DueFilter(cutoff=at), {}), at)
         batch = [
             Observation(
                 backlink_id=i, referring_url=r, target_url=t, checked_at=at, status=status,
@@ -126,10 +126,10 @@ def _observe_all(db: str, anchor: str = "=SUM(A1) anchor") -> None:
             )
             for i, r, t in backlinks
         ]
-        tally = store.RunTally(worker_id=ticket.worker_id)
-        store.write_batch(sessions, ticket.run_id, batch, policy, tally)
-        work.claim(sessions, ticket, len(batch), lease, at)  # so that leaving settles its domains
-        work.leave(sessions, ticket, at + timedelta(minutes=5), "finished", tally, policy, lease)
+        tally = batches.RunTally(worker_id=ticket.worker_id)
+        batches.write_batch(sessions, ticket.run_id, batch, policy, tally)
+        runs.claim(sessions, ticket, len(batch), lease, at)  # so that leaving settles its domains
+        runs.leave(sessions, ticket, at + timedelta(minutes=5), "finished", tally, policy, lease)
     engine.dispose()
 
 
@@ -203,7 +203,7 @@ def test_page_text_and_urls_reach_the_terminal_inert(db: str, tmp_path: Path) ->
         assert code == 0, err
         assert not [c for c in TERMINAL_ACTS_ON if c in out + err], out
     # A file keeps the data as it was stored: C0 controls were already removed where the anchor
-    # entered (crawler.clean), a bidi override is data and stays.
+    # entered (crawler.core.clean), a bidi override is data and stays.
     stored = storable(HOSTILE_ANCHOR, TEXT_CHARS)
     assert stored == "[2J]0;TITLE \u202etxt.exe"
     target = tmp_path / "current.csv"
@@ -222,7 +222,7 @@ def test_import_output_keeps_each_message_on_its_own_line(db: str, tmp_path: Pat
         "https://a.example/p,example.com,domain\n"
         "not a url,https://me.example/,exact\n"
     )
-    script = "import sys; from crawler.cli import app; sys.argv = ['backlinks', *sys.argv[1:]]; app()"
+    script = "import sys; from crawler.cli.app import app; sys.argv = ['backlinks', *sys.argv[1:]]; app()"
     done = subprocess.run(
         [sys.executable, "-c", script, "--database", db, "import", str(path)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "COLUMNS": "60"},

@@ -6,7 +6,7 @@ import pytest
 from scrapy.settings import Settings
 
 import settings as project
-from crawler.config import CHECKS, SettingsError, check_settings, problems, project_setting_names, unknown
+from crawler.shell.config import CHECKS, SettingsError, check_settings, problems, project_setting_names, unknown
 
 
 def project_settings(**overrides: object) -> Settings:

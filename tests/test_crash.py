@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import Engine, func, select, text
 
 from crawler.demo.run import crawl_env
-from fault_server import TARGET, FaultServer, crawl_command
+from tests.support.fault_server import TARGET, FaultServer, crawl_command
 from pipelines.db import make_engine, make_sessionmaker
 from pipelines.imports import import_clean
 from pipelines.models import Backlink, Check, Event, Run, State

@@ -30,8 +30,8 @@ from crawler.demo.site import (
     scenario_url,
     write_backlinks_csv,
 )
-from crawler.items import MatchMode
-from crawler.outcome import INCONCLUSIVE, Miss, Status
+from crawler.core.items import MatchMode
+from crawler.core.outcome import INCONCLUSIVE, Miss, Status
 
 # 0.05 * 8 s: the slow page takes 0.4 s here, enough to measure, short enough for a fast suite.
 DELAY_SCALE = 0.05

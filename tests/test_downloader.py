@@ -1,4 +1,4 @@
-"""A download slot's concurrency is kept: a real crawl of one slow host (crawler/downloader.py).
+"""A download slot's concurrency is kept: a real crawl of one slow host (crawler/shell/downloader.py).
 
 Scrapy 2.19's own downloader started every request waiting in a slot's queue at once; this test
 counts, on the server, how many requests to the one host were in progress at the same time.
@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from crawler.demo.run import backlinks_database, crawl
-from crawler.webserver import BackgroundServer
+from crawler.demo.run import crawl
+from tests.support.crawls import backlinks_database
+from crawler.shell.webserver import BackgroundServer
 
 PAGES = 12
 

@@ -11,13 +11,14 @@ import pytest
 from aiohttp import web
 from sqlalchemy import create_engine, text
 
-from crawler.args import ArgumentError
-from crawler.config import SettingsError
-from crawler.demo.run import backlinks_database, crawl_env
-from crawler.exitcode import ExitCode, outcome, startup_problem
-from crawler.webserver import BackgroundServer
+from crawler.shell.args import ArgumentError
+from crawler.shell.config import SettingsError
+from crawler.demo.run import crawl_env
+from tests.support.crawls import backlinks_database
+from crawler.cli.exitcode import ExitCode, outcome, startup_problem
+from crawler.shell.webserver import BackgroundServer
 from pipelines.db import SchemaError
-from pipelines.work import RunMismatch
+from pipelines.runs import RunMismatch
 
 TARGET = "https://client.example/"
 STORED = {"backlinks/run_id": 1, "item_scraped_count": 10, "backlinks/stored": 10, "finish_reason": "finished"}

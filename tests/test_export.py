@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from crawler.export import csv_cell, write_rows
+from crawler.reports.export import csv_cell, write_rows
 
 
 @pytest.mark.parametrize(

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crawler.extract import extract_links
-from crawler.extract.html import parse_html
+from crawler.core.extract import extract_links
+from crawler.core.extract.html import parse_html
 
 FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "dom" / "links.json").read_text())
 

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from parsel import Selector
 
-from crawler.extract.links import (
+from crawler.core.extract.links import (
     count_external_links,
     extract_links,
     page_text,
@@ -17,8 +17,8 @@ from crawler.extract.links import (
     scan_links,
     visible_text,
 )
-from crawler.items import LinkRecord, MatchMode, Position
-from crawler.urls import Target
+from crawler.core.items import LinkRecord, MatchMode, Position
+from crawler.core.urls import Target
 
 PAGE = "https://blog.example.org/posts/1"
 

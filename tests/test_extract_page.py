@@ -10,9 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from parsel import Selector
 
-import golden
-from crawler.extract.html import parse_html
-from crawler.extract.page import (
+from tests.support import golden
+from crawler.core.extract.html import parse_html
+from crawler.core.extract.page import (
     content_hash,
     effective_follow,
     extract_page,
@@ -20,7 +20,7 @@ from crawler.extract.page import (
     looks_like_challenge,
     x_robots_directives,
 )
-from crawler.items import LinkRecord, PageFacts
+from crawler.core.items import LinkRecord, PageFacts
 
 URL = "https://blog.example.org/posts/1"
 

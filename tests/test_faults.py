@@ -15,11 +15,11 @@ import pytest
 from sqlalchemy import func, select
 
 from crawler.demo.run import crawl_env
-from crawler.exitcode import ExitCode
+from crawler.cli.exitcode import ExitCode
 from pipelines.db import make_engine, make_sessionmaker
 from pipelines.imports import import_clean
 from pipelines.models import Backlink, Check, Run, State
-from fault_server import FAULTS, REFRESH_TO, TARGET, Fault, FaultServer, Measured, crawl_command, crawl_measured
+from tests.support.fault_server import FAULTS, REFRESH_TO, TARGET, Fault, FaultServer, Measured, crawl_command, crawl_measured
 
 # The longest fault is the attribute bomb's parse budget (5 s); the rest is start-up (the crawler's
 # and its parse workers') and a machine that may be busy with other tests.

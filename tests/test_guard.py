@@ -11,9 +11,10 @@ from hypothesis import strategies as st
 from twisted.internet import defer
 from twisted.internet.error import DNSLookupError
 
-from crawler.guard import AddressGuard, RefusalLog, classify, parse_host, parse_ipv4, parse_networks
-from crawler.outcome import Inconclusive, Status, classify_failure
-from crawler.resolver import ForbiddenAddressError, MappedResolver, parse_rules
+from crawler.core.guard import AddressGuard, RefusalLog, classify, parse_host, parse_ipv4, parse_networks
+from crawler.core.outcome import Status
+from crawler.shell.failures import Inconclusive, classify_failure
+from crawler.shell.resolver import ForbiddenAddressError, MappedResolver, parse_rules
 
 DEFAULT = AddressGuard()
 

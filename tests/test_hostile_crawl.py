@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-import fault_server
-from crawler.clean import CUT, REASON_CHARS, TEXT_CHARS
+from tests.support import fault_server
+from crawler.core.clean import CUT, REASON_CHARS, TEXT_CHARS
 from crawler.demo.run import crawl_env
-from fault_server import LINK, TARGET, FaultServer, Writer, crawl_command, crawl_measured, head, page, respond
+from tests.support.fault_server import LINK, TARGET, FaultServer, Writer, crawl_command, crawl_measured, head, page, respond
 from pipelines.db import make_engine, make_sessionmaker
 from pipelines.imports import import_clean
 from pipelines.models import Backlink, Check, Run, State

@@ -15,13 +15,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, select
 
-from crawler.clean import CUT, LINKS_KEPT, REASON_CHARS, TEXT_CHARS, URL_CHARS, storable, unstorable
-from crawler.importers import ImportRow
-from crawler.items import BacklinkIn, LinkRecord, Observation, PageFacts
-from crawler.observe import Fetched, observe_page
-from crawler.outcome import Status
-from pipelines import store
-from pipelines.changes import Policy
+from crawler.core.clean import CUT, LINKS_KEPT, REASON_CHARS, TEXT_CHARS, URL_CHARS, storable, unstorable
+from crawler.core.importers import ImportRow
+from crawler.core.items import BacklinkIn, LinkRecord, Observation, PageFacts
+from crawler.core.observe import Fetched, observe_page
+from crawler.core.outcome import Status
+from pipelines import batches
+from crawler.core.changes import Policy
 from pipelines.db import make_engine, make_sessionmaker, upgrade
 from pipelines.due import DueFilter, due_chunk
 from pipelines.imports import import_rows
@@ -136,7 +136,7 @@ def test_arbitrary_text_through_observation_and_storage_always_stores(sessions) 
         observations.append(Observation(backlink_id=ids[2], referring_url=PAGE, target_url=TARGET, checked_at=at,
                                         status=Status.SERVER_ERROR, reason=reason))
         before = len(_checks(sessions))
-        stored = store.store_batch(sessions, None, observations, Policy(), store.RunTally(), store.Patience())
+        stored = batches.store_batch(sessions, None, observations, Policy(), batches.RunTally(), batches.Patience())
         assert (stored.failed, stored.lost) == ([], [])
         checks = _checks(sessions)[before:]
         assert [c.observed for c in checks] == [o.status.value for o in observations]
@@ -159,8 +159,8 @@ def test_one_refused_row_is_recorded_as_a_store_error_and_the_rest_stored(sessio
     # A value no model would let through (built unvalidated): what a future bug could hand over.
     bad = good[4].model_copy(update={"reason": "lone \ud800 surrogate \x00"})
     batch = [*good[:4], bad, *good[5:]]
-    tally = store.RunTally()
-    stored = store.store_batch(sessions, None, batch, Policy(), tally, store.Patience())
+    tally = batches.RunTally()
+    stored = batches.store_batch(sessions, None, batch, Policy(), tally, batches.Patience())
     assert [obs.backlink_id for obs, _ in stored.failed] == [ids[4]] and stored.lost == []
     checks = {c.backlink_id: c for c in _checks(sessions)}
     assert len(checks) == 9
@@ -226,7 +226,7 @@ def test_concurrent_writers_of_new_states_lose_no_batch(tmp_path) -> None:  # ty
                 days=round_, seconds=offset), status=Status.TIMEOUT, reason="timeout") for i in ids]
             go.wait()
             try:
-                store.write_batch(mine, None, batch, Policy())
+                batches.write_batch(mine, None, batch, Policy())
             except BaseException as exc:  # noqa: BLE001 - reported below
                 failures.append(exc)
 
@@ -257,17 +257,17 @@ def test_a_locked_database_is_waited_out(tmp_path) -> None:  # type: ignore[no-u
     batch = [Observation(backlink_id=i, referring_url=PAGE, target_url=TARGET, checked_at=NOW,
                          status=Status.TIMEOUT, reason="timeout") for i in ids]
     waits: list[float] = []
-    patience = store.Patience(first=0.1, sleep=lambda s: (waits.append(s), time.sleep(s)))
-    stored = store.store_batch(sessions, None, batch, Policy(), store.RunTally(), patience)
+    patience = batches.Patience(first=0.1, sleep=lambda s: (waits.append(s), time.sleep(s)))
+    stored = batches.store_batch(sessions, None, batch, Policy(), batches.RunTally(), patience)
     release.join()
     assert (len(stored.results), stored.failed, stored.lost) == (3, [], [])
     assert waits and waits[:3] == [0.1, 0.2, 0.4]  # back-off doubles
     # Once the crawl is closing, the wait is bounded: a lock that outlives it loses the batch, counted.
     holder.execute("BEGIN IMMEDIATE")
-    patience = store.Patience(first=0.05, grace=0.5)
+    patience = batches.Patience(first=0.05, grace=0.5)
     patience.closing()
-    tally = store.RunTally()
-    stored = store.store_batch(sessions, None, batch, Policy(), tally, patience)
+    tally = batches.RunTally()
+    stored = batches.store_batch(sessions, None, batch, Policy(), tally, patience)
     holder.rollback()
     assert ([o.backlink_id for o, _ in stored.lost], tally.not_stored) == (ids, 3)
     assert "locked" in stored.lost[0][1]

@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from crawler.importers import ImportRow
-from crawler.items import BacklinkIn, Observation
-from crawler.outcome import Status
-from pipelines import store
-from pipelines.changes import Policy
+from crawler.core.importers import ImportRow
+from crawler.core.items import BacklinkIn, Observation
+from crawler.core.outcome import Status
+from pipelines import batches
+from crawler.core.changes import Policy
 from pipelines.db import make_engine, make_sessionmaker
 from pipelines.imports import BATCH, import_rows
 from pipelines.models import Backlink, Check
@@ -55,11 +55,11 @@ def test_reading_the_file_locks_nothing(db_url: str) -> None:
     def rows() -> Iterator[ImportRow]:
         for line in range(3, 3 + 3 * BATCH):
             if line == 3 + 2 * BATCH:  # two batches read: a crawl writes meanwhile
-                patience = store.Patience(first=0.05, grace=0.0)
+                patience = batches.Patience(first=0.05, grace=0.0)
                 patience.closing()  # no waiting: the write must get through at once
-                done = store.store_batch(impatient, None, [Observation(
+                done = batches.store_batch(impatient, None, [Observation(
                     backlink_id=backlink_id, referring_url="https://site0.example.org/post", target_url=TARGET,
-                    checked_at=NOW, status=Status.TIMEOUT, reason="timeout")], Policy(), store.RunTally(), patience)
+                    checked_at=NOW, status=Status.TIMEOUT, reason="timeout")], Policy(), batches.RunTally(), patience)
                 stored.append(len(done.results))
             yield _row(line, line)
 

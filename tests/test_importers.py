@@ -15,9 +15,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crawler.importers import FORMATS, ImportFormatError, ImportRow, detect_format, ours, read_backlinks
-from crawler.importers.text import MAX_LINE_CHARS, sniff_encoding
-from crawler.items import BacklinkIn, MatchMode
+from crawler.core.importers import FORMATS, ImportFormatError, ImportRow, detect_format, ours, read_backlinks
+from crawler.core.importers.text import MAX_LINE_CHARS, sniff_encoding
+from crawler.core.items import BacklinkIn, MatchMode
 
 FIXTURES = Path(__file__).parent / "fixtures" / "imports"
 ME = "https://me.example/"

@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from crawler.items import DueBacklink, LinkRecord, MatchMode, PageFacts
-from crawler.observe import Fetched, expectation_mismatch, miss_reason, observe_failure, observe_page
-from crawler.outcome import Miss, Status
+from crawler.core.items import DueBacklink, LinkRecord, MatchMode, PageFacts
+from crawler.core.observe import Fetched, expectation_mismatch, miss_reason, observe_failure, observe_page
+from crawler.core.outcome import Miss, Status
 
 AT = datetime(2026, 11, 1, tzinfo=UTC)
 PAGE = "https://blog.example.org/post"

@@ -6,7 +6,8 @@ import pytest
 from scrapy import exceptions as sx
 from twisted.internet import error as tx
 
-from crawler.outcome import INCONCLUSIVE, Status, classify_failure, classify_http
+from crawler.core.outcome import INCONCLUSIVE, Status, classify_http
+from crawler.shell.failures import classify_failure
 
 
 @pytest.mark.parametrize(

@@ -17,12 +17,13 @@ from aiohttp import web
 from scrapy.utils.defer import deferred_f_from_coro_f
 from sqlalchemy import func, select
 
-from crawler.demo.run import backlinks_database, crawl_env
-from crawler.items import DueBacklink
-from crawler.observe import Fetched
-from crawler.outcome import Status
-from crawler.pagepool import PARSE_CRASHED, PARSE_TIMEOUT, Interrupted, OverBudget, PagePool, read_static
-from crawler.webserver import BackgroundServer
+from crawler.demo.run import crawl_env
+from tests.support.crawls import backlinks_database
+from crawler.core.items import DueBacklink
+from crawler.core.observe import Fetched
+from crawler.core.outcome import Status
+from crawler.shell.pagepool import PARSE_CRASHED, PARSE_TIMEOUT, Interrupted, OverBudget, PagePool, read_static
+from crawler.shell.webserver import BackgroundServer
 from pipelines.db import make_engine, make_sessionmaker
 from pipelines.models import Check, Run, State
 

@@ -12,8 +12,8 @@ from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware
 from scrapy.http import HtmlResponse
 from scrapy.utils.test import get_crawler
 
-from crawler.extract.refresh import Refresh, meta_refresh, parse_refresh, refresh_target
-from crawler.middlewares.refresh import RefreshMiddleware
+from crawler.core.extract.refresh import Refresh, meta_refresh, parse_refresh, refresh_target
+from crawler.shell.middlewares.refresh import RefreshMiddleware
 
 PAGE = "http://blog.test/post"
 
@@ -145,7 +145,7 @@ def test_the_project_uses_refresh_middleware() -> None:
     import settings as project
 
     assert project.DOWNLOADER_MIDDLEWARES["scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware"] is None
-    assert "crawler.middlewares.refresh.RefreshMiddleware" in project.DOWNLOADER_MIDDLEWARES
+    assert "crawler.shell.middlewares.refresh.RefreshMiddleware" in project.DOWNLOADER_MIDDLEWARES
 
 
 def test_finding_the_meta_tag_stays_linear_on_hostile_markup() -> None:

@@ -1,5 +1,5 @@
 """Real crawls with a real browser: `scrapy crawl verify` in a child process against the JS web
-(crawler/demo/js_site.py) on 127.0.0.1, with render=never|auto|always.
+(tests/support/js_site.py) on 127.0.0.1, with render=never|auto|always.
 
 Marked ``browser``: skipped with the reason when no Chromium is found locally, failed in CI (CI set).
 """
@@ -18,13 +18,14 @@ import pytest
 from scrapy.crawler import Crawler
 from sqlalchemy import select
 
-from crawler.demo.js_site import PAGES, SHOP, TEST_WAIT, JsPage, JsSite
-from crawler.demo.run import backlinks_database, crawl
-from crawler.exitcode import ExitCode
-from crawler.render.browser import BrowserNotFound
-from crawler.render.policy import RenderMode
-from crawler.render import setup as render_setup
-from crawler.spiders.verify import VerifySpider
+from tests.support.js_site import PAGES, SHOP, TEST_WAIT, JsPage, JsSite
+from crawler.demo.run import crawl
+from tests.support.crawls import backlinks_database
+from crawler.cli.exitcode import ExitCode
+from crawler.shell.render.browser import BrowserNotFound
+from crawler.core.render_policy import RenderMode
+from crawler.shell.render import setup as render_setup
+from crawler.shell.spiders.verify import VerifySpider
 from pipelines.db import make_engine, make_sessionmaker
 from pipelines.models import Backlink, Check
 from pipelines.queries import iter_current

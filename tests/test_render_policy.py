@@ -15,12 +15,12 @@ from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 from scrapy.exceptions import DownloadTimeoutError
 from scrapy.utils.defer import deferred_f_from_coro_f
 
-from crawler.args import VerifyArgs
-from crawler.extract.links import HIDDEN_ATTR, scan_links
-from crawler.items import DueBacklink, LinkRecord, Observation, PageFacts
-from crawler.observe import Fetched, merge_failed_render, merge_rendered, observe_page
-from crawler.outcome import Status
-from crawler.render.browser import (
+from crawler.shell.args import VerifyArgs
+from crawler.core.extract.links import HIDDEN_ATTR, scan_links
+from crawler.core.items import DueBacklink, LinkRecord, Observation, PageFacts
+from crawler.core.observe import Fetched, merge_failed_render, merge_rendered, observe_page
+from crawler.core.outcome import Status
+from crawler.shell.render.browser import (
     HEADLESS_SHELL,
     BrowserNotFound,
     abort_request,
@@ -28,8 +28,8 @@ from crawler.render.browser import (
     find_browser,
     launch_options,
 )
-from crawler.render.middleware import ContextLedger
-from crawler.render.policy import (
+from crawler.shell.render.middleware import ContextLedger
+from crawler.core.render_policy import (
     RenderMemory,
     RenderMode,
     RenderReason,
@@ -39,7 +39,7 @@ from crawler.render.policy import (
     render_first,
     runs_scripts,
 )
-from crawler.render.probe import RenderProbe, target_hosts
+from crawler.shell.render.probe import RenderProbe, target_hosts
 
 AT = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
 PAGE = "https://blog.example.org/post"

@@ -12,8 +12,8 @@ from scrapy.squeues import FifoMemoryQueue
 from scrapy.utils.httpobj import urlparse_cached
 from scrapy.utils.test import get_crawler
 
-from crawler.render.queue import RenderAwarePriorityQueue
-from crawler.render.setup import RENDER_SLOT
+from crawler.shell.render.queue import RenderAwarePriorityQueue
+from crawler.shell.render.setup import RENDER_SLOT
 
 
 class FakeDownloader:

@@ -6,11 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from crawler.importers import ImportRow
-from crawler.items import BacklinkIn, LinkRecord, Observation, PageFacts
-from crawler.outcome import Status
-from pipelines import store
-from pipelines.changes import Policy
+from crawler.core.importers import ImportRow
+from crawler.core.items import BacklinkIn, LinkRecord, Observation, PageFacts
+from crawler.core.outcome import Status
+from pipelines import batches
+from crawler.core.changes import Policy
 from pipelines.imports import import_rows
 from pipelines.models import Backlink, RenderMemory
 from pipelines.queries import iter_current
@@ -38,18 +38,18 @@ def _live(backlink_id: int, url: str, found_in: str, at: datetime, hidden: bool 
 def test_pages_found_only_after_rendering_are_remembered(sessions) -> None:  # type: ignore[no-untyped-def]
     ids = _import(sessions)
     one, two, static = PAGES
-    store.write_batch(sessions, None, [
+    batches.write_batch(sessions, None, [
         _live(ids[one], one, "rendered", NOW, hidden=False),
         _live(ids[two], two, "both", NOW),
         _live(ids[static], static, "raw", NOW),
     ], Policy())
-    memory = store.load_render_memory(sessions, NOW - timedelta(days=30))
+    memory = batches.load_render_memory(sessions, NOW - timedelta(days=30))
     assert memory.pages == {"https://app.spa.example/one"}
     # One of the domain's two checked pages needed the browser: not most of them.
     assert memory.domains == frozenset()
     # Needed again the next night: the same row, refreshed and counted.
     later = NOW + timedelta(days=1)
-    store.write_batch(sessions, None, [_live(ids[one], one, "rendered", later)], Policy())
+    batches.write_batch(sessions, None, [_live(ids[one], one, "rendered", later)], Policy())
     with sessions() as session:
         rows = {(r.scope, r.key): r for r in session.scalars(select(RenderMemory))}
     assert set(rows) == {("page", "https://app.spa.example/one")}
@@ -64,11 +64,11 @@ def test_a_domain_is_remembered_once_most_of_its_checked_pages_needed_the_browse
         ids = {url: id for id, url in session.execute(select(Backlink.id, Backlink.referring_url))}
     one, two, three, new = urls
     # Checked: one and two needed the browser, three did not; "new" was never checked.
-    store.write_batch(sessions, None, [_live(ids[one], one, "rendered", NOW)], Policy())
-    store.write_batch(sessions, None, [_live(ids[three], three, "raw", NOW)], Policy())
-    assert store.load_render_memory(sessions, NOW - timedelta(days=1)).domains == frozenset()  # 1 of 2
-    store.write_batch(sessions, None, [_live(ids[two], two, "rendered", NOW)], Policy())
-    memory = store.load_render_memory(sessions, NOW - timedelta(days=1))
+    batches.write_batch(sessions, None, [_live(ids[one], one, "rendered", NOW)], Policy())
+    batches.write_batch(sessions, None, [_live(ids[three], three, "raw", NOW)], Policy())
+    assert batches.load_render_memory(sessions, NOW - timedelta(days=1)).domains == frozenset()  # 1 of 2
+    batches.write_batch(sessions, None, [_live(ids[two], two, "rendered", NOW)], Policy())
+    memory = batches.load_render_memory(sessions, NOW - timedelta(days=1))
     assert memory.domains == {"spa.example"}  # 2 of 3 checked pages
     assert memory.reason("https://spa.example/new", "spa.example") is not None
 
@@ -76,14 +76,14 @@ def test_a_domain_is_remembered_once_most_of_its_checked_pages_needed_the_browse
 def test_memory_fades(sessions) -> None:  # type: ignore[no-untyped-def]
     ids = _import(sessions)
     one = PAGES[0]
-    store.write_batch(sessions, None, [_live(ids[one], one, "rendered", NOW)], Policy())
-    assert store.load_render_memory(sessions, NOW + timedelta(seconds=1)).pages == frozenset()
+    batches.write_batch(sessions, None, [_live(ids[one], one, "rendered", NOW)], Policy())
+    assert batches.load_render_memory(sessions, NOW + timedelta(seconds=1)).pages == frozenset()
 
 
 def test_export_current_has_found_in_and_hidden(sessions) -> None:  # type: ignore[no-untyped-def]
     ids = _import(sessions)
     one, two, static = PAGES
-    store.write_batch(sessions, None, [
+    batches.write_batch(sessions, None, [
         _live(ids[one], one, "rendered", NOW, hidden=True),
         _live(ids[static], static, "raw", NOW),
     ], Policy())

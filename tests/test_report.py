@@ -6,16 +6,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from crawler.items import Observation
-from crawler.outcome import Status
-from crawler.progress import progress_line
-from crawler.report import events_table, render, run_summary, safe
-from pipelines import store, work
-from pipelines.changes import Policy
+from crawler.core.items import Observation
+from crawler.core.outcome import Status
+from crawler.shell.progress import progress_line
+from crawler.reports.tables import events_table, render, run_summary, safe
+from pipelines import batches, runs
+from crawler.core.changes import Policy
 from pipelines.due import DueFilter
 from pipelines.imports import import_rows
-from crawler.importers import ImportRow
-from crawler.items import BacklinkIn
+from crawler.core.importers import ImportRow
+from crawler.core.items import BacklinkIn
 
 
 @pytest.mark.parametrize(
@@ -55,9 +55,9 @@ def test_run_summary_counts_and_changes(sessions) -> None:  # type: ignore[no-un
     now = datetime(2026, 11, 2, tzinfo=UTC)
     import_rows(sessions, [ImportRow(line=2, backlink=BacklinkIn(referring_url=f"https://s{i}.test/", target_url="https://me.test/"))
                            for i in range(3)], now)
-    ticket = work.join_run(sessions, work.WorkOrder(DueFilter(cutoff=now), {"all": True}), now)
+    ticket = runs.join_run(sessions, runs.WorkOrder(DueFilter(cutoff=now), {"all": True}), now)
     run = ticket.run_id
-    tally = store.RunTally(worker_id=ticket.worker_id)
+    tally = batches.RunTally(worker_id=ticket.worker_id)
     observations = [
         Observation(backlink_id=1, referring_url="https://s0.test/", target_url="https://me.test/", checked_at=now,
                     status=Status.MISSING_UNCONFIRMED, reason="link_removed"),
@@ -67,8 +67,8 @@ def test_run_summary_counts_and_changes(sessions) -> None:  # type: ignore[no-un
                     status=Status.MISSING_UNCONFIRMED, reason="page_not_found"),
     ]
     policy = Policy(confirm_misses=1)
-    store.write_batch(sessions, run, observations, policy, tally)
-    work.leave(sessions, ticket, now, "finished", tally, policy, timedelta(minutes=5))
+    batches.write_batch(sessions, run, observations, policy, tally)
+    runs.leave(sessions, ticket, now, "finished", tally, policy, timedelta(minutes=5))
     text = run_summary(sessions, run)
     assert "Run 1: 3 backlinks checked" in text
     for needle in ("lost", "link_removed", "page_not_found", "timeout", "Changes in run 1 (2)", "https://s2.test/"):

@@ -18,10 +18,11 @@ from twisted.internet import error as tx
 from twisted.python.failure import Failure
 from twisted.web._newclient import ResponseNeverReceived
 
-from crawler.config import problems
-from crawler.middlewares.robots import RobotsPolicyMiddleware, verdict_for_failure, verdict_for_status
-from crawler.outcome import Inconclusive, Status, classify_failure
-from crawler.robotstxt import ProductTokenRobots, named_token
+from crawler.shell.config import problems
+from crawler.shell.middlewares.robots import RobotsPolicyMiddleware, verdict_for_failure, verdict_for_status
+from crawler.core.outcome import Status
+from crawler.shell.failures import Inconclusive, classify_failure
+from crawler.core.robotstxt import ProductTokenRobots, named_token
 
 import settings as project
 
@@ -274,7 +275,7 @@ def test_protego_still_has_what_the_override_reads() -> None:
 
 @pytest.mark.parametrize("value", ["", "Mozilla/5.0 (compatible; BacklinksVerify/0.1)", "Backlinks Verify"])
 def test_the_robots_user_agent_must_be_a_product_token(value: str) -> None:
-    # Refused at start-up with the other settings, as one line (crawler.config).
+    # Refused at start-up with the other settings, as one line (crawler.shell.config).
     assert problems(Settings({"ROBOTSTXT_USER_AGENT": value})) == [
         f"ROBOTSTXT_USER_AGENT must be our robots.txt product token: letters, '-' and '_' only, "
         f"e.g. BacklinksVerify (got {value!r})"

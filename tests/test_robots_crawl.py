@@ -17,9 +17,10 @@ import pytest
 from aiohttp import web
 from sqlalchemy import select
 
-from crawler.demo.run import backlinks_database, crawl
-from crawler.exitcode import ExitCode
-from crawler.webserver import BackgroundServer
+from crawler.demo.run import crawl
+from tests.support.crawls import backlinks_database
+from crawler.cli.exitcode import ExitCode
+from crawler.shell.webserver import BackgroundServer
 from pipelines.db import make_engine, make_sessionmaker
 from pipelines.models import Backlink, State
 

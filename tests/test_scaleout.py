@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from farm import Farm
+from tests.support.farm import Farm
 from sqlalchemy import func, select
 
 from crawler.demo.run import crawl_env

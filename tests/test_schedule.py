@@ -16,8 +16,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from typer.testing import CliRunner
 
-from crawler.cli import app
-from crawler.schedule import ScheduleError, display, parse_pairs, run_key, schedule_form, schedule_jobs
+from crawler.cli.app import app
+from crawler.cli.schedule import ScheduleError, display, parse_pairs, run_key, schedule_form, schedule_jobs
 
 PASSWORD = "pa55-never-shown"
 

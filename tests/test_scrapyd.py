@@ -32,7 +32,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from crawler.schedule import schedule_jobs
+from crawler.cli.schedule import schedule_jobs
 from crawler.demo.run import DEMO_SETTINGS, Demo
 from crawler.demo.site import SCENARIOS
 from pipelines.db import make_engine, make_sessionmaker

@@ -15,11 +15,11 @@ from rich.console import Console
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from conftest import POSTGRES_ADMIN_URL
+from tests.conftest import POSTGRES_ADMIN_URL
 from crawler.demo.run import crawl
-from crawler.exitcode import ExitCode
-from crawler.export import csv_cell
-from crawler.report import events_table, safe, status_table
+from crawler.cli.exitcode import ExitCode
+from crawler.reports.export import csv_cell
+from crawler.reports.tables import events_table, safe, status_table
 from pipelines.db import SchemaError, make_engine, require_schema
 
 SECRET = "S3cret-Pw-7f1d"

@@ -15,12 +15,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from crawler.demo.run import backlinks_database, crawl
-from crawler.importers import read_backlinks
-from crawler.items import DueBacklink, MatchMode
-from crawler.observe import Fetched, observe_page
-from crawler.outcome import Miss, Status
-from crawler.simweb import (
+from crawler.demo.run import crawl
+from tests.support.crawls import backlinks_database
+from crawler.core.importers import read_backlinks
+from crawler.core.items import DueBacklink, MatchMode
+from crawler.core.observe import Fetched, observe_page
+from crawler.core.outcome import Miss, Status
+from tests.support.simweb import (
     Kind,
     SimConfig,
     SimWeb,
@@ -33,8 +34,8 @@ from crawler.simweb import (
     robots_txt,
     write_backlinks_csv,
 )
-from crawler.simweb.model import Renderer, parse_host, site_host, subresource_markup
-from crawler.simweb.server import config_arguments, config_from_arguments
+from tests.support.simweb.model import Renderer, parse_host, site_host, subresource_markup
+from tests.support.simweb.server import config_arguments, config_from_arguments
 from pipelines.db import make_engine, make_sessionmaker
 from pipelines.models import Backlink, State
 

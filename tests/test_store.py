@@ -7,12 +7,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import delete, func, select
 
-from crawler.importers import ImportRow
-from crawler.items import BacklinkIn, LinkRecord, MatchMode, Observation, PageFacts
-from crawler.outcome import Status
-from pipelines import changes as changes_module
-from pipelines import store, work
-from pipelines.changes import Policy
+from crawler.core.importers import ImportRow
+from crawler.core.items import BacklinkIn, LinkRecord, MatchMode, Observation, PageFacts
+from crawler.core.outcome import Status
+from crawler.core import changes as changes_module
+from pipelines import batches, runs
+from crawler.core.changes import Policy
 from pipelines.due import DueFilter, due_chunk, iter_due_pages
 from pipelines.db import make_engine, make_sessionmaker
 from pipelines.imports import import_clean, import_rows
@@ -137,20 +137,20 @@ def test_write_batch_appends_checks_and_derives_state(sessions) -> None:  # type
     import_rows(sessions, rows(*PAIRS), NOW)
     ids = _ids(sessions)
     lease = timedelta(minutes=5)
-    first = work.join_run(sessions, work.WorkOrder(DueFilter(cutoff=NOW), {"all": True}), NOW)
-    tally = store.RunTally(worker_id=first.worker_id)
+    first = runs.join_run(sessions, runs.WorkOrder(DueFilter(cutoff=NOW), {"all": True}), NOW)
+    tally = batches.RunTally(worker_id=first.worker_id)
     night1 = [_observe(ids[0], Status.LIVE, NOW), _observe(ids[1], Status.MISSING_UNCONFIRMED, NOW, "link_removed"),
               _observe(ids[2], Status.TIMEOUT, NOW, "timeout")]
-    store.write_batch(sessions, first.run_id, night1, Policy(), tally)
-    work.leave(sessions, first, NOW + timedelta(hours=1), "finished", tally, Policy(), lease)
+    batches.write_batch(sessions, first.run_id, night1, Policy(), tally)
+    runs.leave(sessions, first, NOW + timedelta(hours=1), "finished", tally, Policy(), lease)
     later = NOW + timedelta(days=1)
-    second = work.join_run(sessions, work.WorkOrder(DueFilter(cutoff=later), {"all": True}), later)
+    second = runs.join_run(sessions, runs.WorkOrder(DueFilter(cutoff=later), {"all": True}), later)
     run_id = second.run_id
-    tally = store.RunTally(worker_id=second.worker_id)
+    tally = batches.RunTally(worker_id=second.worker_id)
     night2 = [_observe(ids[0], Status.LIVE, later), _observe(ids[1], Status.MISSING_UNCONFIRMED, later, "link_removed")]
-    results = store.write_batch(sessions, run_id, night2, Policy(), tally)
+    results = batches.write_batch(sessions, run_id, night2, Policy(), tally)
     assert [s.status for _, s, _ in results] == [Status.LIVE, Status.LOST]
-    work.leave(sessions, second, later, "finished", tally, Policy(), lease)
+    runs.leave(sessions, second, later, "finished", tally, Policy(), lease)
 
     assert count(sessions, Check) == 5
     with sessions() as session:
@@ -185,10 +185,10 @@ def test_a_failing_batch_leaves_nothing_behind(sessions, monkeypatch) -> None:  
             raise RuntimeError("crash in the middle of a batch")
         return real(previous, observation, policy, **context)
 
-    monkeypatch.setattr(store, "detect", flaky)
-    tally = store.RunTally()
+    monkeypatch.setattr(batches, "detect", flaky)
+    tally = batches.RunTally()
     with pytest.raises(RuntimeError):
-        store.write_batch(sessions, None, [_observe(i, Status.LIVE, NOW) for i in ids], Policy(), tally)
+        batches.write_batch(sessions, None, [_observe(i, Status.LIVE, NOW) for i in ids], Policy(), tally)
     assert count(sessions, Check) == count(sessions, State) == count(sessions, Event) == 0
     assert tally.statuses == {}
     # Still due, so the next run checks them.
@@ -198,7 +198,7 @@ def test_a_failing_batch_leaves_nothing_behind(sessions, monkeypatch) -> None:  
 def test_checked_backlinks_are_no_longer_due(sessions) -> None:  # type: ignore[no-untyped-def]
     import_rows(sessions, rows(*PAIRS), NOW)
     ids = _ids(sessions)
-    store.write_batch(sessions, None, [_observe(ids[0], Status.LIVE, NOW), _observe(ids[1], Status.LIVE, NOW)], Policy())
+    batches.write_batch(sessions, None, [_observe(ids[0], Status.LIVE, NOW), _observe(ids[1], Status.LIVE, NOW)], Policy())
     due_urls = [p.url for p in _due(sessions, cutoff=NOW - timedelta(hours=20))]
     assert due_urls == ["https://b.example.net/list", "https://c.example.net/"]
     # Re-checking everything now (`-a all=1`) takes the cutoff to the run's start.
@@ -210,7 +210,7 @@ def test_due_filters_tag_and_status(sessions) -> None:  # type: ignore[no-untype
     import_rows(sessions, rows(PAIRS[3], tags=["client-b"]), NOW)
     ids = _ids(sessions)
     earlier = NOW - timedelta(days=2)
-    store.write_batch(sessions, None, [_observe(ids[0], Status.LIVE, earlier),
+    batches.write_batch(sessions, None, [_observe(ids[0], Status.LIVE, earlier),
                                        _observe(ids[1], Status.TIMEOUT, earlier, "timeout")], Policy())
     assert [p.url for p in _due(sessions, tag="client-b")] == ["https://c.example.net/"]
     assert [p.url for p in _due(sessions, only=("timeout",))] == ["https://b.example.net/list"]
@@ -223,7 +223,7 @@ def test_observation_for_a_deleted_backlink_is_dropped(sessions) -> None:  # typ
     ids = _ids(sessions)
     with sessions.begin() as session:
         session.execute(delete(Backlink).where(Backlink.id == ids[0]))
-    results = store.write_batch(sessions, None, [_observe(ids[0], Status.LIVE, NOW), _observe(ids[1], Status.LIVE, NOW)], Policy())
+    results = batches.write_batch(sessions, None, [_observe(ids[0], Status.LIVE, NOW), _observe(ids[1], Status.LIVE, NOW)], Policy())
     assert [obs.backlink_id for obs, _, _ in results] == [ids[1]]
 
 

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crawler.items import MatchMode
-from crawler.urls import (
+from crawler.core.items import MatchMode
+from crawler.core.urls import (
     InvalidURL,
     Target,
     check_url,

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from crawler.extract.links import _Resolver, resolve_href
-from crawler.urls import normalise
+from crawler.core.extract.links import _Resolver, resolve_href
+from crawler.core.urls import normalise
 
 DATA = json.loads((Path(__file__).parent / "fixtures" / "wpt" / "urltestdata.json").read_text(encoding="utf-8"))
 WEB = ("http:", "https:")

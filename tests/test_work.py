@@ -17,15 +17,15 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from crawler.cli import app
+from crawler.cli.app import app
 from crawler.demo.run import Demo, crawl
-from crawler.exitcode import ExitCode
+from crawler.cli.exitcode import ExitCode
 from crawler.demo.site import SCENARIOS
-from crawler.importers import ImportRow
-from crawler.items import BacklinkIn, LinkRecord, Observation, PageFacts
-from crawler.outcome import Status
-from pipelines import store, work
-from pipelines.changes import Policy
+from crawler.core.importers import ImportRow
+from crawler.core.items import BacklinkIn, LinkRecord, Observation, PageFacts
+from crawler.core.outcome import Status
+from pipelines import batches, runs
+from crawler.core.changes import Policy
 from pipelines.db import make_engine, make_sessionmaker
 from pipelines.due import DueFilter, iter_due_pages
 from pipelines.imports import import_rows
@@ -45,8 +45,8 @@ def _import(sessions, domains: int, pages_per_domain: int = 1) -> None:  # type:
     assert import_rows(sessions, rows, T0 - timedelta(days=1)).committed
 
 
-def _order(key: str | None = "night-1", shard: work.Shard | None = None, **arguments: object) -> work.WorkOrder:
-    return work.WorkOrder(DueFilter(cutoff=T0), {"all": True, **arguments}, key=key, shard=shard)
+def _order(key: str | None = "night-1", shard: runs.Shard | None = None, **arguments: object) -> runs.WorkOrder:
+    return runs.WorkOrder(DueFilter(cutoff=T0), {"all": True, **arguments}, key=key, shard=shard)
 
 
 def _observation(backlink_id: int, status: Status, at: datetime, reason: str | None = None) -> Observation:
@@ -68,15 +68,15 @@ def _backlinks(sessions, domains: list[str] | None = None) -> list[int]:  # type
         return list(session.scalars(stmt))
 
 
-def _check_all(sessions, ticket: work.Ticket, domains: list[str], status: Status, at: datetime,  # type: ignore[no-untyped-def]
-               tally: store.RunTally, reason: str | None = None, policy: Policy = HOLD) -> None:
+def _check_all(sessions, ticket: runs.Ticket, domains: list[str], status: Status, at: datetime,  # type: ignore[no-untyped-def]
+               tally: batches.RunTally, reason: str | None = None, policy: Policy = HOLD) -> None:
     batch = [_observation(i, status, at, reason) for i in _backlinks(sessions, domains)]
-    store.write_batch(sessions, ticket.run_id, batch, policy, tally)
+    batches.write_batch(sessions, ticket.run_id, batch, policy, tally)
 
 
 def test_first_process_creates_the_run_and_its_due_domains(sessions) -> None:  # type: ignore[no-untyped-def]
     _import(sessions, 5, pages_per_domain=2)
-    ticket = work.join_run(sessions, _order(), T0, worker="a")
+    ticket = runs.join_run(sessions, _order(), T0, worker="a")
     with sessions() as session:
         run = session.get(Run, ticket.run_id)
         assert (run.key, run.status, run.cutoff, run.arguments) == ("night-1", "running", T0, {"all": True})
@@ -87,37 +87,37 @@ def test_first_process_creates_the_run_and_its_due_domains(sessions) -> None:  #
 
 def test_processes_with_the_same_key_share_one_run_and_its_cutoff(sessions) -> None:  # type: ignore[no-untyped-def]
     _import(sessions, 3)
-    first = work.join_run(sessions, _order(), T0, worker="a")
+    first = runs.join_run(sessions, _order(), T0, worker="a")
     later = T0 + timedelta(minutes=3)
-    second = work.join_run(sessions, work.WorkOrder(DueFilter(cutoff=later), {"all": True}, key="night-1"), later, worker="b")
+    second = runs.join_run(sessions, runs.WorkOrder(DueFilter(cutoff=later), {"all": True}, key="night-1"), later, worker="b")
     assert second.run_id == first.run_id and second.worker_id != first.worker_id
     assert second.due.cutoff == T0  # the run's, so both processes see the same due backlinks
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(Run)) == 1
         assert session.scalar(select(func.count()).select_from(RunDomain)) == 3
-    with pytest.raises(work.RunMismatch, match="same arguments"):
-        work.join_run(sessions, _order(tag="client-a"), later)
+    with pytest.raises(runs.RunMismatch, match="same arguments"):
+        runs.join_run(sessions, _order(tag="client-a"), later)
     # Per-process arguments may differ.
-    work.join_run(sessions, _order(limit=10, render="never"), later)
+    runs.join_run(sessions, _order(limit=10, render="never"), later)
 
 
 def test_a_second_run_on_the_same_domains_is_refused_while_the_first_works(sessions) -> None:  # type: ignore[no-untyped-def]
     _import(sessions, 2)
-    first = work.join_run(sessions, _order(None), T0, worker="a")
-    with pytest.raises(work.RunBusy, match=r"run 1, started 2026-11-20 02:00:00 UTC, is still checking .* -a run=KEY"):
-        work.join_run(sessions, _order(None), T0 + timedelta(seconds=1), worker="b")
+    first = runs.join_run(sessions, _order(None), T0, worker="a")
+    with pytest.raises(runs.RunBusy, match=r"run 1, started 2026-11-20 02:00:00 UTC, is still checking .* -a run=KEY"):
+        runs.join_run(sessions, _order(None), T0 + timedelta(seconds=1), worker="b")
     with sessions() as session:  # the refused run left nothing behind
         assert session.scalar(select(func.count()).select_from(Run)) == 1
     # Static shards of the same count hold disjoint domains: they run side by side.
     _import(sessions, 20)
-    work.leave(sessions, first, T0, "finished", store.RunTally(), HOLD, LEASE)
-    zero = work.join_run(sessions, _order(None, work.Shard(0, 2)), T0 + timedelta(seconds=2), worker="c")
-    one = work.join_run(sessions, _order(None, work.Shard(1, 2)), T0 + timedelta(seconds=2), worker="d")
+    runs.leave(sessions, first, T0, "finished", batches.RunTally(), HOLD, LEASE)
+    zero = runs.join_run(sessions, _order(None, runs.Shard(0, 2)), T0 + timedelta(seconds=2), worker="c")
+    one = runs.join_run(sessions, _order(None, runs.Shard(1, 2)), T0 + timedelta(seconds=2), worker="d")
     assert zero.run_id != one.run_id
     # Once the first has left, runs one after the other (even seconds apart) start as before.
     for ticket in (zero, one):
-        work.leave(sessions, ticket, T0 + timedelta(seconds=3), "finished", store.RunTally(), HOLD, LEASE)
-    work.join_run(sessions, _order(None), T0 + timedelta(seconds=4), worker="e")
+        runs.leave(sessions, ticket, T0 + timedelta(seconds=3), "finished", batches.RunTally(), HOLD, LEASE)
+    runs.join_run(sessions, _order(None), T0 + timedelta(seconds=4), worker="e")
 
 
 @pytest.mark.parametrize("death", ["pid_gone", "lease_expired"])
@@ -127,8 +127,8 @@ def test_a_run_whose_processes_are_dead_is_closed_and_does_not_block(sessions, d
         worker, later = f"{socket.gethostname()}:{_dead_pid()}", T0 + timedelta(seconds=5)
     else:  # another host: presumed dead once silent for a lease
         worker, later = "elsewhere:1", T0 + LEASE + timedelta(seconds=1)
-    dead = work.join_run(sessions, _order(None), T0, worker=worker)
-    work.join_run(sessions, _order(None), later, worker="next")
+    dead = runs.join_run(sessions, _order(None), T0, worker=worker)
+    runs.join_run(sessions, _order(None), later, worker="next")
     with sessions() as session:
         run = session.get(Run, dead.run_id)
         assert (run.status, run.finished_at) == ("interrupted", later)
@@ -141,10 +141,10 @@ def _dead_pid() -> int:
     return child.pid
 
 
-def _miss(sessions, ticket: work.Ticket, at: datetime) -> Status:  # type: ignore[no-untyped-def]
-    [(_obs, state, _changes)] = store.write_batch(
+def _miss(sessions, ticket: runs.Ticket, at: datetime) -> Status:  # type: ignore[no-untyped-def]
+    [(_obs, state, _changes)] = batches.write_batch(
         sessions, ticket.run_id, [_observation(1, Status.MISSING_UNCONFIRMED, at, "link_removed")],
-        Policy(confirm_misses=2), store.RunTally(worker_id=ticket.worker_id),
+        Policy(confirm_misses=2), batches.RunTally(worker_id=ticket.worker_id),
     )
     return state.status
 
@@ -154,17 +154,17 @@ def test_misses_from_runs_that_overlap_in_time_confirm_no_loss(sessions) -> None
     0.8 s after a did: one moment's evidence, not two nights'. A run after both ended confirms."""
     _import(sessions, 1)
 
-    def start(at: datetime, worker: str) -> work.Ticket:
-        ticket = work.join_run(sessions, work.WorkOrder(DueFilter(cutoff=at), {"all": True}), at, worker=worker)
-        work.claim(sessions, ticket, 10, LEASE, at)
+    def start(at: datetime, worker: str) -> runs.Ticket:
+        ticket = runs.join_run(sessions, runs.WorkOrder(DueFilter(cutoff=at), {"all": True}), at, worker=worker)
+        runs.claim(sessions, ticket, 10, LEASE, at)
         return ticket
 
-    def done(ticket: work.Ticket, at: datetime) -> None:
-        work.leave(sessions, ticket, at, "finished", store.RunTally(), HOLD, LEASE)
+    def done(ticket: runs.Ticket, at: datetime) -> None:
+        runs.leave(sessions, ticket, at, "finished", batches.RunTally(), HOLD, LEASE)
 
     a = start(T0, "a")
     assert _miss(sessions, a, T0 + timedelta(seconds=1)) is Status.MISSING_UNCONFIRMED
-    work.settle(sessions, a, T0 + timedelta(seconds=1))  # its domain is done: b may start
+    runs.settle(sessions, a, T0 + timedelta(seconds=1))  # its domain is done: b may start
     b = start(T0 + timedelta(seconds=1, milliseconds=500), "b")
     assert _miss(sessions, b, T0 + timedelta(seconds=1, milliseconds=800)) is Status.MISSING_UNCONFIRMED
     with sessions() as session:
@@ -177,46 +177,46 @@ def test_misses_from_runs_that_overlap_in_time_confirm_no_loss(sessions) -> None
 
 def test_runs_one_after_the_other_confirm_as_before(sessions) -> None:  # type: ignore[no-untyped-def]
     _import(sessions, 1)
-    first = work.join_run(sessions, _order(None), T0, worker="a")
+    first = runs.join_run(sessions, _order(None), T0, worker="a")
     assert _miss(sessions, first, T0 + timedelta(seconds=1)) is Status.MISSING_UNCONFIRMED
-    work.leave(sessions, first, T0 + timedelta(seconds=2), "finished", store.RunTally(), HOLD, LEASE)
-    second = work.join_run(sessions, _order(None), T0 + timedelta(seconds=2, milliseconds=1), worker="b")
+    runs.leave(sessions, first, T0 + timedelta(seconds=2), "finished", batches.RunTally(), HOLD, LEASE)
+    second = runs.join_run(sessions, _order(None), T0 + timedelta(seconds=2, milliseconds=1), worker="b")
     assert _miss(sessions, second, T0 + timedelta(seconds=3)) is Status.LOST
 
 
 def test_claims_are_disjoint_and_expire(sessions) -> None:  # type: ignore[no-untyped-def]
     _import(sessions, 7)
-    a = work.join_run(sessions, _order(), T0, worker="a")
-    b = work.join_run(sessions, _order(), T0, worker="b")
-    got_a = work.claim(sessions, a, 3, LEASE, T0)
-    got_b = work.claim(sessions, b, 3, LEASE, T0)
-    rest_b = work.claim(sessions, b, 3, LEASE, T0)
+    a = runs.join_run(sessions, _order(), T0, worker="a")
+    b = runs.join_run(sessions, _order(), T0, worker="b")
+    got_a = runs.claim(sessions, a, 3, LEASE, T0)
+    got_b = runs.claim(sessions, b, 3, LEASE, T0)
+    rest_b = runs.claim(sessions, b, 3, LEASE, T0)
     assert len(got_a) == len(got_b) == 3 and len(rest_b) == 1
     assert not set(got_a) & set(got_b + rest_b)
-    assert work.claim(sessions, b, 3, LEASE, T0 + timedelta(minutes=1)) == []
-    assert work.others_pending(sessions, b)  # a holds some: b must wait, a may die
+    assert runs.claim(sessions, b, 3, LEASE, T0 + timedelta(minutes=1)) == []
+    assert runs.others_pending(sessions, b)  # a holds some: b must wait, a may die
     # Both extend their leases; later b still gets nothing. a falls silent: once its lease ends,
     # b takes its domains.
-    assert work.heartbeat(sessions, a, LEASE, T0 + timedelta(minutes=4)) == 3
-    assert work.heartbeat(sessions, b, LEASE, T0 + timedelta(minutes=4)) == 4
-    assert work.claim(sessions, b, 10, LEASE, T0 + timedelta(minutes=6)) == []
-    assert work.heartbeat(sessions, b, LEASE, T0 + timedelta(minutes=8)) == 4
-    assert work.claim(sessions, b, 10, LEASE, T0 + timedelta(minutes=10)) == got_a
+    assert runs.heartbeat(sessions, a, LEASE, T0 + timedelta(minutes=4)) == 3
+    assert runs.heartbeat(sessions, b, LEASE, T0 + timedelta(minutes=4)) == 4
+    assert runs.claim(sessions, b, 10, LEASE, T0 + timedelta(minutes=6)) == []
+    assert runs.heartbeat(sessions, b, LEASE, T0 + timedelta(minutes=8)) == 4
+    assert runs.claim(sessions, b, 10, LEASE, T0 + timedelta(minutes=10)) == got_a
 
 
 def test_static_shards_split_by_crc32(sessions) -> None:  # type: ignore[no-untyped-def]
     _import(sessions, 20)
     claimed, tickets = {}, []
     for index in range(3):
-        tickets.append(ticket := work.join_run(sessions, _order(shard=work.Shard(index, 3)), T0))
-        claimed[index] = work.claim(sessions, ticket, 100, LEASE, T0)
+        tickets.append(ticket := runs.join_run(sessions, _order(shard=runs.Shard(index, 3)), T0))
+        claimed[index] = runs.claim(sessions, ticket, 100, LEASE, T0)
     assert sorted(d for ds in claimed.values() for d in ds) == [f"site{d:03d}.test" for d in range(20)]
     for index, domains in claimed.items():
         assert all(zlib.crc32(d.encode()) % 3 == index for d in domains)
     for ticket in tickets:
-        work.leave(sessions, ticket, T0, "finished", store.RunTally(), HOLD, LEASE)
+        runs.leave(sessions, ticket, T0, "finished", batches.RunTally(), HOLD, LEASE)
     # A run of its own holds only its shard's domains.
-    solo = work.join_run(sessions, _order(None, shard=work.Shard(1, 3)), T0)
+    solo = runs.join_run(sessions, _order(None, shard=runs.Shard(1, 3)), T0)
     with sessions() as session:
         mine = session.scalars(select(RunDomain.domain).where(RunDomain.run_id == solo.run_id)).all()
     assert sorted(mine) == claimed[1]
@@ -224,20 +224,20 @@ def test_static_shards_split_by_crc32(sessions) -> None:  # type: ignore[no-unty
 
 def test_a_domain_is_done_when_nothing_of_it_is_due(sessions) -> None:  # type: ignore[no-untyped-def]
     _import(sessions, 2, pages_per_domain=2)
-    ticket = work.join_run(sessions, _order(), T0)
-    domains = work.claim(sessions, ticket, 1, LEASE, T0)
+    ticket = runs.join_run(sessions, _order(), T0)
+    domains = runs.claim(sessions, ticket, 1, LEASE, T0)
     ids = _backlinks(sessions, domains)
     now = T0 + timedelta(minutes=1)
-    tally = store.RunTally(worker_id=ticket.worker_id)
-    store.write_batch(sessions, ticket.run_id, [_observation(ids[0], Status.LIVE, now)], HOLD, tally)
-    work.heartbeat(sessions, ticket, LEASE, now)
+    tally = batches.RunTally(worker_id=ticket.worker_id)
+    batches.write_batch(sessions, ticket.run_id, [_observation(ids[0], Status.LIVE, now)], HOLD, tally)
+    runs.heartbeat(sessions, ticket, LEASE, now)
     with sessions() as session:
         assert session.scalar(select(RunDomain.done_at).where(RunDomain.domain == domains[0])) is None
     # A claimed domain yields only what is still due: here the one page not stored yet.
     pages = [p for chunk in iter_due_pages(sessions, ticket.due.model_copy(update={"domains": tuple(domains)}), 10) for p in chunk]
     assert [b.id for p in pages for b in p.backlinks] == [ids[1]]
-    store.write_batch(sessions, ticket.run_id, [_observation(ids[1], Status.LIVE, now)], HOLD, tally)
-    work.heartbeat(sessions, ticket, LEASE, now)
+    batches.write_batch(sessions, ticket.run_id, [_observation(ids[1], Status.LIVE, now)], HOLD, tally)
+    runs.heartbeat(sessions, ticket, LEASE, now)
     with sessions() as session:
         assert session.scalar(select(RunDomain.done_at).where(RunDomain.domain == domains[0])) == now
         worker = session.get(RunWorker, ticket.worker_id)
@@ -248,15 +248,15 @@ def test_a_domain_is_done_when_nothing_of_it_is_due(sessions) -> None:  # type: 
 
 def test_last_process_out_closes_the_run(sessions) -> None:  # type: ignore[no-untyped-def]
     _import(sessions, 4)
-    a = work.join_run(sessions, _order(), T0, worker="a")
-    b = work.join_run(sessions, _order(), T0, worker="b")
-    tallies = {a: store.RunTally(worker_id=a.worker_id), b: store.RunTally(worker_id=b.worker_id)}
+    a = runs.join_run(sessions, _order(), T0, worker="a")
+    b = runs.join_run(sessions, _order(), T0, worker="b")
+    tallies = {a: batches.RunTally(worker_id=a.worker_id), b: batches.RunTally(worker_id=b.worker_id)}
     now = T0 + timedelta(minutes=1)
     for ticket in (a, b):
-        _check_all(sessions, ticket, work.claim(sessions, ticket, 2, LEASE, T0), Status.LIVE, now, tallies[ticket])
-    first = work.leave(sessions, a, now, "finished", tallies[a], HOLD, LEASE)
+        _check_all(sessions, ticket, runs.claim(sessions, ticket, 2, LEASE, T0), Status.LIVE, now, tallies[ticket])
+    first = runs.leave(sessions, a, now, "finished", tallies[a], HOLD, LEASE)
     assert (first.last, first.status) == (False, "running")
-    second = work.leave(sessions, b, now, "finished", tallies[b], HOLD, LEASE)
+    second = runs.leave(sessions, b, now, "finished", tallies[b], HOLD, LEASE)
     assert (second.last, second.status, second.degraded) == (True, "finished", False)
     with sessions() as session:
         run = session.get(Run, a.run_id)
@@ -268,21 +268,21 @@ def test_last_process_out_closes_the_run(sessions) -> None:  # type: ignore[no-u
 
 def test_a_dead_process_is_replaced_and_marked_interrupted(sessions) -> None:  # type: ignore[no-untyped-def]
     _import(sessions, 4)
-    dead = work.join_run(sessions, _order(), T0, worker="dead")
-    alive = work.join_run(sessions, _order(), T0, worker="alive")
-    dead_tally, tally = store.RunTally(worker_id=dead.worker_id), store.RunTally(worker_id=alive.worker_id)
-    held = work.claim(sessions, dead, 2, LEASE, T0)
+    dead = runs.join_run(sessions, _order(), T0, worker="dead")
+    alive = runs.join_run(sessions, _order(), T0, worker="alive")
+    dead_tally, tally = batches.RunTally(worker_id=dead.worker_id), batches.RunTally(worker_id=alive.worker_id)
+    held = runs.claim(sessions, dead, 2, LEASE, T0)
     # It stored one domain, then died without a word.
     _check_all(sessions, dead, held[:1], Status.LIVE, T0 + timedelta(seconds=30), dead_tally)
-    _check_all(sessions, alive, work.claim(sessions, alive, 10, LEASE, T0), Status.LIVE, T0, tally)
+    _check_all(sessions, alive, runs.claim(sessions, alive, 10, LEASE, T0), Status.LIVE, T0, tally)
     later = T0 + LEASE + timedelta(seconds=1)
-    work.heartbeat(sessions, alive, LEASE, later)  # settles what it stored, keeps the rest
-    taken = work.claim(sessions, alive, 10, LEASE, later)
+    runs.heartbeat(sessions, alive, LEASE, later)  # settles what it stored, keeps the rest
+    taken = runs.claim(sessions, alive, 10, LEASE, later)
     assert taken == held  # both: the stored one is merely not settled yet
     pages = [p for chunk in iter_due_pages(sessions, alive.due.model_copy(update={"domains": tuple(taken)}), 10) for p in chunk]
     assert [p.domain for p in pages] == held[1:]  # what the dead process stored is not checked again
     _check_all(sessions, alive, held[1:], Status.LIVE, later, tally)
-    departure = work.leave(sessions, alive, later, "finished", tally, HOLD, LEASE)
+    departure = runs.leave(sessions, alive, later, "finished", tally, HOLD, LEASE)
     assert (departure.last, departure.status) == (True, "finished")
     with sessions() as session:
         assert session.get(RunWorker, dead.worker_id).status == "interrupted"
@@ -293,14 +293,14 @@ def test_a_dead_process_is_replaced_and_marked_interrupted(sessions) -> None:  #
 
 def test_leaving_with_work_left_is_incomplete_and_a_rejoin_resumes(sessions) -> None:  # type: ignore[no-untyped-def]
     _import(sessions, 3)
-    ticket = work.join_run(sessions, _order(), T0)
-    tally = store.RunTally(worker_id=ticket.worker_id)
-    _check_all(sessions, ticket, work.claim(sessions, ticket, 1, LEASE, T0), Status.LIVE, T0, tally)
-    assert work.leave(sessions, ticket, T0, "closespider_itemcount", tally, HOLD, LEASE).status == "incomplete"
-    again = work.join_run(sessions, _order(), T0 + timedelta(hours=1))
+    ticket = runs.join_run(sessions, _order(), T0)
+    tally = batches.RunTally(worker_id=ticket.worker_id)
+    _check_all(sessions, ticket, runs.claim(sessions, ticket, 1, LEASE, T0), Status.LIVE, T0, tally)
+    assert runs.leave(sessions, ticket, T0, "closespider_itemcount", tally, HOLD, LEASE).status == "incomplete"
+    again = runs.join_run(sessions, _order(), T0 + timedelta(hours=1))
     assert again.run_id == ticket.run_id
     # The released domains are claimable at once; the done one is not.
-    assert len(work.claim(sessions, again, 10, LEASE, T0 + timedelta(hours=1))) == 2
+    assert len(runs.claim(sessions, again, 10, LEASE, T0 + timedelta(hours=1))) == 2
     with sessions() as session:
         assert session.get(Run, ticket.run_id).status == "running"
 
@@ -311,10 +311,10 @@ def _losses(sessions) -> tuple[Counter[str], int]:  # type: ignore[no-untyped-de
         return statuses, session.scalar(select(func.count()).where(Event.kind == "lost"))
 
 
-def _night(sessions, key: str, at: datetime, misses: int, outages: int, policy: Policy = HOLD) -> work.Departure:  # type: ignore[no-untyped-def]
+def _night(sessions, key: str, at: datetime, misses: int, outages: int, policy: Policy = HOLD) -> runs.Departure:  # type: ignore[no-untyped-def]
     """One single-process night: the first ``misses`` backlinks miss, the next ``outages`` time out."""
-    ticket = work.join_run(sessions, work.WorkOrder(DueFilter(cutoff=at), {"all": True}, key=key), at)
-    tally = store.RunTally(worker_id=ticket.worker_id)
+    ticket = runs.join_run(sessions, runs.WorkOrder(DueFilter(cutoff=at), {"all": True}, key=key), at)
+    tally = batches.RunTally(worker_id=ticket.worker_id)
     ids = _backlinks(sessions)
     batch = [
         _observation(i, Status.MISSING_UNCONFIRMED, at, "link_removed") if n < misses
@@ -323,9 +323,9 @@ def _night(sessions, key: str, at: datetime, misses: int, outages: int, policy: 
         for n, i in enumerate(ids)
     ]
     for start in range(0, len(batch), 3):  # several batches, as a crawl writes them
-        store.write_batch(sessions, ticket.run_id, batch[start:start + 3], policy, tally)
-    work.claim(sessions, ticket, 100, LEASE, at)
-    return work.leave(sessions, ticket, at, "finished", tally, policy, LEASE)
+        batches.write_batch(sessions, ticket.run_id, batch[start:start + 3], policy, tally)
+    runs.claim(sessions, ticket, 100, LEASE, at)
+    return runs.leave(sessions, ticket, at, "finished", tally, policy, LEASE)
 
 
 def test_a_healthy_run_confirms_its_held_back_losses_at_the_end(sessions) -> None:  # type: ignore[no-untyped-def]
@@ -388,7 +388,7 @@ def test_concurrent_batches_lose_nothing_and_never_deadlock(empty_postgres) -> N
             for step in range(3):
                 at = T0 + timedelta(minutes=n * 10 + step)
                 batch = [_observation(i, Status.MISSING_UNCONFIRMED, at, "link_removed") for i in order]
-                store.write_batch(sessions, None, batch, Policy(confirm_misses=2))
+                batches.write_batch(sessions, None, batch, Policy(confirm_misses=2))
         except BaseException as exc:  # noqa: BLE001 - reported by the main thread
             errors.append(exc)
 
@@ -438,7 +438,7 @@ def test_sum_tallies_adds_every_process_including_errors() -> None:
              {"first_seen": 2})
     second = ({"checked": 1, "status": {"live": 1}, "reason": {}, "errors": 1, "not_stored": 4}, {"lost": 1})
     older = ({"checked": 1, "status": {"timeout": 1}, "reason": {"timeout/timeout": 1}}, {})  # before errors existed
-    total = work.sum_tallies([first, second, older]).as_row()
+    total = runs.sum_tallies([first, second, older]).as_row()
     assert total == {
         "counts": {"checked": 5, "status": {"live": 3, "lost": 1, "timeout": 1},
                    "reason": {"lost/link_removed": 1, "timeout/timeout": 1}, "errors": 3, "not_stored": 4},

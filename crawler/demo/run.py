@@ -7,17 +7,16 @@ the web to its second night, crawls again, and prints what each night found and 
 
 from __future__ import annotations
 
-import csv
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from crawler.demo.site import DemoSite, write_backlinks_csv
-from crawler.report import run_report
+from crawler.reports.tables import run_report
 from pipelines.db import make_engine, make_sessionmaker
 from pipelines.imports import import_clean
 from pipelines.queries import get_run
@@ -61,19 +60,6 @@ def crawl(
     return subprocess.run(
         command, env=crawl_env(database_url), cwd=cwd, capture_output=True, text=True, check=False, timeout=timeout
     )
-
-
-def backlinks_database(workdir: Path, rows: Iterable[tuple[str, str, str]]) -> str:
-    """A fresh SQLite database in ``workdir`` holding ``rows`` (referring URL, target URL, match),
-    imported from a CSV file as a user's would be; its URL."""
-    url = f"sqlite:///{workdir / 'backlinks.sqlite'}"
-    path = workdir / "backlinks.csv"
-    with path.open("w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["referring_url", "target_url", "match"])
-        writer.writerows(rows)
-    import_clean(url, path)
-    return url
 
 
 @dataclass

@@ -25,9 +25,9 @@ from typing import Self
 
 from aiohttp import web
 
-from crawler.items import MatchMode
-from crawler.outcome import Miss, Status
-from crawler.webserver import BackgroundServer
+from crawler.core.items import MatchMode
+from crawler.core.outcome import Miss, Status
+from crawler.shell.webserver import BackgroundServer
 
 # --- The user's site: the targets of every backlink --------------------------------------------------
 

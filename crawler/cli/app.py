@@ -1,0 +1,273 @@
+"""The `backlinks` command: set up the database, import known backlinks, read results.
+
+The crawl itself is `scrapy crawl verify`; this CLI only wires the importers, queries and
+exporters to the database.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from contextlib import nullcontext
+from datetime import UTC, datetime, timedelta
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from sqlalchemy.exc import OperationalError
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from crawler.reports.export import write_rows
+from crawler.core.importers import FORMATS, ImportFormatError, read_backlinks
+from crawler.core.items import MatchMode
+from crawler.reports.tables import events_table, safe, status_table
+from crawler.cli.schedule import ENV_NODES, ScheduleError, parse_pairs, run_key, schedule_jobs
+from crawler.core.urls import InvalidURL, check_url, site_url
+from pipelines import queries
+from pipelines.db import SchemaError, database_url, make_engine, make_sessionmaker, require_schema, upgrade
+from pipelines.imports import import_rows
+
+# No locals in tracebacks: they would print database URLs and credentials.
+app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False, pretty_exceptions_show_locals=False)
+console = Console(soft_wrap=True)  # plain lines stay whole: users grep them
+errors = Console(stderr=True, soft_wrap=True)
+
+
+class What(str, Enum):
+    current = "current"
+    checks = "checks"
+    events = "events"
+
+
+class ExportFormat(str, Enum):
+    csv = "csv"
+    jsonl = "jsonl"
+
+
+_state: dict[str, str] = {}
+
+DatabaseOption = Annotated[
+    str | None,
+    typer.Option("--database", "-d", help="SQLAlchemy URL; default $BACKLINKS_DATABASE_URL, else ./backlinks.sqlite"),
+]
+
+
+@app.callback()
+def main(database: DatabaseOption = None) -> None:
+    _state["url"] = database_url(database)
+
+
+def _sessions(check_schema: bool = True):  # type: ignore[no-untyped-def]
+    engine = make_engine(_state["url"])
+    if check_schema:
+        try:
+            require_schema(engine)
+        except SchemaError as exc:
+            _fail(str(exc))
+        except OperationalError as exc:
+            # The driver's message names host and port, never the password; the URL is shown masked.
+            _fail(f"cannot reach database {engine.url.render_as_string(hide_password=True)}: {exc.orig}")
+    return make_sessionmaker(engine)
+
+
+def _fail(message: str) -> None:
+    errors.print(f"error: {safe(message, 2000)}", markup=False, highlight=False)
+    raise typer.Exit(2)
+
+
+def parse_since(text: str, now: datetime) -> datetime:
+    """`7d`, `12h`, `30m`, or an ISO date/datetime (UTC unless it says otherwise)."""
+    relative = re.fullmatch(r"\s*(\d+)\s*([dhm])\s*", text)
+    if relative:
+        amount, unit = int(relative[1]), relative[2]
+        return now - timedelta(**{{"d": "days", "h": "hours", "m": "minutes"}[unit]: amount})
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise typer.BadParameter(f"{text!r}: use 7d, 12h, 30m or an ISO date like 2026-11-01") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@app.command()
+def init() -> None:
+    """Create the database schema, or upgrade it to this version."""
+    engine = make_engine(_state["url"])
+    revision = upgrade(engine)
+    console.print(f"Database {engine.url.render_as_string(hide_password=True)} is at schema {revision}.", markup=False)
+
+
+@app.command("import")
+def import_(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    format: Annotated[str | None, typer.Option("--format", "-f", help=f"one of {', '.join(FORMATS)}; default: detected")] = None,
+    target: Annotated[str | None, typer.Option(help="your site's URL, for exports that name no target (GSC, plain lists)")] = None,
+    match: Annotated[MatchMode | None, typer.Option(help="override the match mode of every row")] = None,
+    tag: Annotated[list[str] | None, typer.Option(help="add this tag to every row (repeatable)")] = None,
+    strict: Annotated[bool, typer.Option(help="import nothing if any row is bad")] = False,
+    dry_run: Annotated[bool, typer.Option(help="report what would change, change nothing")] = False,
+) -> None:
+    """Import known backlinks from our CSV/JSON, a URL list, GSC, Ahrefs, Semrush, Majestic or Moz."""
+    if format is not None and format not in FORMATS:
+        raise typer.BadParameter(f"{format!r}: choose one of {', '.join(FORMATS)}", param_hint="--format")
+    if target is not None and match is not None:  # else the format's default mode decides, on reading
+        try:
+            target = site_url(target) if match is MatchMode.DOMAIN else check_url(target)
+        except InvalidURL as exc:
+            raise typer.BadParameter(str(exc), param_hint="--target") from None
+    sessions = _sessions()
+    extra_tags = list(dict.fromkeys(tag or []))
+    try:
+        rows = read_backlinks(file, format=format, target=target, match=match)
+        if extra_tags:
+            rows = _with_tags(rows, extra_tags)
+        # Rows stream through, so the total is unknown up front: show the line reached.
+        progress = Progress(TextColumn("importing"), BarColumn(), TextColumn("line {task.fields[line]}"),
+                            TimeElapsedColumn(), console=errors, transient=True, disable=not errors.is_terminal)
+        with progress:
+            task = progress.add_task("import", total=None, line=0)
+
+            def advance(line: int) -> None:
+                if line % 1000 == 0:
+                    progress.update(task, line=line)
+
+            report = import_rows(sessions, rows, datetime.now(UTC), strict=strict, dry_run=dry_run, progress=advance,
+                                 waiting=lambda message: errors.print(f"{file}: {message}", markup=False))
+    except ImportFormatError as exc:
+        _fail(f"{file}: {exc}")
+    for line, reason in report.errors[:50]:
+        errors.print(f"{file}:{line}: {safe(reason, 300)}", markup=False, highlight=False)
+    if report.error_count > 50:
+        errors.print(f"... {report.error_count - 50} more bad rows", markup=False)
+    verb = "would add" if dry_run else ("added" if report.committed else "rolled back; would have added")
+    console.print(
+        f"{file}: {verb} {report.added}, updated {report.updated}, unchanged {report.unchanged}, "
+        f"duplicates {report.duplicates}, bad rows {report.error_count}",
+        markup=False,
+    )
+    if strict and report.error_count:
+        _fail("--strict: nothing imported because of the bad rows above")
+
+
+def _with_tags(rows, tags):  # type: ignore[no-untyped-def]
+    for row in rows:
+        if row.backlink is not None:
+            row.backlink.tags = list(dict.fromkeys([*row.backlink.tags, *tags]))
+        yield row
+
+
+@app.command()
+def status(tag: Annotated[str | None, typer.Option(help="only backlinks with this tag")] = None) -> None:
+    """Backlinks per status and reason, and the latest runs."""
+    sessions = _sessions()
+    with sessions() as session:
+        console.print(status_table(queries.status_counts(session, tag)))
+        runs = queries.recent_runs(session, 5)
+    if runs:
+        for run in runs:
+            checked = (run.counts or {}).get("checked", 0)
+            ended = safe(run.finished_at) or "-"
+            name = f"run {run.id} ({safe(run.key)})" if run.key else f"run {run.id}"
+            # A degraded run (too many inconclusive results) moved nothing to lost: say so.
+            degraded = f", degraded: {run.counts.get('held_back', 0)} losses held back" if run.degraded else ""
+            console.print(f"{name}: {run.status} {safe(run.finish_reason)} started {safe(run.started_at)} "
+                          f"ended {ended}, {checked} checked, {sum((run.events or {}).values())} changes{degraded}",
+                          markup=False)
+
+
+@app.command()
+def changes(
+    since: Annotated[str | None, typer.Option(help="7d, 12h, 30m or an ISO date")] = None,
+    run: Annotated[int | None, typer.Option(help="only this run's changes")] = None,
+    last_run: Annotated[bool, typer.Option("--last-run", help="only the latest run's changes")] = False,
+    kind: Annotated[list[str] | None, typer.Option(help="only this kind of event (repeatable)")] = None,
+    limit: Annotated[int, typer.Option(help="show at most this many")] = 200,
+) -> None:
+    """What changed: first seen, lost (with reason), recovered, anchor/rel/position/target changes."""
+    sessions = _sessions()
+    with sessions() as session:
+        if last_run:
+            latest = queries.get_run(session, None)
+            run = latest.id if latest else -1
+        stmt = queries.events_query(
+            since=parse_since(since, datetime.now(UTC)) if since else None, run=run, kinds=tuple(kind or ())
+        )
+        rows = list(queries.iter_events(session, stmt.limit(limit)))
+    if not rows:
+        console.print("No changes.")
+        return
+    console.print(events_table(rows))
+
+
+@app.command()
+def export(
+    what: Annotated[What, typer.Option(help="current state, every check, or change events")] = What.current,
+    format: Annotated[ExportFormat, typer.Option("--format", "-f")] = ExportFormat.csv,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="file to write; default stdout")] = None,
+    since: Annotated[str | None, typer.Option(help="checks/events since: 7d, 12h or an ISO date")] = None,
+    run: Annotated[int | None, typer.Option(help="checks/events of this run")] = None,
+    tag: Annotated[str | None, typer.Option(help="current: only backlinks with this tag")] = None,
+) -> None:
+    """Export for reporting tools; the fields are documented in README.md and stable."""
+    sessions = _sessions()
+    moment = parse_since(since, datetime.now(UTC)) if since else None
+    sink = output.open("w", encoding="utf-8", newline="") if output else nullcontext(sys.stdout)
+    with sessions() as session, session.begin(), sink as out:
+        # One read transaction: a crawl writing meanwhile cannot make the export inconsistent.
+        if what is What.current:
+            rows, fields = queries.iter_current(session, tag), queries.CURRENT_FIELDS
+        elif what is What.checks:
+            rows, fields = queries.iter_checks(session, moment, run), queries.CHECK_FIELDS
+        else:
+            rows, fields = queries.iter_events(session, queries.events_query(moment, run)), queries.EVENT_FIELDS
+        count = write_rows(rows, fields, format.value, out, terminal=output is None)
+    if output:
+        console.print(f"wrote {count} rows to {output}", markup=False)
+
+
+@app.command()
+def schedule(
+    node: Annotated[list[str] | None, typer.Option("--node", "-n", help=f"Scrapyd URL (repeatable); default ${ENV_NODES} (comma-separated)")] = None,
+    project: Annotated[str, typer.Option(help="the project's name on the nodes, as deployed by scrapyd-deploy")] = "backlinks",
+    jobs: Annotated[int, typer.Option(min=1, help="verify processes per node, all in one run")] = 1,
+    run: Annotated[str | None, typer.Option(help="run key shared by every process; default run-<UTC time>")] = None,
+    setting: Annotated[list[str] | None, typer.Option("--setting", "-s", help="Scrapy setting NAME=VALUE (repeatable)")] = None,
+    arg: Annotated[list[str] | None, typer.Option("--arg", "-a", help="spider argument NAME=VALUE (repeatable): all, tag, only, limit, render")] = None,
+) -> None:
+    """Start one verify run on Scrapyd nodes (for cron or a systemd timer); see docs/production.md.
+
+    Credentials: $BACKLINKS_SCRAPYD_USERNAME and $BACKLINKS_SCRAPYD_PASSWORD (never printed).
+    """
+    nodes = node or [n.strip() for n in os.environ.get(ENV_NODES, "").split(",") if n.strip()]
+    if not nodes:
+        raise typer.BadParameter(f"give --node URL or set ${ENV_NODES}", param_hint="--node")
+    try:
+        settings = parse_pairs(setting or [], "--setting")
+        arguments = parse_pairs(arg or [], "--arg")
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    key = run or run_key(datetime.now(UTC))
+    try:
+        scheduled = schedule_jobs(nodes, project, settings, {**arguments, "run": key}, jobs_per_node=jobs)
+        failure = None
+    except ScheduleError as exc:
+        scheduled, failure = exc.scheduled, str(exc)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    for where, job in scheduled:
+        # The job id is the node's answer: shown inert like page text.
+        console.print(f"run {safe(key)}: job {safe(job)} on {safe(where)}", markup=False, highlight=False)
+    if failure:
+        _fail(f"scheduling failed: {failure}")
+
+
+@app.command()
+def demo(
+    directory: Annotated[Path, typer.Option("--dir", help="where the demo database and CSV go")] = Path("demo-run"),
+) -> None:
+    """Two nights of real verification against the bundled demo web on 127.0.0.1."""
+    from crawler.demo.run import run_demo  # starts a web server: only load it when asked
+
+    run_demo(directory.resolve(), say=lambda *parts: console.print(*parts, markup=False, highlight=False))

@@ -1,0 +1,185 @@
+"""Pydantic models that cross boundaries: extraction -> spider -> pipeline, and importers -> database."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from crawler.core.clean import (
+    CONTEXT_CHARS,
+    LINKS_KEPT,
+    REASON_CHARS,
+    SNIPPET_CHARS,
+    TEXT_CHARS,
+    TOKEN_CHARS,
+    URL_CHARS,
+    Fields,
+    storable_fields,
+)
+from crawler.core.outcome import Status
+
+
+class MatchMode(str, Enum):
+    """How a link's URL must relate to the backlink's target to count as the backlink."""
+
+    EXACT = "exact"  # the same page (scheme, www, trailing slash, fragment and tracking params aside)
+    PREFIX = "prefix"  # any URL under the target (same host, path starts at a segment boundary)
+    DOMAIN = "domain"  # any URL on the target's host or its subdomains
+
+
+class Position(str, Enum):
+    """Where on the page a link sits; the innermost landmark wins."""
+
+    MAIN = "main"
+    NAV = "nav"
+    HEADER = "header"
+    FOOTER = "footer"
+    ASIDE = "aside"
+
+
+# Text fields that come from pages, headers or errors, with their limits (crawler.core.clean).
+_LINK_TEXT: Fields = (
+    ("href", URL_CHARS, True), ("url", URL_CHARS, False), ("anchor", TEXT_CHARS, False),  # href: as written
+    ("alt", TEXT_CHARS, False), ("title", TEXT_CHARS, False), ("rel", TOKEN_CHARS, False),
+    ("left", CONTEXT_CHARS, False), ("right", CONTEXT_CHARS, False), ("snippet", SNIPPET_CHARS, True),
+)
+_PAGE_TEXT: Fields = (
+    ("url", URL_CHARS, False), ("final_url", URL_CHARS, False), ("redirects", URL_CHARS, False),
+    ("content_type", REASON_CHARS, False), ("canonical", URL_CHARS, False), ("title", TEXT_CHARS, False),
+    ("lang", TOKEN_CHARS, False), ("script_redirect", URL_CHARS, False),
+)
+_OBSERVATION_TEXT: Fields = (
+    ("referring_url", URL_CHARS, False), ("target_url", URL_CHARS, False), ("reason", REASON_CHARS, False),
+    ("retargeted_to", URL_CHARS, False),
+)
+
+
+class LinkRecord(BaseModel):
+    """One ``<a href>`` or ``<area href>`` of a page, as a backlink checker reports it.
+
+    Every text field comes from the page: it is made storable and bounded as the model is built
+    (:func:`crawler.core.clean.storable_fields`; a cut value ends with "…").
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    href: str  # as written in the page
+    url: str  # resolved against <base href> and the final URL
+    tag: str  # "a" or "area"
+    anchor: str = ""  # whitespace-normalised text
+    alt: str | None = None  # alt of the first <img> inside, for image links
+    title: str | None = None
+    rel: tuple[str, ...] = ()  # lower-cased tokens, in page order, no duplicates
+    position: Position = Position.MAIN
+    left: str = ""  # ~100 characters of text just before the link
+    right: str = ""  # ~100 characters of text just after the link
+    snippet: str = ""  # bounded outer HTML
+    hidden: bool | None = None  # known only after rendering
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable(cls, data: Any) -> Any:
+        return storable_fields(data, _LINK_TEXT)
+
+
+class PageFacts(BaseModel):
+    """What a fetched page says about itself, independent of any backlink."""
+
+    url: str  # requested
+    final_url: str
+    http_status: int
+    redirects: list[str] = Field(default_factory=list)  # every URL before final_url, requested first
+    content_type: str | None = None  # a header: it becomes the reason of not_html
+    canonical: str | None = None  # absolute; from <link rel=canonical> or the Link header
+    noindex: bool = False  # meta robots/googlebot or X-Robots-Tag
+    nofollow: bool = False  # page-level nofollow: meta robots/googlebot or X-Robots-Tag
+    title: str | None = None
+    lang: str | None = None
+    external_links: int = 0  # links to other hosts than the final URL's
+    content_hash: str | None = None
+    # Where the browser's scripts took the page after it loaded (a script redirect, or Chromium's
+    # error page for a dead URL); the page was then judged on its own HTML.
+    script_redirect: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable(cls, data: Any) -> Any:
+        return storable_fields(data, _PAGE_TEXT)
+
+
+class Observation(BaseModel):
+    """One check of one backlink: the item the spider yields and the pipeline stores.
+
+    ``status`` is ``live``, ``missing_unconfirmed`` (a conclusive miss; ``reason`` holds the
+    :class:`~crawler.core.outcome.Miss`) or an inconclusive status (``reason`` holds the detail).
+    Only change detection turns repeated misses into ``lost``.
+    """
+
+    backlink_id: int
+    referring_url: str
+    target_url: str
+    checked_at: datetime
+    status: Status
+    reason: str | None = None  # may carry a header or an error message: cleaned and bounded
+    page: PageFacts | None = None
+    # The links that match the target: the first LINKS_KEPT of them (a page may repeat a link
+    # 100,000 times); ``link_count`` counts them all.
+    links: list[LinkRecord] = Field(default_factory=list)
+    link_count: int = -1  # -1: not given, taken from ``links`` before they are cut
+    follow: bool | None = None  # effective: some matching link passes equity
+    found_in: str | None = None  # raw | rendered | both
+    # On a miss: the page now links to this other URL of the target's site instead.
+    retargeted_to: str | None = None
+    mismatch: list[str] = Field(default_factory=list)  # expectations not met: "anchor", "rel"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable(cls, data: Any) -> Any:
+        return storable_fields(data, _OBSERVATION_TEXT)
+
+    @model_validator(mode="after")
+    def _bound_links(self) -> Observation:
+        if self.link_count < 0:
+            self.link_count = len(self.links)
+        if len(self.links) > LINKS_KEPT:
+            self.links = self.links[:LINKS_KEPT]
+        return self
+
+
+class BacklinkIn(BaseModel):
+    """A known backlink as an importer hands it to the database."""
+
+    referring_url: str
+    target_url: str
+    match: MatchMode = MatchMode.EXACT
+    expected_anchor: str | None = None
+    expected_rel: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    notes: str | None = None
+    source: str | None = None  # which importer format produced it
+
+
+class DueBacklink(BaseModel):
+    """A backlink as a run carries it to its referring page."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    target_url: str
+    match: MatchMode = MatchMode.EXACT
+    expected_anchor: str | None = None
+    expected_rel: str | None = None
+
+
+class DuePage(BaseModel):
+    """One referring page to fetch in a run, with every due backlink it carries."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str  # normalised referring URL
+    url: str
+    domain: str  # registrable domain
+    backlinks: tuple[DueBacklink, ...]

@@ -1,0 +1,80 @@
+"""The one vocabulary of check outcomes, used by the spider, storage, CLI and exports.
+
+Pure: how a Scrapy or Twisted failure maps to a status is the shell's (:mod:`crawler.shell.failures`).
+
+A *status* says what one check concluded about one backlink; a *reason* says why. Conclusive misses
+(the page says the link is gone) count towards ``lost``; inconclusive results (we could not see the
+page) never do, so a timeout or a firewall can never raise a false alarm.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+
+class Status(str, Enum):
+    LIVE = "live"
+    MISSING_UNCONFIRMED = "missing_unconfirmed"
+    LOST = "lost"
+    # Inconclusive: the page could not be judged.
+    BLOCKED_ROBOTS = "blocked_robots"
+    BLOCKED_BOT = "blocked_bot"
+    SERVER_ERROR = "server_error"
+    TIMEOUT = "timeout"
+    NETWORK_ERROR = "network_error"
+    NOT_HTML = "not_html"
+    TOO_LARGE = "too_large"
+    # The observation could not be stored as observed (the database refused a value even alone):
+    # recorded in its place, with the database's reason, so the rest of its batch is stored.
+    STORE_ERROR = "store_error"
+
+    @property
+    def inconclusive(self) -> bool:
+        return self in INCONCLUSIVE
+
+
+INCONCLUSIVE = frozenset(
+    {
+        Status.BLOCKED_ROBOTS,
+        Status.BLOCKED_BOT,
+        Status.SERVER_ERROR,
+        Status.TIMEOUT,
+        Status.NETWORK_ERROR,
+        Status.NOT_HTML,
+        Status.TOO_LARGE,
+        Status.STORE_ERROR,
+    }
+)
+
+
+class Miss(str, Enum):
+    """Why a conclusive check did not find the link (the ``reason`` of a miss or of ``lost``).
+
+    Listed in order of precedence: a page-level cause explains a missing link better than
+    ``link_removed`` does.
+    """
+
+    PAGE_NOT_FOUND = "page_not_found"
+    PAGE_REDIRECTED = "page_redirected"
+    NOINDEX = "noindex"
+    NOT_CANONICAL = "not_canonical"
+    LINK_REMOVED = "link_removed"
+
+
+# HTTP statuses that mean "we were not let in", not "the page is gone".
+BLOCKING_HTTP = frozenset({401, 403, 407, 429, 451})
+GONE_HTTP = frozenset({404, 410})
+
+
+def classify_http(http_status: int, *, challenge: bool) -> tuple[Status, str] | None:
+    """The inconclusive outcome of a non-success HTTP answer, or None when the page can be judged.
+
+    404/410 are judged (the page is gone: a conclusive miss); 2xx pages are read.
+    """
+    if challenge or http_status in BLOCKING_HTTP:
+        return Status.BLOCKED_BOT, str(http_status)
+    if 200 <= http_status < 300 or http_status in GONE_HTTP:
+        return None
+    # 5xx, a redirect that was not followed, or an odd 4xx: the server failed us, not the link.
+    return Status.SERVER_ERROR, str(http_status)

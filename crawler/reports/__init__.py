@@ -1,0 +1,1 @@
+"""What users read: tables for terminals and logs, and CSV / JSON Lines exports."""

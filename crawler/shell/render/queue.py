@@ -1,0 +1,36 @@
+"""The scheduler's priority queue for a crawl that renders: browser requests are never starved.
+
+Scrapy's ``DownloaderAwarePriorityQueue`` (the right queue for a broad crawl) hands out the request
+of the download slot with the fewest active downloads. Every render shares one slot
+(``backlinks-browser``); once a single render runs there, any host with nothing in flight wins over
+it, so during the static crawl renders went one at a time and the rest trailed after the last
+static page. Here the browser slot counts as idle while it has room for another render, so the
+browser works beside the static crawl; when it is full it competes by its real load as before.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scrapy.crawler import Crawler
+from scrapy.pqueues import DownloaderAwarePriorityQueue, DownloaderInterface
+
+from crawler.shell.render.setup import RENDER_SLOT
+
+_FIRST = -1  # below any real count of active downloads
+
+
+class _RenderFirst(DownloaderInterface):
+    def __init__(self, crawler: Crawler):
+        super().__init__(crawler)
+        self.capacity = crawler.settings.getint("BACKLINKS_RENDER_CONCURRENCY")
+
+    def _active_downloads(self, slot: str) -> int:
+        active = super()._active_downloads(slot)
+        return _FIRST if slot == RENDER_SLOT and active < self.capacity else active
+
+
+class RenderAwarePriorityQueue(DownloaderAwarePriorityQueue):
+    def __init__(self, crawler: Crawler, *args: Any, **kwargs: Any):
+        super().__init__(crawler, *args, **kwargs)
+        self._downloader_interface = _RenderFirst(crawler)
