@@ -162,8 +162,8 @@ HTTPERROR_ALLOW_ALL = True
 # (DownloaderAwarePriorityQueue), without starving the browser's one download slot.
 SCHEDULER_PRIORITY_QUEUE = "crawler.shell.render.queue.RenderAwarePriorityQueue"
 # Scrapy's downloader, but a slot's concurrency (per host, and the browser's) is kept when several
-# requests wait in its queue: Scrapy 2.19 started them all at once (crawler/shell/downloader.py).
-DOWNLOADER = "crawler.shell.downloader.SlotKeepingDownloader"
+# requests wait in its queue: Scrapy 2.19 started them all at once (crawler/shell/upstream.py).
+DOWNLOADER = "crawler.shell.upstream.SlotKeepingDownloader"
 # Every observation passes each spider middleware; these only act on requests a callback follows
 # (depth, referer, URL length), and verify follows no link (its render requests need none of
 # them), so they would only cost CPU per item. RefererMiddleware stays, sending no Referer: without

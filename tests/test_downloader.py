@@ -1,4 +1,4 @@
-"""A download slot's concurrency is kept: a real crawl of one slow host (crawler/shell/downloader.py).
+"""A download slot's concurrency is kept: a real crawl of one slow host (crawler/shell/upstream.py).
 
 Scrapy 2.19's own downloader started every request waiting in a slot's queue at once; this test
 counts, on the server, how many requests to the one host were in progress at the same time.

@@ -14,6 +14,7 @@ from __future__ import annotations
 from scrapy import Request
 from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware
 from scrapy.http import HtmlResponse, Response
+from scrapy.settings import BaseSettings
 from scrapy.utils.httpobj import urlparse_cached
 from scrapy.utils.response import get_base_url
 
@@ -21,6 +22,11 @@ from crawler.core.extract.refresh import meta_refresh, refresh_target
 
 
 class RefreshMiddleware(MetaRefreshMiddleware):
+    def __init__(self, settings: BaseSettings):
+        super().__init__(settings)
+        # Scrapy keeps this list in a private attribute; the setting is the public way to it.
+        self.ignore_tags = settings.getlist("METAREFRESH_IGNORE_TAGS")
+
     def process_response(self, request: Request, response: Response) -> Request | Response:
         if (
             request.meta.get("dont_redirect", False)
@@ -33,7 +39,7 @@ class RefreshMiddleware(MetaRefreshMiddleware):
         ):
             return response
         header = response.headers.get("Refresh")
-        meta = meta_refresh(response.text, self._ignore_tags)
+        meta = meta_refresh(response.text, self.ignore_tags)
         target = refresh_target(
             header.decode("latin-1") if header is not None else None,
             meta,
@@ -42,6 +48,8 @@ class RefreshMiddleware(MetaRefreshMiddleware):
         )
         if target is None:
             return response
+        # Scrapy's private redirect steps (crawler/shell/upstream.py): no public API builds a
+        # redirect that counts towards REDIRECT_MAX_TIMES and redirect_urls.
         redirected = self._redirect_request_using_get(request, response, target)
         if urlparse_cached(redirected).scheme not in ("http", "https"):
             return response

@@ -21,6 +21,9 @@ try, on a new page. Pages leave the pool with their context, or once unused for
 ``BACKLINKS_RENDER_PAGE_IDLE`` seconds (renders far apart). The pool is only touched on
 Playwright's loop, and it never holds more pages than the context's page cap, which is also the
 number of renders at once (so a render never waits for a page slot held by an idle page).
+
+The steps of scrapy-playwright it changes are private; it reaches them through
+:class:`~crawler.shell.upstream.PlaywrightHandlerHooks`, which says why for each.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from playwright.async_api import Page
 
 from scrapy import signals
 from scrapy.crawler import Crawler
-from scrapy_playwright.handler import DEFAULT_CONTEXT_NAME, ScrapyPlaywrightDownloadHandler
+from scrapy_playwright.handler import DEFAULT_CONTEXT_NAME
 
 from crawler.core.guard import SETTING as GUARD_SETTING
 from crawler.core.guard import AddressGuard
@@ -45,6 +48,7 @@ from crawler.shell.render.browser import classify_render_failure
 from crawler.shell.render.probe import PROBE_META, QUIET_SCRIPT, RenderProbe
 from crawler.shell.render.proxy import GuardProxy
 from crawler.shell.resolver import parse_rules
+from crawler.shell.upstream import PlaywrightHandlerHooks
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +59,7 @@ STOP_SECONDS = 2.0  # for a pooled page to leave its document
 _OPENED_META = "backlinks_pages_opened"  # during one render attempt
 
 
-class SharedPlaywrightHandler(ScrapyPlaywrightDownloadHandler):
+class SharedPlaywrightHandler(PlaywrightHandlerHooks):
     lazy = False
 
     def __init__(self, crawler: Crawler) -> None:
@@ -104,7 +108,7 @@ class SharedPlaywrightHandler(ScrapyPlaywrightDownloadHandler):
 
     async def call(self, coro: Coroutine[Any, Any, T]) -> T:
         """Await ``coro`` on Playwright's loop (its objects belong there) from the crawl's loop."""
-        return await self._maybe_future_from_coro(coro)  # type: ignore[no-any-return]
+        return await self.playwright_loop(coro)
 
     async def close_context(self, name: str) -> bool:
         """Close the browser context ``name`` (run on Playwright's loop); False if it is not open."""
@@ -116,23 +120,23 @@ class SharedPlaywrightHandler(ScrapyPlaywrightDownloadHandler):
             await wrapper.context.close()
         return True
 
-    async def _maybe_launch_in_thread(self) -> None:
-        # engine_started: start the launch and return, so the engine starts fetching now.
-        asyncio.ensure_future(self._maybe_future_from_coro(self._launched()))
+    async def launch_on_engine_start(self) -> None:
+        # Start the launch and return, so the engine starts fetching now.
+        asyncio.ensure_future(self.playwright_loop(self._launched()))
 
     async def _launched(self) -> None:
         """Wait for the one launch (on Playwright's loop). A failed launch was logged; each render
         then goes on to fail on its own, with its own status."""
         if self._launching is None:
-            self._launching = asyncio.ensure_future(self._launch())
+            self._launching = asyncio.ensure_future(self.launch())
             self._launching.add_done_callback(_log_launch_failure)
             self._trimming = asyncio.ensure_future(self._trim_idle_pages())
         await asyncio.wait([self._launching])
 
-    async def _download_request(self, request: Any, spider: Any = None) -> Any:
+    async def render(self, request: Any, spider: Any) -> Any:
         await self._launched()
         if not request.meta.get(REUSE_META):
-            return await super()._download_request(request, spider)
+            return await super().render(request, spider)
         name = request.meta.setdefault("playwright_context", DEFAULT_CONTEXT_NAME)
         request.meta["playwright_include_page"] = True  # scrapy-playwright leaves the page to us
         pooled = await self._idle_page(name)
@@ -158,7 +162,7 @@ class SharedPlaywrightHandler(ScrapyPlaywrightDownloadHandler):
         request.meta["playwright_page"] = page
         opened = request.meta[_OPENED_META] = []
         try:
-            response = await super()._download_request(request, spider)
+            response = await super().render(request, spider)
         except BaseException:
             for stale in {page, *opened}:
                 await _close_page(stale)
@@ -170,8 +174,8 @@ class SharedPlaywrightHandler(ScrapyPlaywrightDownloadHandler):
             await _close_page(stale)
         return response
 
-    async def _create_page(self, request: Any, spider: Any) -> Page:
-        page = await super()._create_page(request, spider)
+    async def new_page(self, request: Any, spider: Any) -> Page:
+        page = await super().new_page(request, spider)
         if (opened := request.meta.get(_OPENED_META)) is not None:
             opened.append(page)
         # No modal dialogs, no windows (see QUIET_SCRIPT); a popup that opens anyway is closed at
@@ -181,7 +185,7 @@ class SharedPlaywrightHandler(ScrapyPlaywrightDownloadHandler):
         page.on("dialog", _dismiss)
         return page
 
-    async def _apply_page_methods(self, page: Page, request: Any, spider: Any) -> None:
+    async def after_navigation(self, page: Page, request: Any, spider: Any) -> None:
         """A render ends with its probe, once the DOM is there.
 
         scrapy-playwright 0.0.48 waits for the load event after each page method
@@ -192,7 +196,7 @@ class SharedPlaywrightHandler(ScrapyPlaywrightDownloadHandler):
         """
         probe = request.meta.get(PROBE_META)
         if not isinstance(probe, RenderProbe):
-            await super()._apply_page_methods(page, request, spider)
+            await super().after_navigation(page, request, spider)
             return
         await probe.inspect(page)
 
@@ -220,13 +224,13 @@ class SharedPlaywrightHandler(ScrapyPlaywrightDownloadHandler):
                 await _close_page(page)
                 self.stats.inc_value("backlinks/render/idle_pages_closed")
 
-    async def _close(self) -> None:
+    async def close_browser(self) -> None:
         if self._trimming is not None:
             self._trimming.cancel()
         if self._launching is not None:  # a short crawl may end while the browser still starts
             await asyncio.wait([self._launching])
         self.idle_pages.clear()
-        await super()._close()
+        await super().close_browser()
 
     async def close(self) -> None:
         if getattr(self, "_closed", False):

@@ -13,24 +13,17 @@ from __future__ import annotations
 from typing import Any
 
 from scrapy.crawler import Crawler
-from scrapy.pqueues import DownloaderAwarePriorityQueue, DownloaderInterface
 
 from crawler.shell.render.setup import RENDER_SLOT
+from crawler.shell.upstream import SlotRankingQueue
 
 _FIRST = -1  # below any real count of active downloads
 
 
-class _RenderFirst(DownloaderInterface):
-    def __init__(self, crawler: Crawler):
-        super().__init__(crawler)
-        self.capacity = crawler.settings.getint("BACKLINKS_RENDER_CONCURRENCY")
-
-    def _active_downloads(self, slot: str) -> int:
-        active = super()._active_downloads(slot)
-        return _FIRST if slot == RENDER_SLOT and active < self.capacity else active
-
-
-class RenderAwarePriorityQueue(DownloaderAwarePriorityQueue):
+class RenderAwarePriorityQueue(SlotRankingQueue):
     def __init__(self, crawler: Crawler, *args: Any, **kwargs: Any):
         super().__init__(crawler, *args, **kwargs)
-        self._downloader_interface = _RenderFirst(crawler)
+        self.capacity = crawler.settings.getint("BACKLINKS_RENDER_CONCURRENCY")
+
+    def rank(self, slot: str, active: int) -> int:
+        return _FIRST if slot == RENDER_SLOT and active < self.capacity else active
