@@ -1,21 +1,19 @@
 """Where the crawler overrides, or calls, a private internal of Scrapy or scrapy-playwright.
 
 Scrapy and scrapy-playwright offer no public hook for these; each piece below says what it changes,
-why, and which upstream thread it works around. The rest of the shell uses only the names defined
-here, so a change upstream breaks this module and nothing else. Tested with Scrapy 2.19 and
-scrapy-playwright 0.0.48, the versions ``pyproject.toml`` bounds; ``tests/test_upstream.py``
-fails when upstream changes what these rely on, or fixes what they work around.
+why, and which upstream thread it works around. The rest of the crawler reaches upstream internals
+only through the names defined here, but for the two pieces listed at the end, so a change upstream
+breaks this module and nothing else. Tested with Scrapy 2.19, scrapy-playwright 0.0.48 and Protego
+0.7, the versions ``pyproject.toml`` bounds; ``tests/test_upstream.py`` fails when upstream changes
+what these rely on, or fixes what they work around (its message then says which piece can go).
 
 Elsewhere, for a reason each:
 
 - :class:`crawler.core.robotstxt.ProductTokenRobots` overrides Protego's private group selection
-  (``Protego._get_matching_rule_set``). It stays in the pure core, which must not import this
-  Scrapy shell; Protego is bounded in ``pyproject.toml`` beside Scrapy.
-- :class:`crawler.shell.middlewares.refresh.RefreshMiddleware` calls
-  ``BaseRedirectMiddleware._redirect_request_using_get`` and ``_redirect``: Scrapy has no public API
-  to build a redirect that counts towards ``REDIRECT_MAX_TIMES`` and ``redirect_urls``.
+  (``Protego._get_matching_rule_set``): it belongs to the pure core, which imports no Scrapy
+  shell module.
 - ``settings._PLAYWRIGHT_THREADED_LOOP`` turns on scrapy-playwright's private threaded event loop
-  (see :class:`PlaywrightHandlerHooks`).
+  (see :class:`PlaywrightHandlerHooks`): a setting, not code.
 """
 
 from __future__ import annotations
@@ -28,6 +26,8 @@ from playwright.async_api import Page
 from scrapy import Request
 from scrapy.core.downloader import Downloader, Slot
 from scrapy.crawler import Crawler
+from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware
+from scrapy.http import Response
 from scrapy.pqueues import DownloaderAwarePriorityQueue, DownloaderInterface
 from scrapy_playwright.handler import ScrapyPlaywrightDownloadHandler
 
@@ -99,6 +99,28 @@ class SlotRankingQueue(DownloaderAwarePriorityQueue):
     def rank(self, slot: str, active: int) -> int:
         """The number ``slot`` is ranked by, lowest first: by default its ``active`` downloads."""
         return active
+
+
+# --- Scrapy's redirect middlewares: their redirect steps ---------------------------------------------
+
+
+class RefreshRedirects(MetaRefreshMiddleware):
+    """Scrapy's ``MetaRefreshMiddleware``, its private redirect steps under names of ours.
+
+    Our refresh middleware follows refreshes as Scrapy follows redirects: headers dropped as for a
+    GET redirect, counted towards ``REDIRECT_MAX_TIMES``, listed in ``redirect_urls``. Scrapy's
+    redirect middlewares build that in private methods of ``BaseRedirectMiddleware``, with no
+    public equivalent (subclassing them is the way Scrapy's documentation gives to change what
+    they follow: https://github.com/scrapy/scrapy/issues/4009).
+    """
+
+    def redirect_using_get(self, request: Request, response: Response, url: str) -> Request:
+        """A GET of ``url`` in place of ``request``, headers and body dropped as for a redirect."""
+        return self._redirect_request_using_get(request, response, url)
+
+    def counted_redirect(self, redirected: Request, request: Request, reason: str) -> Request:
+        """``redirected`` as a redirect of ``request``; IgnoreRequest past ``REDIRECT_MAX_TIMES``."""
+        return self._redirect(redirected, request, reason)
 
 
 # --- scrapy-playwright's download handler: its private steps under names of ours -------------------

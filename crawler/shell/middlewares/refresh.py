@@ -12,16 +12,16 @@ from; on an error page, its status decides.
 from __future__ import annotations
 
 from scrapy import Request
-from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware
 from scrapy.http import HtmlResponse, Response
 from scrapy.settings import BaseSettings
 from scrapy.utils.httpobj import urlparse_cached
 from scrapy.utils.response import get_base_url
 
 from crawler.core.extract.refresh import meta_refresh, refresh_target
+from crawler.shell.upstream import RefreshRedirects
 
 
-class RefreshMiddleware(MetaRefreshMiddleware):
+class RefreshMiddleware(RefreshRedirects):
     def __init__(self, settings: BaseSettings):
         super().__init__(settings)
         # Scrapy keeps this list in a private attribute; the setting is the public way to it.
@@ -48,9 +48,7 @@ class RefreshMiddleware(MetaRefreshMiddleware):
         )
         if target is None:
             return response
-        # Scrapy's private redirect steps (crawler/shell/upstream.py): no public API builds a
-        # redirect that counts towards REDIRECT_MAX_TIMES and redirect_urls.
-        redirected = self._redirect_request_using_get(request, response, target)
+        redirected = self.redirect_using_get(request, response, target)
         if urlparse_cached(redirected).scheme not in ("http", "https"):
             return response
-        return self._redirect(redirected, request, "refresh")
+        return self.counted_redirect(redirected, request, "refresh")
