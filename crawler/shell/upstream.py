@@ -51,8 +51,8 @@ class _StartingQueue(deque[tuple[Request, Any]]):
 class SlotKeepingDownloader(Downloader):
     """Scrapy's downloader, with each download slot's concurrency kept.
 
-    Works around https://github.com/scrapy/scrapy/issues/6982 ("one slot takes all
-    CONCURRENT_REQUESTS, even if it has concurrency 1"). Scrapy 2.19's ``_process_queue`` starts a
+    Works around https://github.com/scrapy/scrapy/issues/6982 (open: one slot takes all
+    ``CONCURRENT_REQUESTS`` although its concurrency is 1). Scrapy 2.19's ``_process_queue`` starts a
     queued download as an asyncio task, and the task counts itself as transferring only once it
     runs. A pass over a slot's queue therefore sees every slot still free and starts every request
     queued there: a host with ``CONCURRENT_REQUESTS_PER_DOMAIN = 2`` got all its queued requests at
@@ -134,19 +134,22 @@ class PlaywrightHandlerHooks(ScrapyPlaywrightDownloadHandler):
     step; :class:`crawler.shell.render.handler.SharedPlaywrightHandler` overrides those.
 
     - :meth:`launch_on_engine_start` (``_maybe_launch_in_thread``, connected to ``engine_started``):
-      upstream holds the engine until the browser and its first context are up.
+      upstream holds the engine until the browser and its first context are up; ours starts the
+      launch and returns, renders wait for it (no upstream issue found).
     - :meth:`render` (``_download_request``, with upstream's retries of a closed tab): the public
-      ``download_request`` runs on the crawl's loop, this one on Playwright's, where pages belong;
-      page reuse builds on upstream's ``playwright_page`` meta, whose retries on a new tab close
-      none of the pages with ``playwright_include_page``
-      (https://github.com/scrapy-plugins/scrapy-playwright/issues/190).
+      ``download_request`` runs on the crawl's loop, this one on Playwright's, where pages belong.
+      Page reuse builds on upstream's public ``playwright_page`` meta; with
+      ``playwright_include_page`` upstream closes no page, those of its retries neither, and leaves
+      that to the caller (https://github.com/scrapy-plugins/scrapy-playwright/issues/190 for
+      Scrapy's retries).
     - :meth:`new_page` (``_create_page``): once per new page. The public
       ``playwright_page_init_callback`` runs for every request, on a reused page again, logs its
       errors instead of failing the render, and is the probe's already.
     - :meth:`after_navigation` (``_apply_page_methods``): upstream waits for the load event after
-      each page method (``page.wait_for_load_state()``), so a page method cannot end a render at
-      DOMContentLoaded.
-    - :meth:`close_browser` (``_close``, run on Playwright's loop when the handler closes).
+      each page method (``page.wait_for_load_state()``, there since 2020; no upstream issue
+      found), so a page method cannot end a render at DOMContentLoaded.
+    - :meth:`close_browser` (``_close``, run on Playwright's loop when the handler closes): ours
+      first stops what it runs there itself (the idle-page trimming, a launch still under way).
     - :meth:`launch` (``_launch``) and :meth:`playwright_loop` (``_maybe_future_from_coro``), called.
 
     Playwright runs on its own thread's loop when ``_PLAYWRIGHT_THREADED_LOOP`` is set: "a private

@@ -1,8 +1,9 @@
 """scrapy-playwright's download handler, one instance for http and https, with the browser's guard proxy.
 
 Scrapy builds one handler per scheme; scrapy-playwright's would then start two Playwright drivers
-and, once both schemes are rendered, two browsers. This subclass hands the same instance to every
-scheme of a crawler and closes it once.
+and, once both schemes are rendered, two browsers (and two handlers sharing nothing, see
+https://github.com/scrapy-plugins/scrapy-playwright/issues/355). This subclass hands the same
+instance to every scheme of a crawler and closes it once.
 
 It also owns the :class:`~crawler.shell.render.proxy.GuardProxy` that every connection of a browser it
 launches goes through, so the proxy lives exactly as long as the browser (restarts included).
