@@ -154,7 +154,7 @@ class StoragePipeline:
         )
         departure = await asyncio.to_thread(self.patience.attempt, leave, "the end of the run")
         stats = self.crawler.stats
-        stats.set_value("backlinks/run_status", departure.status)
+        stats.set_value("backlinks/run_status", departure.status.value)  # a plain string in the stats dump
         if not departure.last:
             logger.info("Run %s: this process is done (%s); others are still at work", self.run_id, reason)
         else:
