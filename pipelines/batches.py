@@ -16,7 +16,6 @@ from typing import Any, TypeVar, cast
 import psycopg
 from sqlalchemy import Table, Update, distinct, func, insert, or_, select, update
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from crawler.core.items import Observation
@@ -24,7 +23,7 @@ from crawler.core.outcome import Status
 from crawler.core.render_policy import RenderMemory as Remembered
 from crawler.core.render_policy import needed_render
 from pipelines import bulk
-from pipelines.db import writing
+from pipelines.db import native_insert, writing
 from crawler.core.changes import SNAPSHOT_FIELDS, Change, Policy, Snapshot, detect
 from pipelines.models import Backlink, Check, Event, RenderMemory, Run, RunWorker, State
 
@@ -322,9 +321,8 @@ def _remember_renders(session: Session, observations: Sequence[Observation], exi
     for backlink_id, page_key in rows:
         at = needed[backlink_id]
         latest[page_key] = max(at, latest.get(page_key, at))
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     for key, at in sorted(latest.items()):  # a stable order: concurrent writers never deadlock
-        stmt = dialect.insert(RenderMemory).values(
+        stmt = native_insert(session, RenderMemory).values(
             scope="page", key=key, first_needed=at, last_needed=at, times_needed=1
         )
         stmt = stmt.on_conflict_do_update(

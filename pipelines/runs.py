@@ -24,12 +24,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, and_, func, or_, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from crawler.core.outcome import RunStatus, Status
 from crawler.core.changes import EventKind, Policy, confirm_loss
-from pipelines.db import writing
+from pipelines.db import is_postgresql, native_insert, writing
 from pipelines.due import DueFilter, due_backlinks
 from pipelines.models import Backlink, Check, Event, Run, RunDomain, RunWorker, State
 from pipelines.batches import RunTally, snapshot
@@ -103,11 +102,6 @@ def worker_name() -> str:
     return f"{name} job {job}" if job else name
 
 
-def _insert(session: Session, model: type) -> Any:
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    return dialect.insert(model)
-
-
 def check_joinable(sessions: sessionmaker, key: str | None, arguments: dict[str, Any]) -> None:
     """Raise :class:`RunMismatch` before anything is written (at start-up) when the run ``key``
     exists with other arguments; :func:`join_run` checks again under its lock."""
@@ -143,20 +137,20 @@ def join_run(
     """
     due, arguments, key, shard = order.due, order.arguments, order.key, order.shard
     with writing(sessions) as session:
-        if session.get_bind().dialect.name == "postgresql":
+        if is_postgresql(session):
             # Joins take turns (SQLite's write lock does the same): two runs created at once would
             # each miss the other's uncommitted domains and both start.
             session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _JOIN_LOCK})
         _close_dead_runs(session, now, lease)
         values = dict(started_at=now, status=RunStatus.RUNNING, arguments=arguments, cutoff=due.cutoff, counts={}, events={})
         if key is None:
-            run_id = session.scalar(_insert(session, Run).values(**values).returning(Run.id))
+            run_id = session.scalar(native_insert(session, Run).values(**values).returning(Run.id))
             created = True
         else:
             # Processes started together race here: the unique key lets exactly one insert, and the
             # others wait for its transaction (with the domains) to commit, then find the run.
             inserted = session.scalar(
-                _insert(session, Run).values(key=key, **values).on_conflict_do_nothing(index_elements=["key"]).returning(Run.id)
+                native_insert(session, Run).values(key=key, **values).on_conflict_do_nothing(index_elements=["key"]).returning(Run.id)
             )
             created = inserted is not None
             if created:
@@ -172,7 +166,7 @@ def join_run(
             _materialize(session, run_id, due, shard if key is None else None)
             _refuse_overlap(session, run_id)
         worker_id = session.scalar(
-            _insert(session, RunWorker)
+            native_insert(session, RunWorker)
             .values(
                 run_id=run_id, name=worker or worker_name(), started_at=now, heartbeat_at=now,
                 status=RunStatus.RUNNING, counts={}, events={},
@@ -251,10 +245,10 @@ def _materialize(session: Session, run_id: int, due: DueFilter, shard: Shard | N
         if shard is None or shard.holds(domain):
             rows.append({"run_id": run_id, "domain": domain, "bucket": bucket(domain)})
         if len(rows) >= _MATERIALIZE_CHUNK:
-            session.execute(_insert(session, RunDomain), rows)
+            session.execute(native_insert(session, RunDomain), rows)
             rows = []
     if rows:
-        session.execute(_insert(session, RunDomain), rows)
+        session.execute(native_insert(session, RunDomain), rows)
 
 
 def _mine(ticket: Ticket, stmt: Select) -> Select:

@@ -13,7 +13,14 @@ from pydantic import BaseModel, Field
 
 from crawler.core.extract.html import parse_html
 from crawler.core.extract.links import HIDDEN_ATTR, scan_links
-from crawler.core.extract.page import effective_follow, extract_page, is_html, looks_like_challenge, too_deep
+from crawler.core.extract.page import (
+    effective_follow,
+    extract_page,
+    first_header,
+    is_html,
+    looks_like_challenge,
+    too_deep,
+)
 from crawler.core.items import DueBacklink, LinkRecord, MatchMode, Observation, PageFacts
 from crawler.core.outcome import GONE_HTTP, FoundIn, Miss, Status, classify_http
 from crawler.core.urls import Target, canonical_link, same_site_as_any
@@ -70,7 +77,7 @@ def observe_page(
         ]
     if not page.body.strip() or (page.text is not None and not page.text.strip()):
         return observe_failure(backlinks, page.url, Status.SERVER_ERROR, EMPTY_BODY, at)
-    content_type = _first(page.headers, "content-type")
+    content_type = first_header(page.headers, "content-type")
     if page.text is None or not is_html(content_type, page.body):
         return observe_failure(backlinks, page.url, Status.NOT_HTML, content_type or "unknown", at)
 
@@ -200,11 +207,6 @@ def _observation(
         page=page,
         **fields,
     )
-
-
-def _first(headers: Mapping[str, Sequence[str]], name: str) -> str | None:
-    values = headers.get(name)
-    return values[0] if values else None
 
 
 def merge_rendered(raw: Sequence[Observation] | None, rendered: Sequence[Observation]) -> list[Observation]:

@@ -17,7 +17,7 @@ import parsel
 from lxml import etree
 
 from crawler.core.items import LinkRecord, Position
-from crawler.core.urls import clean_href
+from crawler.core.urls import clean_href, host_key
 
 _LANDMARK_TAGS = {
     "nav": Position.NAV,
@@ -171,14 +171,14 @@ class _Origin:
         scheme_end = url.find("//") + 2
         ends = [i for i in (url.find(c, scheme_end) for c in "/?#") if i >= 0]
         self.prefix = url[: min(ends, default=len(url))]
-        self.host = _host_key(url)
+        self.host = host_key(url)
 
     def same_host(self, url: str) -> bool:
         """Whether ``url`` is on this host, ``www.``, scheme and port aside."""
         size = len(self.prefix)
         if url.startswith(self.prefix) and url[size : size + 1] in ("", "/", "?", "#"):
             return True
-        return _host_key(url) == self.host
+        return host_key(url) == self.host
 
 
 class _Resolver:
@@ -239,17 +239,6 @@ def _is_plain_relative(href: str) -> bool:
         return False
     end = min((i for i in (href.find(c) for c in "/?#") if i >= 0), default=len(href))
     return ":" not in href[:end]
-
-
-def _host_key(url: str) -> str:
-    """The lower-case host of an absolute URL without ``www.``, by slicing rather than parsing."""
-    rest = url.split("//", 1)[-1]
-    for stop in "/?#":
-        rest = rest.split(stop, 1)[0]
-    host = rest.rpartition("@")[2]
-    host = host.partition("]")[0] if host.startswith("[") else host.partition(":")[0]
-    host = host.lower().removesuffix(".")
-    return host[4:] if host.startswith("www.") else host
 
 
 def _record(

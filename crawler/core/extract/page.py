@@ -51,7 +51,7 @@ def extract_page(
         final_url=final_url,
         http_status=http_status,
         redirects=list(redirects),
-        content_type=media_type(_first(headers, "content-type")),
+        content_type=media_type(first_header(headers, "content-type")),
         canonical=_canonical(document, final_url, headers),
         noindex="noindex" in robots,
         nofollow="nofollow" in robots,
@@ -85,7 +85,8 @@ def _document(sel: parsel.Selector) -> etree._Element | None:
     return root.getroottree().getroot() if isinstance(root, etree._Element) else None
 
 
-def _first(headers: Headers, name: str) -> str | None:
+def first_header(headers: Headers, name: str) -> str | None:
+    """The first value of header ``name`` (lower-case), None when absent."""
     values = headers.get(name)
     return values[0] if values else None
 
