@@ -244,8 +244,8 @@ class Event(Base):
     at: Mapped[datetime] = mapped_column(index=True)
 
 
-class RenderMemory(Base):
-    """Referring pages and domains whose backlinks were found only after JavaScript rendering.
+class RenderMemoryEntry(Base):
+    """A referring page or domain whose backlinks were found only after JavaScript rendering.
 
     Written by the storage pipeline from observations, read once when a run starts: with
     ``render=auto`` a remembered page or domain goes straight to the browser the next night.

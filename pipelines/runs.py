@@ -9,8 +9,9 @@ claimed again. Correctness rests on due-ness itself: a committed check makes a b
 domain claimed again yields only what its dead holder did not store, and no backlink is checked twice.
 
 The last process to *leave* closes the run: counts added up from every process's tally, the run's
-health judged, and only then, if it is healthy, its held-back losses confirmed (``Policy.hold_losses``):
-a degraded run moves nothing to lost. No Scrapy here; times are passed in.
+health judged, and only then, if it is healthy, its held-back losses confirmed
+(``ChangePolicy.hold_losses``): a degraded run moves nothing to lost. No Scrapy here; times are
+passed in.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from sqlalchemy import Select, and_, func, or_, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from crawler.core.outcome import RunStatus, Status
-from crawler.core.changes import EventKind, Policy, confirm_loss
+from crawler.core.changes import ChangePolicy, EventKind, confirm_loss
 from pipelines.db import is_postgresql, native_insert, writing
 from pipelines.due import DueFilter, due_backlinks
 from pipelines.models import Backlink, Check, Event, Run, RunDomain, RunWorker, State
@@ -352,7 +353,7 @@ def leave(
     now: datetime,
     reason: str,
     tally: RunTally,
-    policy: Policy,
+    policy: ChangePolicy,
     lease: timedelta,
 ) -> Departure:
     """This process is done: settle and release its domains, save its tally; the last one out closes
@@ -426,7 +427,7 @@ def sum_tallies(rows: Iterable[tuple[dict[str, Any], dict[str, Any]]]) -> RunTal
     return RunTally(+total.statuses, +total.reasons, +total.events, errors=total.errors, not_stored=total.not_stored)
 
 
-def _pending(run_id: int, policy: Policy) -> Select:
+def _pending(run_id: int, policy: ChangePolicy) -> Select:
     """States whose last check (in this run) counted a loss that is being held back."""
     return (
         select(State)
@@ -439,11 +440,11 @@ def _pending(run_id: int, policy: Policy) -> Select:
     )
 
 
-def _count_pending(session: Session, run_id: int, policy: Policy) -> int:
+def _count_pending(session: Session, run_id: int, policy: ChangePolicy) -> int:
     return session.scalar(select(func.count()).select_from(_pending(run_id, policy).subquery()))
 
 
-def _confirm_losses(session: Session, run_id: int, policy: Policy, tally: RunTally) -> int:
+def _confirm_losses(session: Session, run_id: int, policy: ChangePolicy, tally: RunTally) -> int:
     """Move this healthy run's held-back losses to lost, with their events; ``tally`` takes them."""
     confirmed = 0
     # Rows locked in a stable order, as write_batch locks them: no deadlock with a crawl writing.
