@@ -60,31 +60,6 @@ class LinkScan(NamedTuple):
     external_links: int  # http(s) <a>/<area> links to another host than the page's ("www." aside)
 
 
-def extract_links(
-    sel: parsel.Selector,
-    page_url: str,
-    keep: Callable[[str], bool] | None = None,
-    *,
-    context_chars: int = 100,
-    snippet_chars: int = 400,
-) -> list[LinkRecord]:
-    """Every http(s) ``<a href>`` and ``<area href>`` of the page for which ``keep(url)`` holds.
-
-    ``page_url`` is the final URL of the page; hrefs resolve against the first ``<base href>`` and
-    then against it. ``keep`` receives the resolved URL; ``None`` keeps every link.
-    """
-    return scan_links(sel, page_url, keep, context_chars=context_chars, snippet_chars=snippet_chars).links
-
-
-def count_external_links(sel: parsel.Selector, page_url: str) -> int:
-    """How many http(s) links point to another host than ``page_url``'s (``www.`` aside)."""
-    return scan_links(sel, page_url, _keep_none).external_links
-
-
-def _keep_none(url: str) -> bool:
-    return False
-
-
 def scan_links(
     sel: parsel.Selector,
     page_url: str,
@@ -94,8 +69,11 @@ def scan_links(
     snippet_chars: int = 400,
     hidden_attr: str | None = None,
 ) -> LinkScan:
-    """:func:`extract_links` and :func:`count_external_links` in a single pass.
+    """Every http(s) ``<a href>`` and ``<area href>`` of the page for which ``keep(url)`` holds, and
+    how many http(s) links point to another host than ``page_url``'s (``www.`` aside), in one pass.
 
+    ``page_url`` is the final URL of the page; hrefs resolve against the first ``<base href>`` and
+    then against it. ``keep`` receives the resolved URL; ``None`` keeps every link.
     ``hidden_attr`` names the attribute a rendered DOM marks hidden links with ("1"/"0"): it
     becomes each link's ``hidden`` and is left out of the snippet.
     """
