@@ -50,7 +50,7 @@ from crawler.core.observe import Fetched, observe_page
 from tests.support.simweb import SimConfig, SimWebProcess, iter_pages, write_backlinks_csv
 from tests.support.simweb.model import Renderer, SimPage
 from pipelines import batches, runs
-from crawler.core.changes import Policy
+from crawler.core.changes import ChangePolicy
 from pipelines.db import make_engine, make_sessionmaker, upgrade
 from pipelines.due import DueFilter
 from pipelines.imports import import_clean
@@ -349,7 +349,7 @@ def storage_rate(url: str, observations: list[Observation], batch: int) -> tuple
     engine = make_engine(url)
     sessions = make_sessionmaker(engine)
     rates = []
-    policy = Policy()
+    policy = ChangePolicy()
     for night in (1, 2):
         now = datetime.now(UTC)
         ticket = runs.join_run(sessions, runs.WorkOrder(DueFilter(cutoff=now), {"bench": night}), now)

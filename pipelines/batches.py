@@ -16,17 +16,15 @@ from typing import Any, TypeVar, cast
 import psycopg
 from sqlalchemy import Table, Update, distinct, func, insert, or_, select, update
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from crawler.core.items import Observation
 from crawler.core.outcome import Status
-from crawler.core.render_policy import RenderMemory as Remembered
-from crawler.core.render_policy import needed_render
+from crawler.core.render_policy import RenderMemory, needed_render
 from pipelines import bulk
-from pipelines.db import writing
-from crawler.core.changes import SNAPSHOT_FIELDS, Change, Policy, Snapshot, detect
-from pipelines.models import Backlink, Check, Event, RenderMemory, Run, RunWorker, State
+from pipelines.db import native_insert, writing
+from crawler.core.changes import SNAPSHOT_FIELDS, Change, ChangePolicy, Snapshot, detect
+from pipelines.models import Backlink, Check, Event, RenderMemoryEntry, Run, RunWorker, State
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -119,7 +117,7 @@ def store_batch(
     sessions: sessionmaker,
     run_id: int | None,
     observations: Sequence[Observation],
-    policy: Policy,
+    policy: ChangePolicy,
     tally: RunTally,
     patience: Patience,
 ) -> Stored:
@@ -141,7 +139,7 @@ def _store(
     sessions: sessionmaker,
     run_id: int | None,
     part: list[Observation],
-    policy: Policy,
+    policy: ChangePolicy,
     tally: RunTally,
     patience: Patience,
     stored: Stored,
@@ -189,7 +187,7 @@ def write_batch(
     sessions: sessionmaker,
     run_id: int | None,
     observations: Sequence[Observation],
-    policy: Policy,
+    policy: ChangePolicy,
     tally: RunTally | None = None,
 ) -> list[Result]:
     """Store one batch in ONE transaction: checks appended, states replaced, events added.
@@ -322,19 +320,18 @@ def _remember_renders(session: Session, observations: Sequence[Observation], exi
     for backlink_id, page_key in rows:
         at = needed[backlink_id]
         latest[page_key] = max(at, latest.get(page_key, at))
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     for key, at in sorted(latest.items()):  # a stable order: concurrent writers never deadlock
-        stmt = dialect.insert(RenderMemory).values(
+        stmt = native_insert(session, RenderMemoryEntry).values(
             scope="page", key=key, first_needed=at, last_needed=at, times_needed=1
         )
         stmt = stmt.on_conflict_do_update(
-            index_elements=[RenderMemory.scope, RenderMemory.key],
-            set_={"last_needed": stmt.excluded.last_needed, "times_needed": RenderMemory.times_needed + 1},
+            index_elements=[RenderMemoryEntry.scope, RenderMemoryEntry.key],
+            set_={"last_needed": stmt.excluded.last_needed, "times_needed": RenderMemoryEntry.times_needed + 1},
         )
         session.execute(stmt)
 
 
-def load_render_memory(sessions: sessionmaker, since: datetime) -> Remembered:
+def load_render_memory(sessions: sessionmaker, since: datetime) -> RenderMemory:
     """Pages that needed rendering at or after ``since``, and the registrable domains where most
     of the checked referring pages did (read once when a run starts).
 
@@ -344,8 +341,8 @@ def load_render_memory(sessions: sessionmaker, since: datetime) -> Remembered:
     with sessions() as session:
         remembered = (
             select(Backlink.referring_key, Backlink.domain)
-            .join(RenderMemory, RenderMemory.key == Backlink.referring_key)
-            .where(RenderMemory.scope == "page", RenderMemory.last_needed >= since)
+            .join(RenderMemoryEntry, RenderMemoryEntry.key == Backlink.referring_key)
+            .where(RenderMemoryEntry.scope == "page", RenderMemoryEntry.last_needed >= since)
             .distinct()
         )
         pages: set[str] = set()
@@ -361,7 +358,7 @@ def load_render_memory(sessions: sessionmaker, since: datetime) -> Remembered:
             .group_by(Backlink.domain)
         )
         domains = {domain for domain, count in checked if 2 * needed[domain] > count}
-    return Remembered(pages=frozenset(pages), domains=frozenset(domains))
+    return RenderMemory(pages=frozenset(pages), domains=frozenset(domains))
 
 
 def _check_values(run_id: int | None, obs: Observation, new: Snapshot) -> dict[str, Any]:

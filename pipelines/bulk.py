@@ -29,13 +29,14 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.orm import QueryableAttribute, Session
 
+from pipelines.db import is_postgresql
+
 Values = Mapping[str, Any]  # one row: column name -> value
 
 
 def copies(session: Session) -> bool:
     """Whether this session writes with COPY: PostgreSQL through psycopg 3, whose COPY API we use."""
-    dialect = session.get_bind().dialect
-    return dialect.name == "postgresql" and dialect.driver == "psycopg"
+    return is_postgresql(session) and session.get_bind().dialect.driver == "psycopg"
 
 
 def among(
@@ -43,7 +44,7 @@ def among(
 ) -> ColumnElement[bool]:
     """``key IN values``; on PostgreSQL ``key = ANY(array)``, one parameter instead of one per value:
     the statement's text is then the same for every batch, and parsed once (psycopg caches it)."""
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgresql(session):
         return key == any_(bindparam(None, list(values), type_=ARRAY(key.type)))
     return key.in_(values)
 

@@ -12,12 +12,14 @@ from functools import cache
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -74,6 +76,18 @@ def _sqlite_begin(connection: Connection) -> None:
     # another writer committed meanwhile. Readers begin DEFERRED and never wait for writers (WAL).
     immediate = connection.get_execution_options().get(_WRITE)
     connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def is_postgresql(bind: Session | Connection) -> bool:
+    """Whether ``bind`` talks to PostgreSQL; the one other backend we support is SQLite."""
+    dialect = bind.get_bind().dialect if isinstance(bind, Session) else bind.dialect
+    return dialect.name == "postgresql"
+
+
+def native_insert(session: Session, model: type) -> Any:
+    """The backend's own INSERT for ``model``: PostgreSQL's or SQLite's, which have the
+    ``ON CONFLICT`` clauses (``on_conflict_do_nothing``/``_update``) the generic one lacks."""
+    return (postgresql if is_postgresql(session) else sqlite).insert(model)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker:

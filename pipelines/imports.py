@@ -17,7 +17,7 @@ from crawler.core.clean import NOTES_CHARS, TEXT_CHARS, TOKEN_CHARS, URL_CHARS, 
 from crawler.core.importers import ImportRow, read_backlinks
 from crawler.core.items import BacklinkIn
 from crawler.core.urls import InvalidURL, normalise, registrable_domain
-from pipelines.db import READ, WRITE, make_engine, make_sessionmaker, upgrade
+from pipelines.db import READ, WRITE, is_postgresql, make_engine, make_sessionmaker, upgrade
 from pipelines.models import Backlink, Tag
 from pipelines.batches import Patience, transient
 
@@ -134,7 +134,7 @@ def _stage(
 
 def _take_turn(connection: Connection, waiting: Callable[[str], None]) -> None:
     """Begin the applying transaction once no other import (or, on SQLite, no other writer) is at it."""
-    if connection.dialect.name == "postgresql":
+    if is_postgresql(connection):
         if not connection.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": _IMPORT_LOCK}):
             waiting("another import is being applied; waiting for it to finish")
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _IMPORT_LOCK})

@@ -112,8 +112,9 @@ class Run(Base):
     key: Mapped[str | None] = mapped_column(String(128), unique=True)
     started_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
-    # running | finished (all due work done) | incomplete (every process left, work remains; a
-    # process joining the same key resumes it) | interrupted (the process ended without closing it)
+    # A crawler.core.outcome.RunStatus: running | finished (all due work done) | incomplete (every
+    # process left, work remains; a process joining the same key resumes it) | interrupted (the
+    # process ended without closing it)
     status: Mapped[str] = mapped_column(String(16))
     finish_reason: Mapped[str | None] = mapped_column(String(64))
     arguments: Mapped[dict[str, Any]]
@@ -136,7 +137,7 @@ class RunWorker(Base):
     started_at: Mapped[datetime]
     heartbeat_at: Mapped[datetime]  # a worker silent for a lease is presumed dead
     finished_at: Mapped[datetime | None]
-    status: Mapped[str] = mapped_column(String(16))  # running | finished | interrupted
+    status: Mapped[str] = mapped_column(String(16))  # RunStatus: running | finished | interrupted
     finish_reason: Mapped[str | None] = mapped_column(String(64))
     counts: Mapped[dict[str, Any]]
     events: Mapped[dict[str, Any]]
@@ -179,7 +180,7 @@ class Check(Base):
     link_count: Mapped[int]
     noindex: Mapped[bool | None]
     canonical: Mapped[str | None] = mapped_column(Text)
-    found_in: Mapped[str | None] = mapped_column(String(16))
+    found_in: Mapped[str | None] = mapped_column(String(16))  # FoundIn: raw | rendered | both
     details: Mapped[dict[str, Any]]  # page facts and every matching link, as extracted
 
 
@@ -212,7 +213,7 @@ class State(Base):
     position: Mapped[str | None] = mapped_column(String(16))
     link_count: Mapped[int]
     linked_url: Mapped[str | None] = mapped_column(Text)
-    found_in: Mapped[str | None] = mapped_column(String(16))
+    found_in: Mapped[str | None] = mapped_column(String(16))  # FoundIn: raw | rendered | both
     hidden: Mapped[bool | None]
     mismatch: Mapped[list[str]]  # expectations not met: "anchor", "rel"
     # The page as last fetched successfully.
@@ -243,8 +244,8 @@ class Event(Base):
     at: Mapped[datetime] = mapped_column(index=True)
 
 
-class RenderMemory(Base):
-    """Referring pages and domains whose backlinks were found only after JavaScript rendering.
+class RenderMemoryEntry(Base):
+    """A referring page or domain whose backlinks were found only after JavaScript rendering.
 
     Written by the storage pipeline from observations, read once when a run starts: with
     ``render=auto`` a remembered page or domain goes straight to the browser the next night.

@@ -9,8 +9,9 @@ claimed again. Correctness rests on due-ness itself: a committed check makes a b
 domain claimed again yields only what its dead holder did not store, and no backlink is checked twice.
 
 The last process to *leave* closes the run: counts added up from every process's tally, the run's
-health judged, and only then, if it is healthy, its held-back losses confirmed (``Policy.hold_losses``):
-a degraded run moves nothing to lost. No Scrapy here; times are passed in.
+health judged, and only then, if it is healthy, its held-back losses confirmed
+(``ChangePolicy.hold_losses``): a degraded run moves nothing to lost. No Scrapy here; times are
+passed in.
 """
 
 from __future__ import annotations
@@ -24,12 +25,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, and_, func, or_, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
-from crawler.core.outcome import Status
-from crawler.core.changes import EventKind, Policy, confirm_loss
-from pipelines.db import writing
+from crawler.core.outcome import RunStatus, Status
+from crawler.core.changes import ChangePolicy, EventKind, confirm_loss
+from pipelines.db import is_postgresql, native_insert, writing
 from pipelines.due import DueFilter, due_backlinks
 from pipelines.models import Backlink, Check, Event, Run, RunDomain, RunWorker, State
 from pipelines.batches import RunTally, snapshot
@@ -90,7 +90,7 @@ class Ticket:
 class Departure:
     """What leaving a run did: ``status`` is the run's afterwards."""
 
-    status: str
+    status: RunStatus
     last: bool  # this process closed the run
     degraded: bool = False
     confirmed_losses: int = 0
@@ -101,11 +101,6 @@ def worker_name() -> str:
     name = f"{socket.gethostname()}:{os.getpid()}"
     job = os.environ.get("SCRAPYD_JOB")  # set by Scrapyd for the crawls it launches
     return f"{name} job {job}" if job else name
-
-
-def _insert(session: Session, model: type) -> Any:
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    return dialect.insert(model)
 
 
 def check_joinable(sessions: sessionmaker, key: str | None, arguments: dict[str, Any]) -> None:
@@ -143,20 +138,20 @@ def join_run(
     """
     due, arguments, key, shard = order.due, order.arguments, order.key, order.shard
     with writing(sessions) as session:
-        if session.get_bind().dialect.name == "postgresql":
+        if is_postgresql(session):
             # Joins take turns (SQLite's write lock does the same): two runs created at once would
             # each miss the other's uncommitted domains and both start.
             session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _JOIN_LOCK})
         _close_dead_runs(session, now, lease)
-        values = dict(started_at=now, status="running", arguments=arguments, cutoff=due.cutoff, counts={}, events={})
+        values = dict(started_at=now, status=RunStatus.RUNNING, arguments=arguments, cutoff=due.cutoff, counts={}, events={})
         if key is None:
-            run_id = session.scalar(_insert(session, Run).values(**values).returning(Run.id))
+            run_id = session.scalar(native_insert(session, Run).values(**values).returning(Run.id))
             created = True
         else:
             # Processes started together race here: the unique key lets exactly one insert, and the
             # others wait for its transaction (with the domains) to commit, then find the run.
             inserted = session.scalar(
-                _insert(session, Run).values(key=key, **values).on_conflict_do_nothing(index_elements=["key"]).returning(Run.id)
+                native_insert(session, Run).values(key=key, **values).on_conflict_do_nothing(index_elements=["key"]).returning(Run.id)
             )
             created = inserted is not None
             if created:
@@ -165,17 +160,17 @@ def join_run(
                 run = session.scalars(select(Run).where(Run.key == key).with_for_update()).one()
                 _same_arguments(run, arguments)
                 run_id, due = run.id, due.model_copy(update={"cutoff": run.cutoff})
-                if run.status == "incomplete":  # everyone had left with work remaining: resume it
-                    run.status, run.finished_at, run.finish_reason = "running", None, None
+                if run.status == RunStatus.INCOMPLETE:  # everyone had left with work remaining: resume it
+                    run.status, run.finished_at, run.finish_reason = RunStatus.RUNNING, None, None
         if created:
             # A run of its own only ever holds its own shard's domains; a shared run holds them all.
             _materialize(session, run_id, due, shard if key is None else None)
             _refuse_overlap(session, run_id)
         worker_id = session.scalar(
-            _insert(session, RunWorker)
+            native_insert(session, RunWorker)
             .values(
                 run_id=run_id, name=worker or worker_name(), started_at=now, heartbeat_at=now,
-                status="running", counts={}, events={},
+                status=RunStatus.RUNNING, counts={}, events={},
             )
             .returning(RunWorker.id)
         )
@@ -187,12 +182,12 @@ def _close_dead_runs(session: Session, now: datetime, lease: timedelta) -> None:
 
     A process is alive while it heartbeats within a lease, unless it ran on this host and its pid
     is gone (kill -9: the next crawl need not wait a lease to know)."""
-    running = set(session.scalars(select(Run.id).where(Run.status == "running")))
+    running = set(session.scalars(select(Run.id).where(Run.status == RunStatus.RUNNING)))
     if not running:
         return
     workers = session.execute(
         select(RunWorker.run_id, RunWorker.name, RunWorker.heartbeat_at).where(
-            RunWorker.run_id.in_(running), RunWorker.status == "running"
+            RunWorker.run_id.in_(running), RunWorker.status == RunStatus.RUNNING
         )
     ).all()
     alive = {w.run_id for w in workers if w.heartbeat_at >= now - lease and not _gone(w.name)}
@@ -200,11 +195,11 @@ def _close_dead_runs(session: Session, now: datetime, lease: timedelta) -> None:
     if dead:
         session.execute(
             update(RunWorker)
-            .where(RunWorker.run_id.in_(dead), RunWorker.status == "running")
-            .values(status="interrupted")
+            .where(RunWorker.run_id.in_(dead), RunWorker.status == RunStatus.RUNNING)
+            .values(status=RunStatus.INTERRUPTED)
         )
         session.execute(
-            update(Run).where(Run.id.in_(dead)).values(status="interrupted", finished_at=now, finish_reason="interrupted")
+            update(Run).where(Run.id.in_(dead)).values(status=RunStatus.INTERRUPTED, finished_at=now, finish_reason="interrupted")
         )
 
 
@@ -229,7 +224,7 @@ def _refuse_overlap(session: Session, run_id: int) -> None:
         select(Run.id, Run.key, Run.started_at, theirs.c.domain)
         .join(theirs, theirs.c.run_id == Run.id)
         .join(mine, and_(mine.c.domain == theirs.c.domain, mine.c.run_id == run_id))
-        .where(Run.id != run_id, Run.status == "running", theirs.c.done_at.is_(None))
+        .where(Run.id != run_id, Run.status == RunStatus.RUNNING, theirs.c.done_at.is_(None))
         .limit(1)
     ).first()
     if clash is None:
@@ -251,10 +246,10 @@ def _materialize(session: Session, run_id: int, due: DueFilter, shard: Shard | N
         if shard is None or shard.holds(domain):
             rows.append({"run_id": run_id, "domain": domain, "bucket": bucket(domain)})
         if len(rows) >= _MATERIALIZE_CHUNK:
-            session.execute(_insert(session, RunDomain), rows)
+            session.execute(native_insert(session, RunDomain), rows)
             rows = []
     if rows:
-        session.execute(_insert(session, RunDomain), rows)
+        session.execute(native_insert(session, RunDomain), rows)
 
 
 def _mine(ticket: Ticket, stmt: Select) -> Select:
@@ -322,7 +317,7 @@ def heartbeat(sessions: sessionmaker, ticket: Ticket, lease: timedelta, now: dat
         # Keep the run record current while it runs, from the tallies the batches saved. A process
         # that finds another one doing it skips: the next beat will do.
         run = session.scalars(
-            select(Run).where(Run.id == ticket.run_id, Run.status == "running").with_for_update(skip_locked=True)
+            select(Run).where(Run.id == ticket.run_id, Run.status == RunStatus.RUNNING).with_for_update(skip_locked=True)
         ).one_or_none()
         if run is not None:
             rows = session.execute(select(RunWorker.counts, RunWorker.events).where(RunWorker.run_id == ticket.run_id)).all()
@@ -358,7 +353,7 @@ def leave(
     now: datetime,
     reason: str,
     tally: RunTally,
-    policy: Policy,
+    policy: ChangePolicy,
     lease: timedelta,
 ) -> Departure:
     """This process is done: settle and release its domains, save its tally; the last one out closes
@@ -375,16 +370,16 @@ def leave(
         alive = and_(
             RunWorker.run_id == ticket.run_id,
             RunWorker.id != ticket.worker_id,
-            RunWorker.status == "running",
+            RunWorker.status == RunStatus.RUNNING,
         )
         others = session.scalar(select(func.count()).where(alive, RunWorker.heartbeat_at >= now - lease))
         remaining = session.scalar(
             select(func.count()).where(RunDomain.run_id == ticket.run_id, RunDomain.done_at.is_(None))
         )
-        departure = Departure(status=run.status, last=not others)
+        departure = Departure(status=RunStatus(run.status), last=not others)
         if not others:
             # Workers silent for a lease died without leaving; their tallies still count.
-            session.execute(update(RunWorker).where(alive).values(status="interrupted"))
+            session.execute(update(RunWorker).where(alive).values(status=RunStatus.INTERRUPTED))
             # Confirming a loss moves a count from missing_unconfirmed to lost: the share of
             # inconclusive results, judged first, is the same before and after.
             degraded = policy.degraded(_aggregate(session, ticket, tally)[0].statuses)
@@ -398,13 +393,13 @@ def leave(
             run.counts = {**row["counts"], "workers": workers, "held_back": held_back}
             run.events = row["events"]
             run.degraded = degraded
-            run.status = "finished" if remaining == 0 else "incomplete"
+            run.status = RunStatus.FINISHED if remaining == 0 else RunStatus.INCOMPLETE
             run.finished_at, run.finish_reason = now, reason
-            departure = Departure(run.status, True, degraded, confirmed, held_back)
+            departure = Departure(RunStatus(run.status), True, degraded, confirmed, held_back)
         session.execute(
             update(RunWorker)
             .where(RunWorker.id == ticket.worker_id)
-            .values(status="finished", finished_at=now, heartbeat_at=now, finish_reason=reason, **tally.as_row())
+            .values(status=RunStatus.FINISHED, finished_at=now, heartbeat_at=now, finish_reason=reason, **tally.as_row())
         )
     return departure
 
@@ -432,7 +427,7 @@ def sum_tallies(rows: Iterable[tuple[dict[str, Any], dict[str, Any]]]) -> RunTal
     return RunTally(+total.statuses, +total.reasons, +total.events, errors=total.errors, not_stored=total.not_stored)
 
 
-def _pending(run_id: int, policy: Policy) -> Select:
+def _pending(run_id: int, policy: ChangePolicy) -> Select:
     """States whose last check (in this run) counted a loss that is being held back."""
     return (
         select(State)
@@ -445,11 +440,11 @@ def _pending(run_id: int, policy: Policy) -> Select:
     )
 
 
-def _count_pending(session: Session, run_id: int, policy: Policy) -> int:
+def _count_pending(session: Session, run_id: int, policy: ChangePolicy) -> int:
     return session.scalar(select(func.count()).select_from(_pending(run_id, policy).subquery()))
 
 
-def _confirm_losses(session: Session, run_id: int, policy: Policy, tally: RunTally) -> int:
+def _confirm_losses(session: Session, run_id: int, policy: ChangePolicy, tally: RunTally) -> int:
     """Move this healthy run's held-back losses to lost, with their events; ``tally`` takes them."""
     confirmed = 0
     # Rows locked in a stable order, as write_batch locks them: no deadlock with a crawl writing.

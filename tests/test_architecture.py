@@ -63,6 +63,8 @@ def _plant(root: Path, module: str, line: str) -> None:
         ("pipelines/queries.py", "import twisted.internet", "The database layer"),
         # A cycle between two modules of one package.
         ("crawler/core/clean.py", "import crawler.core.items", "No import cycle"),
+        # ...and between the modules of a subpackage.
+        ("crawler/core/importers/ours.py", "import crawler.core.importers.detect", "No import cycle"),
     ],
 )
 def test_a_planted_import_breaks_its_contract(copy: Path, module: str, line: str, contract: str) -> None:

@@ -16,7 +16,7 @@ from crawler.core.importers import ImportRow
 from crawler.core.items import BacklinkIn, LinkRecord, Observation, PageFacts, Position
 from crawler.core.outcome import Status
 from pipelines import bulk, batches, runs
-from crawler.core.changes import Policy
+from crawler.core.changes import ChangePolicy
 from pipelines.db import make_engine, make_sessionmaker, upgrade
 from pipelines.due import DueFilter
 from pipelines.imports import import_rows
@@ -92,10 +92,10 @@ def _store_nights(url: str) -> None:
     sessions = make_sessionmaker(engine)
     _import(sessions)
     first, *later = _nights()
-    batches.write_batch(sessions, None, first, Policy())  # no run: run_id NULL
+    batches.write_batch(sessions, None, first, ChangePolicy())  # no run: run_id NULL
     ticket = runs.join_run(sessions, runs.WorkOrder(DueFilter(cutoff=NIGHT), {}), NIGHT)
     for batch in later:
-        batches.write_batch(sessions, ticket.run_id, batch, Policy(), batches.RunTally(worker_id=ticket.worker_id))
+        batches.write_batch(sessions, ticket.run_id, batch, ChangePolicy(), batches.RunTally(worker_id=ticket.worker_id))
     engine.dispose()
 
 
@@ -197,7 +197,7 @@ def test_a_batch_failing_after_its_writes_leaves_nothing_behind(  # type: ignore
 ) -> None:
     _import(sessions)
     first, second, _ = _nights()
-    batches.write_batch(sessions, None, first, Policy())
+    batches.write_batch(sessions, None, first, ChangePolicy())
     before = _stored(db_url)
 
     def crash(*args: object) -> None:
@@ -206,11 +206,11 @@ def test_a_batch_failing_after_its_writes_leaves_nothing_behind(  # type: ignore
     with monkeypatch.context() as patched:
         patched.setattr(batches, "_remember_renders", crash)
         with pytest.raises(RuntimeError):
-            batches.write_batch(sessions, None, second, Policy())
+            batches.write_batch(sessions, None, second, ChangePolicy())
     assert _stored(db_url) == before
     # The same connection writes the batch again (on PostgreSQL its staging table went with the
     # rolled-back transaction that created it).
-    batches.write_batch(sessions, None, second, Policy())
+    batches.write_batch(sessions, None, second, ChangePolicy())
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(Check)) == len(first) + len(second)
         assert session.get(State, 2).status == Status.LOST.value
@@ -242,6 +242,6 @@ def test_refused_values_fail_the_batch_alike(  # type: ignore[no-untyped-def]
     _import(sessions, REFERRING[:1])
     good = _observe(1, NIGHT, Status.LIVE, page=_page(REFERRING[0]), links=[_link("ok")], follow=True)
     with pytest.raises(error):
-        batches.write_batch(sessions, None, [good, good.model_copy(update=bad)], Policy())
+        batches.write_batch(sessions, None, [good, good.model_copy(update=bad)], ChangePolicy())
     engine.dispose()
     assert not any(_stored(url).values())

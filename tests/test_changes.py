@@ -9,7 +9,7 @@ import pytest
 from crawler.core.items import LinkRecord, Observation, PageFacts, Position
 from crawler.core.outcome import Status
 from crawler.core.changes import EventKind as K
-from crawler.core.changes import Policy, Snapshot, confirm_loss, detect
+from crawler.core.changes import ChangePolicy, Snapshot, confirm_loss, detect
 
 T0 = datetime(2026, 11, 1, 3, 0, tzinfo=UTC)
 REF = "https://blog.example.org/post"
@@ -42,7 +42,7 @@ def fail(status: Status, reason: str = "x", http_status: int | None = None) -> d
             "page": page(http_status=http_status) if http_status else None}
 
 
-def run(steps: list[dict], policy: Policy = Policy()) -> list[tuple[Snapshot, list[str]]]:
+def run(steps: list[dict], policy: ChangePolicy = ChangePolicy()) -> list[tuple[Snapshot, list[str]]]:
     state, out = None, []
     for day, fields in enumerate(steps):
         obs = Observation(backlink_id=1, referring_url=REF, target_url=TARGET,
@@ -116,8 +116,8 @@ def test_transitions(steps: list[dict], statuses: list[str], events: list[list[K
 
 
 def test_confirm_misses_is_a_policy() -> None:
-    assert [s.status.value for s, _ in run([live(), miss()], Policy(confirm_misses=1))] == ["live", "lost"]
-    three = run([live(), miss(), miss(), miss()], Policy(confirm_misses=3))
+    assert [s.status.value for s, _ in run([live(), miss()], ChangePolicy(confirm_misses=1))] == ["live", "lost"]
+    three = run([live(), miss(), miss(), miss()], ChangePolicy(confirm_misses=3))
     assert [s.status.value for s, _ in three] == ["live", "missing_unconfirmed", "missing_unconfirmed", "lost"]
 
 
@@ -164,7 +164,7 @@ def test_image_link_anchor_is_its_alt() -> None:
 def test_held_losses_wait_for_confirm_loss() -> None:
     """With hold_losses the confirming miss leaves the backlink missing_unconfirmed, misses counted;
     confirm_loss then makes it exactly what an immediate loss would have been."""
-    held, immediate = Policy(hold_losses=True), Policy()
+    held, immediate = ChangePolicy(hold_losses=True), ChangePolicy()
     first, _ = detect(None, Observation(backlink_id=1, referring_url=REF, target_url=TARGET, checked_at=T0, **live()), held)
     at = T0 + timedelta(days=1)
     missed, _ = detect(first, Observation(backlink_id=1, referring_url=REF, target_url=TARGET, checked_at=at, **miss()), held)
@@ -180,8 +180,8 @@ def test_held_losses_wait_for_confirm_loss() -> None:
 
 
 def test_confirm_loss_after_a_single_miss_says_it_was_live() -> None:
-    policy = Policy(confirm_misses=1, hold_losses=True)
+    policy = ChangePolicy(confirm_misses=1, hold_losses=True)
     first, _ = detect(None, Observation(backlink_id=1, referring_url=REF, target_url=TARGET, checked_at=T0, **live()), policy)
     obs = Observation(backlink_id=1, referring_url=REF, target_url=TARGET, checked_at=T0 + timedelta(days=1), **miss())
     pending, _ = detect(first, obs, policy)
-    assert confirm_loss(pending)[1] == detect(first, obs, Policy(confirm_misses=1))[1][0]
+    assert confirm_loss(pending)[1] == detect(first, obs, ChangePolicy(confirm_misses=1))[1][0]

@@ -20,7 +20,7 @@ from crawler.cli.app import app, parse_since
 from crawler.core.items import LinkRecord, Observation, PageFacts
 from crawler.core.outcome import Status
 from pipelines import batches, runs
-from crawler.core.changes import Policy
+from crawler.core.changes import ChangePolicy
 from pipelines.db import make_engine, make_sessionmaker
 from pipelines.due import DueFilter
 from pipelines.queries import CURRENT_FIELDS, EVENT_FIELDS
@@ -111,7 +111,7 @@ def _observe_all(db: str, anchor: str = "=SUM(A1) anchor") -> None:
 
         backlinks = list(session.execute(select(Backlink.id, Backlink.referring_url, Backlink.target_url)))
     t0 = datetime(2026, 11, 1, 2, tzinfo=UTC)
-    policy, lease = Policy(confirm_misses=1), timedelta(minutes=5)
+    policy, lease = ChangePolicy(confirm_misses=1), timedelta(minutes=5)
     for night, status in enumerate((Status.LIVE, Status.MISSING_UNCONFIRMED)):
         at = t0 + timedelta(days=night)
         ticket = runs.join_run(sessions, runs.WorkOrder(DueFilter(cutoff=at), {}), at)

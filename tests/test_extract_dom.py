@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crawler.core.extract import extract_links
+from crawler.core.extract import scan_links
 from crawler.core.extract.html import parse_html
 
 FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "dom" / "links.json").read_text())
@@ -23,7 +23,7 @@ def test_links_and_anchors_are_chromiums(name: str) -> None:
     case = FIXTURE["cases"][name]
     html = f"<!doctype html><html><head><title>{name}</title></head><body>{case['html']}</body></html>"
     # Our URLs are the browser's hrefs exactly (both are WHATWG's serialisation).
-    ours = [(link.url, link.anchor) for link in extract_links(parse_html(html), FIXTURE["page_url"])]
+    ours = [(link.url, link.anchor) for link in scan_links(parse_html(html), FIXTURE["page_url"]).links]
     assert ours == [(link["url"], link["anchor"]) for link in case["links"]]
 
 
@@ -33,7 +33,7 @@ def test_long_tables_in_links_are_told_apart_by_their_text() -> None:
         f'<a href="/same">closed</a><table><tr>{cells}</tr></table>'
         f'<a href="/same"><table><tr><td>other</td>{cells}</tr></table></a>'
     )
-    links = extract_links(parse_html(html), FIXTURE["page_url"])
+    links = scan_links(parse_html(html), FIXTURE["page_url"]).links
     assert [link.anchor[:11] for link in links] == ["closed", "other cell "]
 
 
@@ -50,5 +50,5 @@ def test_hostile_nesting_of_tables_in_links_stays_cheap() -> None:
                 max_size=30).map("".join))
 def test_parse_html_never_raises(html: str) -> None:
     sel = parse_html(html)
-    for link in extract_links(sel, FIXTURE["page_url"]):
+    for link in scan_links(sel, FIXTURE["page_url"]).links:
         assert link.url.startswith("http://page.test/")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -10,8 +11,6 @@ from hypothesis import strategies as st
 from parsel import Selector
 
 from crawler.core.extract.links import (
-    count_external_links,
-    extract_links,
     page_text,
     resolve_href,
     scan_links,
@@ -23,8 +22,20 @@ from crawler.core.urls import Target
 PAGE = "https://blog.example.org/posts/1"
 
 
+def kept_links(
+    sel: Selector, page_url: str, keep: Callable[[str], bool] | None = None, **kwargs: int
+) -> list[LinkRecord]:
+    """The links one scan keeps."""
+    return scan_links(sel, page_url, keep, **kwargs).links
+
+
+def external_count(sel: Selector, page_url: str) -> int:
+    """The external links one scan counts, keeping none."""
+    return scan_links(sel, page_url, lambda url: False).external_links
+
+
 def links(html: str, page_url: str = PAGE, **kwargs: int) -> list[LinkRecord]:
-    return extract_links(Selector(text=html), page_url, **kwargs)
+    return kept_links(Selector(text=html), page_url, **kwargs)
 
 
 def only(html: str, **kwargs: int) -> LinkRecord:
@@ -126,7 +137,7 @@ def test_keep_sees_resolved_urls_and_filters_before_extraction() -> None:
         return url.endswith("/yes")
 
     html = '<a href="/no">n</a><a href="//t.com/yes">y</a><a href="javascript:x">j</a>'
-    found = extract_links(Selector(text=html), PAGE, keep)
+    found = kept_links(Selector(text=html), PAGE, keep)
     assert seen == ["https://blog.example.org/no", "https://t.com/yes"]
     assert [link.url for link in found] == ["https://t.com/yes"]
 
@@ -135,7 +146,7 @@ def test_target_matches_as_keep() -> None:
     html = """<a href="https://www.example.com/page/?utm_source=x">1</a>
     <a href="https://example.com/page2">2</a><a href="//example.com/page#c">3</a>"""
     target = Target("https://example.com/page", MatchMode.EXACT)
-    found = extract_links(Selector(text=html), PAGE, target.matches)
+    found = kept_links(Selector(text=html), PAGE, target.matches)
     assert [link.anchor for link in found] == ["1", "3"]
 
 
@@ -259,8 +270,8 @@ def test_snippet_is_bounded_outer_html() -> None:
         ("<a href='https://www.example.com/'>a</a>", "https://example.com/", 0),
     ],
 )
-def test_count_external_links(html: str, page_url: str, expected: int) -> None:
-    assert count_external_links(Selector(text=html), page_url) == expected
+def test_external_count(html: str, page_url: str, expected: int) -> None:
+    assert external_count(Selector(text=html), page_url) == expected
 
 
 def test_scan_counts_all_links_but_keeps_some() -> None:
@@ -273,9 +284,9 @@ def test_scan_counts_all_links_but_keeps_some() -> None:
 def test_selector_over_part_of_a_page() -> None:
     sel = Selector(text="<nav><a href='/n'>n</a></nav><article><p>x <a href='/a'>a</a> y</p></article>")
     [article] = sel.css("article")
-    [link] = extract_links(article, PAGE)
+    [link] = kept_links(article, PAGE)
     assert (link.url, link.left, link.right) == ("https://blog.example.org/a", "n x", "y")
-    assert extract_links(sel.css("a::attr(href)")[0], PAGE) == []
+    assert kept_links(sel.css("a::attr(href)")[0], PAGE) == []
 
 
 def test_many_links_with_one_match_are_cheap_to_filter() -> None:
@@ -310,10 +321,10 @@ HTML_TEXT = st.one_of(
 @given(HTML_TEXT, st.sampled_from([PAGE, "https://a.com", "http://[::1]/x", "", "not a url"]))
 def test_arbitrary_html_never_raises(html: str, page_url: str) -> None:
     sel = Selector(text=html)
-    for link in extract_links(sel, page_url, context_chars=20, snippet_chars=30):
+    for link in kept_links(sel, page_url, context_chars=20, snippet_chars=30):
         assert link.url.lower().startswith(("http://", "https://"))
         assert len(link.left) <= 20 and len(link.right) <= 20 and len(link.snippet) <= 30
-    assert count_external_links(sel, page_url) >= 0
+    assert external_count(sel, page_url) >= 0
 
 
 # --- page_text: visible_text of a whole page, in C ----------------------------------------------------
@@ -363,4 +374,4 @@ def test_page_text_equals_visible_text_on_random_markup(pieces: list[str]) -> No
 )
 def test_links_a_browser_follows_are_extracted(href: str, expected: str) -> None:
     html = f"<html><body><a href='{href}'>x</a></body></html>"
-    assert [link.url for link in extract_links(Selector(text=html), "http://page.example/")] == [expected]
+    assert [link.url for link in kept_links(Selector(text=html), "http://page.example/")] == [expected]

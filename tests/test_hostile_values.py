@@ -21,7 +21,7 @@ from crawler.core.items import BacklinkIn, LinkRecord, Observation, PageFacts
 from crawler.core.observe import Fetched, observe_page
 from crawler.core.outcome import Status
 from pipelines import batches
-from crawler.core.changes import Policy
+from crawler.core.changes import ChangePolicy
 from pipelines.db import make_engine, make_sessionmaker, upgrade
 from pipelines.due import DueFilter, due_chunk
 from pipelines.imports import import_rows
@@ -136,7 +136,7 @@ def test_arbitrary_text_through_observation_and_storage_always_stores(sessions) 
         observations.append(Observation(backlink_id=ids[2], referring_url=PAGE, target_url=TARGET, checked_at=at,
                                         status=Status.SERVER_ERROR, reason=reason))
         before = len(_checks(sessions))
-        stored = batches.store_batch(sessions, None, observations, Policy(), batches.RunTally(), batches.Patience())
+        stored = batches.store_batch(sessions, None, observations, ChangePolicy(), batches.RunTally(), batches.Patience())
         assert (stored.failed, stored.lost) == ([], [])
         checks = _checks(sessions)[before:]
         assert [c.observed for c in checks] == [o.status.value for o in observations]
@@ -160,7 +160,7 @@ def test_one_refused_row_is_recorded_as_a_store_error_and_the_rest_stored(sessio
     bad = good[4].model_copy(update={"reason": "lone \ud800 surrogate \x00"})
     batch = [*good[:4], bad, *good[5:]]
     tally = batches.RunTally()
-    stored = batches.store_batch(sessions, None, batch, Policy(), tally, batches.Patience())
+    stored = batches.store_batch(sessions, None, batch, ChangePolicy(), tally, batches.Patience())
     assert [obs.backlink_id for obs, _ in stored.failed] == [ids[4]] and stored.lost == []
     checks = {c.backlink_id: c for c in _checks(sessions)}
     assert len(checks) == 9
@@ -226,7 +226,7 @@ def test_concurrent_writers_of_new_states_lose_no_batch(tmp_path) -> None:  # ty
                 days=round_, seconds=offset), status=Status.TIMEOUT, reason="timeout") for i in ids]
             go.wait()
             try:
-                batches.write_batch(mine, None, batch, Policy())
+                batches.write_batch(mine, None, batch, ChangePolicy())
             except BaseException as exc:  # noqa: BLE001 - reported below
                 failures.append(exc)
 
@@ -258,7 +258,7 @@ def test_a_locked_database_is_waited_out(tmp_path) -> None:  # type: ignore[no-u
                          status=Status.TIMEOUT, reason="timeout") for i in ids]
     waits: list[float] = []
     patience = batches.Patience(first=0.1, sleep=lambda s: (waits.append(s), time.sleep(s)))
-    stored = batches.store_batch(sessions, None, batch, Policy(), batches.RunTally(), patience)
+    stored = batches.store_batch(sessions, None, batch, ChangePolicy(), batches.RunTally(), patience)
     release.join()
     assert (len(stored.results), stored.failed, stored.lost) == (3, [], [])
     assert waits and waits[:3] == [0.1, 0.2, 0.4]  # back-off doubles
@@ -267,7 +267,7 @@ def test_a_locked_database_is_waited_out(tmp_path) -> None:  # type: ignore[no-u
     patience = batches.Patience(first=0.05, grace=0.5)
     patience.closing()
     tally = batches.RunTally()
-    stored = batches.store_batch(sessions, None, batch, Policy(), tally, patience)
+    stored = batches.store_batch(sessions, None, batch, ChangePolicy(), tally, patience)
     holder.rollback()
     assert ([o.backlink_id for o, _ in stored.lost], tally.not_stored) == (ids, 3)
     assert "locked" in stored.lost[0][1]

@@ -13,7 +13,7 @@ from crawler.core.importers import ImportRow
 from crawler.core.items import BacklinkIn, Observation
 from crawler.core.outcome import Status
 from pipelines import batches
-from crawler.core.changes import Policy
+from crawler.core.changes import ChangePolicy
 from pipelines.db import make_engine, make_sessionmaker
 from pipelines.imports import BATCH, import_rows
 from pipelines.models import Backlink, Check
@@ -59,7 +59,7 @@ def test_reading_the_file_locks_nothing(db_url: str) -> None:
                 patience.closing()  # no waiting: the write must get through at once
                 done = batches.store_batch(impatient, None, [Observation(
                     backlink_id=backlink_id, referring_url="https://site0.example.org/post", target_url=TARGET,
-                    checked_at=NOW, status=Status.TIMEOUT, reason="timeout")], Policy(), batches.RunTally(), patience)
+                    checked_at=NOW, status=Status.TIMEOUT, reason="timeout")], ChangePolicy(), batches.RunTally(), patience)
                 stored.append(len(done.results))
             yield _row(line, line)
 

@@ -10,9 +10,9 @@ from crawler.core.importers import ImportRow
 from crawler.core.items import BacklinkIn, LinkRecord, Observation, PageFacts
 from crawler.core.outcome import Status
 from pipelines import batches
-from crawler.core.changes import Policy
+from crawler.core.changes import ChangePolicy
 from pipelines.imports import import_rows
-from pipelines.models import Backlink, RenderMemory
+from pipelines.models import Backlink, RenderMemoryEntry
 from pipelines.queries import iter_current
 
 NOW = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
@@ -42,16 +42,16 @@ def test_pages_found_only_after_rendering_are_remembered(sessions) -> None:  # t
         _live(ids[one], one, "rendered", NOW, hidden=False),
         _live(ids[two], two, "both", NOW),
         _live(ids[static], static, "raw", NOW),
-    ], Policy())
+    ], ChangePolicy())
     memory = batches.load_render_memory(sessions, NOW - timedelta(days=30))
     assert memory.pages == {"https://app.spa.example/one"}
     # One of the domain's two checked pages needed the browser: not most of them.
     assert memory.domains == frozenset()
     # Needed again the next night: the same row, refreshed and counted.
     later = NOW + timedelta(days=1)
-    batches.write_batch(sessions, None, [_live(ids[one], one, "rendered", later)], Policy())
+    batches.write_batch(sessions, None, [_live(ids[one], one, "rendered", later)], ChangePolicy())
     with sessions() as session:
-        rows = {(r.scope, r.key): r for r in session.scalars(select(RenderMemory))}
+        rows = {(r.scope, r.key): r for r in session.scalars(select(RenderMemoryEntry))}
     assert set(rows) == {("page", "https://app.spa.example/one")}
     assert all(r.times_needed == 2 and r.first_needed == NOW and r.last_needed == later for r in rows.values())
 
@@ -64,10 +64,10 @@ def test_a_domain_is_remembered_once_most_of_its_checked_pages_needed_the_browse
         ids = {url: id for id, url in session.execute(select(Backlink.id, Backlink.referring_url))}
     one, two, three, new = urls
     # Checked: one and two needed the browser, three did not; "new" was never checked.
-    batches.write_batch(sessions, None, [_live(ids[one], one, "rendered", NOW)], Policy())
-    batches.write_batch(sessions, None, [_live(ids[three], three, "raw", NOW)], Policy())
+    batches.write_batch(sessions, None, [_live(ids[one], one, "rendered", NOW)], ChangePolicy())
+    batches.write_batch(sessions, None, [_live(ids[three], three, "raw", NOW)], ChangePolicy())
     assert batches.load_render_memory(sessions, NOW - timedelta(days=1)).domains == frozenset()  # 1 of 2
-    batches.write_batch(sessions, None, [_live(ids[two], two, "rendered", NOW)], Policy())
+    batches.write_batch(sessions, None, [_live(ids[two], two, "rendered", NOW)], ChangePolicy())
     memory = batches.load_render_memory(sessions, NOW - timedelta(days=1))
     assert memory.domains == {"spa.example"}  # 2 of 3 checked pages
     assert memory.reason("https://spa.example/new", "spa.example") is not None
@@ -76,7 +76,7 @@ def test_a_domain_is_remembered_once_most_of_its_checked_pages_needed_the_browse
 def test_memory_fades(sessions) -> None:  # type: ignore[no-untyped-def]
     ids = _import(sessions)
     one = PAGES[0]
-    batches.write_batch(sessions, None, [_live(ids[one], one, "rendered", NOW)], Policy())
+    batches.write_batch(sessions, None, [_live(ids[one], one, "rendered", NOW)], ChangePolicy())
     assert batches.load_render_memory(sessions, NOW + timedelta(seconds=1)).pages == frozenset()
 
 
@@ -86,7 +86,7 @@ def test_export_current_has_found_in_and_hidden(sessions) -> None:  # type: igno
     batches.write_batch(sessions, None, [
         _live(ids[one], one, "rendered", NOW, hidden=True),
         _live(ids[static], static, "raw", NOW),
-    ], Policy())
+    ], ChangePolicy())
     with sessions() as session:
         rows = {row["referring_url"]: row for row in iter_current(session)}
     assert (rows[one]["found_in"], rows[one]["hidden"]) == ("rendered", True)

@@ -11,7 +11,7 @@ from crawler.core.outcome import Status
 from crawler.shell.progress import progress_line
 from crawler.reports.tables import events_table, render, run_summary, safe
 from pipelines import batches, runs
-from crawler.core.changes import Policy
+from crawler.core.changes import ChangePolicy
 from pipelines.due import DueFilter
 from pipelines.imports import import_rows
 from crawler.core.importers import ImportRow
@@ -66,7 +66,7 @@ def test_run_summary_counts_and_changes(sessions) -> None:  # type: ignore[no-un
         Observation(backlink_id=3, referring_url="https://s2.test/", target_url="https://me.test/", checked_at=now,
                     status=Status.MISSING_UNCONFIRMED, reason="page_not_found"),
     ]
-    policy = Policy(confirm_misses=1)
+    policy = ChangePolicy(confirm_misses=1)
     batches.write_batch(sessions, run, observations, policy, tally)
     runs.leave(sessions, ticket, now, "finished", tally, policy, timedelta(minutes=5))
     text = run_summary(sessions, run)

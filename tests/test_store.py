@@ -12,7 +12,7 @@ from crawler.core.items import BacklinkIn, LinkRecord, MatchMode, Observation, P
 from crawler.core.outcome import Status
 from crawler.core import changes as changes_module
 from pipelines import batches, runs
-from crawler.core.changes import Policy
+from crawler.core.changes import ChangePolicy
 from pipelines.due import DueFilter, due_chunk, iter_due_pages
 from pipelines.db import make_engine, make_sessionmaker
 from pipelines.imports import import_clean, import_rows
@@ -141,16 +141,16 @@ def test_write_batch_appends_checks_and_derives_state(sessions) -> None:  # type
     tally = batches.RunTally(worker_id=first.worker_id)
     night1 = [_observe(ids[0], Status.LIVE, NOW), _observe(ids[1], Status.MISSING_UNCONFIRMED, NOW, "link_removed"),
               _observe(ids[2], Status.TIMEOUT, NOW, "timeout")]
-    batches.write_batch(sessions, first.run_id, night1, Policy(), tally)
-    runs.leave(sessions, first, NOW + timedelta(hours=1), "finished", tally, Policy(), lease)
+    batches.write_batch(sessions, first.run_id, night1, ChangePolicy(), tally)
+    runs.leave(sessions, first, NOW + timedelta(hours=1), "finished", tally, ChangePolicy(), lease)
     later = NOW + timedelta(days=1)
     second = runs.join_run(sessions, runs.WorkOrder(DueFilter(cutoff=later), {"all": True}), later)
     run_id = second.run_id
     tally = batches.RunTally(worker_id=second.worker_id)
     night2 = [_observe(ids[0], Status.LIVE, later), _observe(ids[1], Status.MISSING_UNCONFIRMED, later, "link_removed")]
-    results = batches.write_batch(sessions, run_id, night2, Policy(), tally)
+    results = batches.write_batch(sessions, run_id, night2, ChangePolicy(), tally)
     assert [s.status for _, s, _ in results] == [Status.LIVE, Status.LOST]
-    runs.leave(sessions, second, later, "finished", tally, Policy(), lease)
+    runs.leave(sessions, second, later, "finished", tally, ChangePolicy(), lease)
 
     assert count(sessions, Check) == 5
     with sessions() as session:
@@ -179,7 +179,7 @@ def test_a_failing_batch_leaves_nothing_behind(sessions, monkeypatch) -> None:  
     real = changes_module.detect
     calls = []
 
-    def flaky(previous, observation, policy=Policy(), **context):  # type: ignore[no-untyped-def]
+    def flaky(previous, observation, policy=ChangePolicy(), **context):  # type: ignore[no-untyped-def]
         calls.append(observation.backlink_id)
         if len(calls) == 3:
             raise RuntimeError("crash in the middle of a batch")
@@ -188,7 +188,7 @@ def test_a_failing_batch_leaves_nothing_behind(sessions, monkeypatch) -> None:  
     monkeypatch.setattr(batches, "detect", flaky)
     tally = batches.RunTally()
     with pytest.raises(RuntimeError):
-        batches.write_batch(sessions, None, [_observe(i, Status.LIVE, NOW) for i in ids], Policy(), tally)
+        batches.write_batch(sessions, None, [_observe(i, Status.LIVE, NOW) for i in ids], ChangePolicy(), tally)
     assert count(sessions, Check) == count(sessions, State) == count(sessions, Event) == 0
     assert tally.statuses == {}
     # Still due, so the next run checks them.
@@ -198,7 +198,7 @@ def test_a_failing_batch_leaves_nothing_behind(sessions, monkeypatch) -> None:  
 def test_checked_backlinks_are_no_longer_due(sessions) -> None:  # type: ignore[no-untyped-def]
     import_rows(sessions, rows(*PAIRS), NOW)
     ids = _ids(sessions)
-    batches.write_batch(sessions, None, [_observe(ids[0], Status.LIVE, NOW), _observe(ids[1], Status.LIVE, NOW)], Policy())
+    batches.write_batch(sessions, None, [_observe(ids[0], Status.LIVE, NOW), _observe(ids[1], Status.LIVE, NOW)], ChangePolicy())
     due_urls = [p.url for p in _due(sessions, cutoff=NOW - timedelta(hours=20))]
     assert due_urls == ["https://b.example.net/list", "https://c.example.net/"]
     # Re-checking everything now (`-a all=1`) takes the cutoff to the run's start.
@@ -211,7 +211,7 @@ def test_due_filters_tag_and_status(sessions) -> None:  # type: ignore[no-untype
     ids = _ids(sessions)
     earlier = NOW - timedelta(days=2)
     batches.write_batch(sessions, None, [_observe(ids[0], Status.LIVE, earlier),
-                                       _observe(ids[1], Status.TIMEOUT, earlier, "timeout")], Policy())
+                                       _observe(ids[1], Status.TIMEOUT, earlier, "timeout")], ChangePolicy())
     assert [p.url for p in _due(sessions, tag="client-b")] == ["https://c.example.net/"]
     assert [p.url for p in _due(sessions, only=("timeout",))] == ["https://b.example.net/list"]
     assert [p.url for p in _due(sessions, only=("unchecked",))] == ["https://c.example.net/"]
@@ -223,7 +223,7 @@ def test_observation_for_a_deleted_backlink_is_dropped(sessions) -> None:  # typ
     ids = _ids(sessions)
     with sessions.begin() as session:
         session.execute(delete(Backlink).where(Backlink.id == ids[0]))
-    results = batches.write_batch(sessions, None, [_observe(ids[0], Status.LIVE, NOW), _observe(ids[1], Status.LIVE, NOW)], Policy())
+    results = batches.write_batch(sessions, None, [_observe(ids[0], Status.LIVE, NOW), _observe(ids[1], Status.LIVE, NOW)], ChangePolicy())
     assert [obs.backlink_id for obs, _, _ in results] == [ids[1]]
 
 

@@ -11,6 +11,7 @@ from crawler.core.urls import (
     InvalidURL,
     Target,
     check_url,
+    host_key,
     normalise,
     normalise_host,
     registrable_domain,
@@ -343,6 +344,22 @@ def test_target_exposes_host_key_and_site() -> None:
     assert target.site == "xn--bcher-kva.de"
     assert target.mode is PREFIX
     assert repr(target) == "Target('https://WWW.B\u00fccher.de/a', 'prefix')"
+
+
+@pytest.mark.parametrize(
+    ("url", "key"),
+    [
+        ("https://www.Shop.test/a?b#c", "shop.test"),
+        ("http://user:pw@WWW.shop.test:8080", "shop.test"),
+        ("https://shop.test./", "shop.test"),
+        ("https://blog.shop.test?q", "blog.shop.test"),
+        ("https://[2001:DB8::1]:8443/x", "2001:db8::1"),
+        ("https://wwwshop.test/", "wwwshop.test"),
+        ("https://www.www.shop.test/", "www.shop.test"),  # only one "www." is the same host
+    ],
+)
+def test_host_key(url: str, key: str) -> None:
+    assert host_key(url) == key
 
 
 def test_target_accepts_mode_values() -> None:

@@ -25,7 +25,7 @@ from crawler.core.importers import ImportRow
 from crawler.core.items import BacklinkIn, LinkRecord, Observation, PageFacts
 from crawler.core.outcome import Status
 from pipelines import batches, runs
-from crawler.core.changes import Policy
+from crawler.core.changes import ChangePolicy
 from pipelines.db import make_engine, make_sessionmaker
 from pipelines.due import DueFilter, iter_due_pages
 from pipelines.imports import import_rows
@@ -34,7 +34,7 @@ from pipelines.models import Backlink, Check, Event, Run, RunDomain, RunWorker, 
 T0 = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
 LEASE = timedelta(minutes=5)
 TARGET = "https://shop.example.com/"
-HOLD = Policy(confirm_misses=2, hold_losses=True, degraded_share=0.5)
+HOLD = ChangePolicy(confirm_misses=2, hold_losses=True, degraded_share=0.5)
 
 
 def _import(sessions, domains: int, pages_per_domain: int = 1) -> None:  # type: ignore[no-untyped-def]
@@ -69,7 +69,7 @@ def _backlinks(sessions, domains: list[str] | None = None) -> list[int]:  # type
 
 
 def _check_all(sessions, ticket: runs.Ticket, domains: list[str], status: Status, at: datetime,  # type: ignore[no-untyped-def]
-               tally: batches.RunTally, reason: str | None = None, policy: Policy = HOLD) -> None:
+               tally: batches.RunTally, reason: str | None = None, policy: ChangePolicy = HOLD) -> None:
     batch = [_observation(i, status, at, reason) for i in _backlinks(sessions, domains)]
     batches.write_batch(sessions, ticket.run_id, batch, policy, tally)
 
@@ -144,7 +144,7 @@ def _dead_pid() -> int:
 def _miss(sessions, ticket: runs.Ticket, at: datetime) -> Status:  # type: ignore[no-untyped-def]
     [(_obs, state, _changes)] = batches.write_batch(
         sessions, ticket.run_id, [_observation(1, Status.MISSING_UNCONFIRMED, at, "link_removed")],
-        Policy(confirm_misses=2), batches.RunTally(worker_id=ticket.worker_id),
+        ChangePolicy(confirm_misses=2), batches.RunTally(worker_id=ticket.worker_id),
     )
     return state.status
 
@@ -311,7 +311,7 @@ def _losses(sessions) -> tuple[Counter[str], int]:  # type: ignore[no-untyped-de
         return statuses, session.scalar(select(func.count()).where(Event.kind == "lost"))
 
 
-def _night(sessions, key: str, at: datetime, misses: int, outages: int, policy: Policy = HOLD) -> runs.Departure:  # type: ignore[no-untyped-def]
+def _night(sessions, key: str, at: datetime, misses: int, outages: int, policy: ChangePolicy = HOLD) -> runs.Departure:  # type: ignore[no-untyped-def]
     """One single-process night: the first ``misses`` backlinks miss, the next ``outages`` time out."""
     ticket = runs.join_run(sessions, runs.WorkOrder(DueFilter(cutoff=at), {"all": True}, key=key), at)
     tally = batches.RunTally(worker_id=ticket.worker_id)
@@ -368,7 +368,7 @@ def test_a_degraded_run_moves_nothing_to_lost(sessions) -> None:  # type: ignore
 ])
 def test_degraded_share(inconclusive: int, checked: int, share: float, degraded: bool) -> None:
     statuses = {"timeout": inconclusive, "live": checked - inconclusive} if checked else {}
-    assert Policy(degraded_share=share).degraded(statuses) is degraded
+    assert ChangePolicy(degraded_share=share).degraded(statuses) is degraded
 
 
 @pytest.mark.postgres
@@ -388,7 +388,7 @@ def test_concurrent_batches_lose_nothing_and_never_deadlock(empty_postgres) -> N
             for step in range(3):
                 at = T0 + timedelta(minutes=n * 10 + step)
                 batch = [_observation(i, Status.MISSING_UNCONFIRMED, at, "link_removed") for i in order]
-                batches.write_batch(sessions, None, batch, Policy(confirm_misses=2))
+                batches.write_batch(sessions, None, batch, ChangePolicy(confirm_misses=2))
         except BaseException as exc:  # noqa: BLE001 - reported by the main thread
             errors.append(exc)
 

@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
+from crawler.core.outcome import RunStatus
 from crawler.shell.args import ArgumentError
 from crawler.shell.config import SettingsError
 from crawler.shell.render.browser import BrowserNotFound
@@ -59,7 +60,7 @@ def outcome(stats: Mapping[str, Any], *, limited: bool = False) -> tuple[ExitCod
     reason = stats.get("finish_reason", "finished")
     if reason != "finished":
         problems.append((ExitCode.INCOMPLETE, f"the crawl stopped early ({reason})"))
-    elif stats.get("backlinks/run_status") == "incomplete" and not limited:
+    elif stats.get("backlinks/run_status") == RunStatus.INCOMPLETE and not limited:
         problems.append((ExitCode.INCOMPLETE, "the run has work left"))
     if stats.get("backlinks/run_degraded"):
         problems.append((ExitCode.DEGRADED, "the run is degraded: most results were inconclusive"))

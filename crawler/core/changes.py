@@ -42,9 +42,11 @@ class Change(BaseModel):
     after: str | None = None
 
 
-class Policy(BaseModel):
+class ChangePolicy(BaseModel):
+    """When misses make a backlink lost, and when a run is too unhealthy to conclude any loss."""
+
     # Consecutive conclusive misses before a backlink is called lost: one miss is too often a
-    # rotated feed, an A/B test or a CDN hiccup (see shared/notes/domain.md).
+    # rotated feed, an A/B test or a CDN hiccup (see docs/architecture.md).
     confirm_misses: int = Field(default=2, ge=1)
     # Hold back every move to lost until the run is over and known healthy (see `degraded`): the
     # confirming miss leaves the backlink missing_unconfirmed with its misses counted, and
@@ -117,7 +119,7 @@ SNAPSHOT_FIELDS = tuple(f.name for f in fields(Snapshot))
 def detect(
     previous: Snapshot | None,
     observation: Observation,
-    policy: Policy = Policy(),
+    policy: ChangePolicy = ChangePolicy(),
     *,
     run_id: int | None = None,
     overlapping: Container[int] = frozenset(),
@@ -180,7 +182,7 @@ def detect(
 
 
 def confirm_loss(state: Snapshot) -> tuple[Snapshot, Change]:
-    """Move a held-back loss (``Policy.pending_loss``) to lost, as its last check would have."""
+    """Move a held-back loss (``ChangePolicy.pending_loss``) to lost, as its last check would have."""
     # The last miss alone was enough only if the link was live before it (confirm_misses = 1).
     before = "live" if state.consecutive_misses == 1 and state.first_seen else _describe(state)
     lost = replace(state, status=Status.LOST, verdict=Status.LOST, since=state.last_checked)

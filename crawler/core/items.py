@@ -19,7 +19,7 @@ from crawler.core.clean import (
     Fields,
     storable_fields,
 )
-from crawler.core.outcome import Status
+from crawler.core.outcome import FoundIn, Status
 
 
 class MatchMode(str, Enum):
@@ -130,7 +130,7 @@ class Observation(BaseModel):
     links: list[LinkRecord] = Field(default_factory=list)
     link_count: int = -1  # -1: not given, taken from ``links`` before they are cut
     follow: bool | None = None  # effective: some matching link passes equity
-    found_in: str | None = None  # raw | rendered | both
+    found_in: FoundIn | None = None
     # On a miss: the page now links to this other URL of the target's site instead.
     retargeted_to: str | None = None
     mismatch: list[str] = Field(default_factory=list)  # expectations not met: "anchor", "rel"

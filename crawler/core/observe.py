@@ -13,9 +13,16 @@ from pydantic import BaseModel, Field
 
 from crawler.core.extract.html import parse_html
 from crawler.core.extract.links import HIDDEN_ATTR, scan_links
-from crawler.core.extract.page import effective_follow, extract_page, is_html, looks_like_challenge, too_deep
+from crawler.core.extract.page import (
+    effective_follow,
+    extract_page,
+    first_header,
+    is_html,
+    looks_like_challenge,
+    too_deep,
+)
 from crawler.core.items import DueBacklink, LinkRecord, MatchMode, Observation, PageFacts
-from crawler.core.outcome import GONE_HTTP, Miss, Status, classify_http
+from crawler.core.outcome import GONE_HTTP, FoundIn, Miss, Status, classify_http
 from crawler.core.urls import Target, canonical_link, same_site_as_any
 
 
@@ -26,9 +33,6 @@ EMPTY_BODY = "empty_body"
 # browser makes even of an empty body. Written with /* so that a tree whose names do not match
 # counts as content: an unexpected tree can make a page judged, never an empty one.
 _BEYOND_SHELL = "/*/*[not(self::head or self::body)] | /*/head/* | /*/body/*"
-
-# Where a live link was found (Ahrefs' "raw" and "rendered"): the server's HTML, the browser's DOM, or both.
-RAW, RENDERED, BOTH = "raw", "rendered", "both"
 
 
 class Fetched(BaseModel):
@@ -73,7 +77,7 @@ def observe_page(
         ]
     if not page.body.strip() or (page.text is not None and not page.text.strip()):
         return observe_failure(backlinks, page.url, Status.SERVER_ERROR, EMPTY_BODY, at)
-    content_type = _first(page.headers, "content-type")
+    content_type = first_header(page.headers, "content-type")
     if page.text is None or not is_html(content_type, page.body):
         return observe_failure(backlinks, page.url, Status.NOT_HTML, content_type or "unknown", at)
 
@@ -98,7 +102,7 @@ def observe_page(
         external_links=scan.external_links,
     )
     links = scan.links
-    found_in = RENDERED if rendered else RAW
+    found_in = FoundIn.RENDERED if rendered else FoundIn.RAW
     judged = [_judge(b, target, links, facts, page.url, at, found_in) for b, target in targets]
     if any(obs.status is Status.MISSING_UNCONFIRMED for obs in judged) and _empty_document(sel):
         return observe_failure(backlinks, page.url, Status.SERVER_ERROR, EMPTY_BODY, at)
@@ -125,7 +129,7 @@ def _judge(
     facts: PageFacts,
     url: str,
     at: datetime,
-    found_in: str = "raw",
+    found_in: FoundIn = FoundIn.RAW,
 ) -> Observation:
     matched = [link for link in links if target.matches(link.url)]
     if matched:
@@ -205,11 +209,6 @@ def _observation(
     )
 
 
-def _first(headers: Mapping[str, Sequence[str]], name: str) -> str | None:
-    values = headers.get(name)
-    return values[0] if values else None
-
-
 def merge_rendered(raw: Sequence[Observation] | None, rendered: Sequence[Observation]) -> list[Observation]:
     """One observation per backlink from the static view (``raw``; None when unknown) and the
     rendered one, which both came from :func:`observe_page` on the same page.
@@ -226,7 +225,7 @@ def merge_rendered(raw: Sequence[Observation] | None, rendered: Sequence[Observa
         if before is None:
             merged.append(seen)
         elif seen.status is Status.LIVE:
-            merged.append(seen if before.status is not Status.LIVE else seen.model_copy(update={"found_in": BOTH}))
+            merged.append(seen if before.status is not Status.LIVE else seen.model_copy(update={"found_in": FoundIn.BOTH}))
         elif before.status is Status.LIVE:
             merged.append(before)
         else:
@@ -256,7 +255,7 @@ def merge_failed_render(
         if page is not None and script_redirect is not None:
             page = page.model_copy(update={"script_redirect": script_redirect})
         if obs.status is Status.LIVE:
-            merged.append(obs.model_copy(update={"reason": reason, "found_in": RAW, "page": page}))
+            merged.append(obs.model_copy(update={"reason": reason, "found_in": FoundIn.RAW, "page": page}))
         elif obs.status.inconclusive or not scripted:
             merged.append(obs.model_copy(update={"page": page}))
         else:

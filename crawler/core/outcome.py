@@ -5,12 +5,14 @@ Pure: how a Scrapy or Twisted failure maps to a status is the shell's (:mod:`cra
 A *status* says what one check concluded about one backlink; a *reason* says why. Conclusive misses
 (the page says the link is gone) count towards ``lost``; inconclusive results (we could not see the
 page) never do, so a timeout or a firewall can never raise a false alarm.
+
+Beside them, where a live link was found (:class:`FoundIn`) and what became of a run
+(:class:`RunStatus`). Their values are stored and exported as they are: they never change.
 """
 
 from __future__ import annotations
 
-from enum import Enum
-
+from enum import Enum, StrEnum
 
 
 class Status(str, Enum):
@@ -78,3 +80,21 @@ def classify_http(http_status: int, *, challenge: bool) -> tuple[Status, str] | 
         return None
     # 5xx, a redirect that was not followed, or an odd 4xx: the server failed us, not the link.
     return Status.SERVER_ERROR, str(http_status)
+
+
+class FoundIn(StrEnum):
+    """Where a live link was found (Ahrefs' "raw" and "rendered"): the server's HTML, the browser's
+    DOM, or both."""
+
+    RAW = "raw"
+    RENDERED = "rendered"
+    BOTH = "both"
+
+
+class RunStatus(StrEnum):
+    """What became of a run (``runs.status``) and of each of its processes (``run_workers.status``)."""
+
+    RUNNING = "running"
+    FINISHED = "finished"  # a run: all its due work done; a process: it left
+    INCOMPLETE = "incomplete"  # a run every process left with work remaining; joining its key resumes it
+    INTERRUPTED = "interrupted"  # ended without closing it (the process died)

@@ -16,7 +16,7 @@ from enum import Enum
 import parsel
 
 from crawler.core.items import Observation
-from crawler.core.outcome import Status
+from crawler.core.outcome import FoundIn, Status
 
 
 class RenderMode(str, Enum):
@@ -89,7 +89,7 @@ def _readable_miss(obs: Observation) -> bool:
 
 def needed_render(observations: Iterable[Observation]) -> bool:
     """Whether a render found a backlink the static HTML lacked: the page needed the browser."""
-    return any(obs.status is Status.LIVE and obs.found_in == "rendered" for obs in observations)
+    return any(obs.status is Status.LIVE and obs.found_in is FoundIn.RENDERED for obs in observations)
 
 
 # --- Signs of client-side rendering in static HTML ---------------------------------------------------

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from crawler.core.outcome import RunStatus
 from crawler.demo.site import DemoSite, write_backlinks_csv
 from crawler.reports.tables import run_report
 from pipelines.db import make_engine, make_sessionmaker
@@ -94,7 +95,7 @@ class Demo:
         engine = make_engine(self.database_url)
         with make_sessionmaker(engine)() as session:
             run = get_run(session, None)
-            assert run is not None and run.status == "finished", "the crawl recorded no finished run"
+            assert run is not None and run.status == RunStatus.FINISHED, "the crawl recorded no finished run"
             run_id = run.id
         engine.dispose()
         return run_id

@@ -21,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from crawler.core.items import Observation
 from crawler.reports.tables import run_summary
 from pipelines import batches, runs
-from crawler.core.changes import Policy
+from crawler.core.changes import ChangePolicy
 from pipelines.db import make_engine, make_sessionmaker, require_schema
 
 logger = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ class StoragePipeline:
         self.batch_size = settings.getint("BACKLINKS_BATCH_SIZE")
         self.batch_seconds = settings.getfloat("BACKLINKS_BATCH_SECONDS")
         # Losses are held back until the run is over and known healthy (pipelines.runs.leave).
-        self.policy = Policy(
+        self.policy = ChangePolicy(
             confirm_misses=settings.getint("BACKLINKS_CONFIRM_MISSES"),
             hold_losses=True,
             degraded_share=settings.getfloat("BACKLINKS_DEGRADED_SHARE"),
@@ -154,7 +154,7 @@ class StoragePipeline:
         )
         departure = await asyncio.to_thread(self.patience.attempt, leave, "the end of the run")
         stats = self.crawler.stats
-        stats.set_value("backlinks/run_status", departure.status)
+        stats.set_value("backlinks/run_status", departure.status.value)  # a plain string in the stats dump
         if not departure.last:
             logger.info("Run %s: this process is done (%s); others are still at work", self.run_id, reason)
         else:

@@ -55,7 +55,7 @@ def run(name: str) -> dict[str, Any]:
     )
     return {
         "is_html": is_html(content_type, body),
-        "challenge": looks_like_challenge(case["http_status"], headers, sel),
+        "challenge": looks_like_challenge(case["http_status"], headers, text),
         "page": page.model_dump(mode="json"),
         "links": [link.model_dump(mode="json") for link in scan.links],
         "follow": [effective_follow(link, page) for link in scan.links],

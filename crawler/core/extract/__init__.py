@@ -1,14 +1,12 @@
 """Pure extraction from a parsed page: its links and its facts. No Scrapy, no clock, no network."""
 
 from crawler.core.extract.html import parse_html
-from crawler.core.extract.links import LinkScan, count_external_links, extract_links, scan_links
+from crawler.core.extract.links import LinkScan, scan_links
 from crawler.core.extract.page import effective_follow, extract_page, is_html, looks_like_challenge
 
 __all__ = [
     "LinkScan",
-    "count_external_links",
     "effective_follow",
-    "extract_links",
     "extract_page",
     "is_html",
     "looks_like_challenge",

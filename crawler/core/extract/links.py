@@ -17,7 +17,7 @@ import parsel
 from lxml import etree
 
 from crawler.core.items import LinkRecord, Position
-from crawler.core.urls import clean_href
+from crawler.core.urls import clean_href, host_key
 
 _LANDMARK_TAGS = {
     "nav": Position.NAV,
@@ -60,31 +60,6 @@ class LinkScan(NamedTuple):
     external_links: int  # http(s) <a>/<area> links to another host than the page's ("www." aside)
 
 
-def extract_links(
-    sel: parsel.Selector,
-    page_url: str,
-    keep: Callable[[str], bool] | None = None,
-    *,
-    context_chars: int = 100,
-    snippet_chars: int = 400,
-) -> list[LinkRecord]:
-    """Every http(s) ``<a href>`` and ``<area href>`` of the page for which ``keep(url)`` holds.
-
-    ``page_url`` is the final URL of the page; hrefs resolve against the first ``<base href>`` and
-    then against it. ``keep`` receives the resolved URL; ``None`` keeps every link.
-    """
-    return scan_links(sel, page_url, keep, context_chars=context_chars, snippet_chars=snippet_chars).links
-
-
-def count_external_links(sel: parsel.Selector, page_url: str) -> int:
-    """How many http(s) links point to another host than ``page_url``'s (``www.`` aside)."""
-    return scan_links(sel, page_url, _keep_none).external_links
-
-
-def _keep_none(url: str) -> bool:
-    return False
-
-
 def scan_links(
     sel: parsel.Selector,
     page_url: str,
@@ -94,8 +69,11 @@ def scan_links(
     snippet_chars: int = 400,
     hidden_attr: str | None = None,
 ) -> LinkScan:
-    """:func:`extract_links` and :func:`count_external_links` in a single pass.
+    """Every http(s) ``<a href>`` and ``<area href>`` of the page for which ``keep(url)`` holds, and
+    how many http(s) links point to another host than ``page_url``'s (``www.`` aside), in one pass.
 
+    ``page_url`` is the final URL of the page; hrefs resolve against the first ``<base href>`` and
+    then against it. ``keep`` receives the resolved URL; ``None`` keeps every link.
     ``hidden_attr`` names the attribute a rendered DOM marks hidden links with ("1"/"0"): it
     becomes each link's ``hidden`` and is left out of the snippet.
     """
@@ -171,14 +149,14 @@ class _Origin:
         scheme_end = url.find("//") + 2
         ends = [i for i in (url.find(c, scheme_end) for c in "/?#") if i >= 0]
         self.prefix = url[: min(ends, default=len(url))]
-        self.host = _host_key(url)
+        self.host = host_key(url)
 
     def same_host(self, url: str) -> bool:
         """Whether ``url`` is on this host, ``www.``, scheme and port aside."""
         size = len(self.prefix)
         if url.startswith(self.prefix) and url[size : size + 1] in ("", "/", "?", "#"):
             return True
-        return _host_key(url) == self.host
+        return host_key(url) == self.host
 
 
 class _Resolver:
@@ -239,17 +217,6 @@ def _is_plain_relative(href: str) -> bool:
         return False
     end = min((i for i in (href.find(c) for c in "/?#") if i >= 0), default=len(href))
     return ":" not in href[:end]
-
-
-def _host_key(url: str) -> str:
-    """The lower-case host of an absolute URL without ``www.``, by slicing rather than parsing."""
-    rest = url.split("//", 1)[-1]
-    for stop in "/?#":
-        rest = rest.split(stop, 1)[0]
-    host = rest.rpartition("@")[2]
-    host = host.partition("]")[0] if host.startswith("[") else host.partition(":")[0]
-    host = host.lower().removesuffix(".")
-    return host[4:] if host.startswith("www.") else host
 
 
 def _record(

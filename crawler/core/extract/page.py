@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 import parsel
 from lxml import etree
 
-from crawler.core.extract.links import count_external_links, document_base, page_text, rel_tokens, resolve_href
+from crawler.core.extract.links import document_base, page_text, rel_tokens, resolve_href
 from crawler.core.items import LinkRecord, PageFacts
 
 Headers = Mapping[str, Sequence[str]]  # lower-case names -> every value received
@@ -37,12 +37,12 @@ def extract_page(
     headers: Headers,
     redirects: Sequence[str] = (),
     body: bytes = b"",
-    external_links: int | None = None,
+    external_links: int,
 ) -> PageFacts:
     """Facts about the page at ``final_url`` (reached from ``url`` through ``redirects``).
 
-    ``headers`` maps lower-case names to all their values. ``external_links`` may be passed when
-    :func:`~crawler.core.extract.links.scan_links` already counted them, to save a second pass.
+    ``headers`` maps lower-case names to all their values. ``external_links`` is the count of
+    :func:`~crawler.core.extract.links.scan_links`, the one pass over the page's links.
     """
     document = _document(sel)
     robots = _robots(document, headers)
@@ -51,13 +51,13 @@ def extract_page(
         final_url=final_url,
         http_status=http_status,
         redirects=list(redirects),
-        content_type=media_type(_first(headers, "content-type")),
+        content_type=media_type(first_header(headers, "content-type")),
         canonical=_canonical(document, final_url, headers),
         noindex="noindex" in robots,
         nofollow="nofollow" in robots,
         title=_title(document),
         lang=_lang(document),
-        external_links=count_external_links(sel, final_url) if external_links is None else external_links,
+        external_links=external_links,
         content_hash=content_hash(document, body),
     )
 
@@ -85,7 +85,8 @@ def _document(sel: parsel.Selector) -> etree._Element | None:
     return root.getroottree().getroot() if isinstance(root, etree._Element) else None
 
 
-def _first(headers: Headers, name: str) -> str | None:
+def first_header(headers: Headers, name: str) -> str | None:
+    """The first value of header ``name`` (lower-case), None when absent."""
     values = headers.get(name)
     return values[0] if values else None
 
@@ -311,12 +312,10 @@ _CHALLENGE_TITLES = frozenset(
 _MAX_SCANNED = 512 * 1024  # challenge pages are small; a big page is not read to its end
 
 
-def looks_like_challenge(
-    http_status: int,
-    headers: Headers,
-    text_or_sel: str | bytes | parsel.Selector,
-) -> bool:
+def looks_like_challenge(http_status: int, headers: Headers, text: str) -> bool:
     """Whether the response is an anti-bot challenge or block page rather than the real page.
+
+    Read before the page is parsed (``text`` is the decoded body): a challenge is never parsed.
 
     Conservative, because a real page called a challenge hides a real loss: Cloudflare's
     ``cf-mitigated: challenge`` header is enough on its own; otherwise a challenge status
@@ -327,43 +326,21 @@ def looks_like_challenge(
         return True
     if http_status in _CHALLENGE_STATUSES and "x-datadome" in headers:
         return True
-    title = _challenge_title(text_or_sel)
+    markup = text[:_MAX_SCANNED].lower()
+    title = _challenge_title(markup)
     if http_status not in _CHALLENGE_STATUSES and title is None:
-        return False  # the common case: a normal page, decided without reading its markup
-    markup = _markup(text_or_sel)
+        return False  # the common case: a normal page, decided by its title alone
     has_marker = any(marker in markup for marker in _CHALLENGE_MARKERS)
     if http_status in _CHALLENGE_STATUSES:
         return has_marker or title is not None or any(widget in markup for widget in _CAPTCHA_WIDGETS)
     return has_marker
 
 
-def _challenge_title(text_or_sel: str | bytes | parsel.Selector) -> str | None:
-    if isinstance(text_or_sel, parsel.Selector):
-        document = _document(text_or_sel)
-        found = _title(document)
-    else:
-        text = _markup(text_or_sel)
-        match = re.search(r"<title[^>]*>(.*?)</title", text, re.DOTALL)
-        found = match.group(1) if match else None
-    if found is None:
+def _challenge_title(markup: str) -> str | None:
+    """The page's title if it is a challenge's (``markup`` lower-cased)."""
+    match = re.search(r"<title[^>]*>(.*?)</title", markup, re.DOTALL)
+    if match is None:
         return None
-    title = " ".join(found.split()).lower().replace("&amp;", "&")
+    title = " ".join(match.group(1).split()).replace("&amp;", "&")
     return title if title in _CHALLENGE_TITLES else None
-
-
-def _markup(text_or_sel: str | bytes | parsel.Selector) -> str:
-    """The page's markup, lower-cased, at most its first :data:`_MAX_SCANNED` characters."""
-    if isinstance(text_or_sel, parsel.Selector):
-        root = text_or_sel.root
-        text = (
-            etree.tostring(root, encoding="unicode", method="html")
-            if isinstance(root, etree._Element)
-            else str(root)
-        )
-    elif isinstance(text_or_sel, bytes):
-        # Every marker is ASCII, so any ASCII-compatible decoding finds them.
-        text = text_or_sel[:_MAX_SCANNED].decode("latin-1")
-    else:
-        text = text_or_sel
-    return text[:_MAX_SCANNED].lower()
 

@@ -12,15 +12,12 @@ from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 
-from crawler.core.importers import ahrefs, gsc, majestic, moz, ours, semrush
 from crawler.core.importers.base import ImportFormatError
+from crawler.core.importers.formats import FORMATS, TABULAR
 from crawler.core.importers.header import Header, Sample
 from crawler.core.importers.records import read_records, sniff_delimiter
-from crawler.core.importers.tabular import TabularFormat
 from crawler.core.importers.text import Head, read_head
 
-FORMATS: tuple[str, ...] = ("csv", "json", "list", "gsc", "ahrefs", "semrush", "majestic", "moz")
-TABULAR: dict[str, TabularFormat] = {m.NAME: m for m in (ours, gsc, ahrefs, semrush, majestic, moz)}
 _BY_HEADER = ("csv", "ahrefs", "semrush", "majestic", "moz")  # recognised by their labels alone
 
 MAX_PREAMBLE_LINES = 10  # Moz writes six
@@ -72,7 +69,7 @@ def sniff(path: Path, format: str | None = None) -> Sniffed:
     number, first = candidates[0]
     if first.lstrip("\ufeff \t").lower().startswith(("http://", "https://", "#")):
         return Sniffed("list", head, None)
-    if gsc.recognises(sample := _sample(head, number, first)):
+    if TABULAR["gsc"].recognises(sample := _sample(head, number, first)):
         return Sniffed("gsc", head, sample)
     if path.suffix.lower() == ".txt":
         return Sniffed("list", head, None)

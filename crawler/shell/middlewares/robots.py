@@ -59,7 +59,9 @@ class Verdict:
         return Inconclusive(self.status, self.reason, self.detail)
 
 
-Policy = RobotParser | Verdict | None  # None: no rules, everything allowed
+# What applies to a host's pages: its robots.txt rules, one verdict for all of them, or None (no
+# rules, everything allowed).
+RobotsRules = RobotParser | Verdict | None
 _UNKNOWN = object()  # a host whose robots.txt was never requested
 
 
@@ -100,7 +102,7 @@ class RobotsPolicyMiddleware:
         self.user_agent: str = settings.get("ROBOTSTXT_USER_AGENT") or ""
         self.parser_class = load_object(settings.get("ROBOTSTXT_PARSER"))
         build_from_crawler(self.parser_class, crawler, b"")  # fail now if the parser cannot load
-        self.policies: dict[str, Policy | asyncio.Future[Policy]] = {}
+        self.policies: dict[str, RobotsRules | asyncio.Future[RobotsRules]] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -117,7 +119,7 @@ class RobotsPolicyMiddleware:
             self.stats.inc_value("robotstxt/forbidden")
             raise Inconclusive(Status.BLOCKED_ROBOTS, ROBOTS, "disallowed by robots.txt")
 
-    async def policy(self, request: Request) -> Policy:
+    async def policy(self, request: Request) -> RobotsRules:
         parts = urlparse_cached(request)
         netloc = parts.netloc
         known = self.policies.get(netloc, _UNKNOWN)
@@ -131,7 +133,7 @@ class RobotsPolicyMiddleware:
             return await asyncio.shield(known)
         return known
 
-    async def fetch(self, scheme: str, netloc: str) -> Policy:
+    async def fetch(self, scheme: str, netloc: str) -> RobotsRules:
         robots = Request(
             f"{scheme}://{netloc}/robots.txt",
             priority=self.DOWNLOAD_PRIORITY,
@@ -144,13 +146,13 @@ class RobotsPolicyMiddleware:
         except Exception as exc:
             verdict = verdict_for_failure(exc)
             logger.info("%s failed (%s): %s", robots.url, type(exc).__name__, verdict.detail)
-            policy: Policy = verdict
+            policy: RobotsRules = verdict
         else:
             policy = self.read(response)
         self.policies[netloc] = policy
         return policy
 
-    def read(self, response: Response) -> Policy:
+    def read(self, response: Response) -> RobotsRules:
         self.stats.inc_value("robotstxt/response_count")
         self.stats.inc_value(f"robotstxt/response_status_count/{response.status}")
         verdict = verdict_for_status(response.status)

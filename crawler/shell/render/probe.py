@@ -24,6 +24,7 @@ from playwright.async_api import Response as PlaywrightResponse
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from crawler.core.extract.links import HIDDEN_ATTR
+from crawler.core.urls import host_key
 
 # Runs in the page. Polls until a link to one of the target hosts exists or the wait is over, then
 # marks each link hidden or not. Hidden: display:none or visibility:hidden on it or an ancestor,
@@ -280,10 +281,7 @@ def target_hosts(target_urls: Sequence[str]) -> tuple[str, ...]:
     pure matcher decides)."""
     hosts = []
     for url in target_urls:
-        rest = url.split("//", 1)[-1]
-        host = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0].rpartition("@")[2]
-        host = host.partition("]")[0].lstrip("[") if host.startswith("[") else host.partition(":")[0]
-        host = host.lower().rstrip(".").removeprefix("www.")
+        host = host_key(url)
         if host and host not in hosts:
             hosts.append(host)
     return tuple(hosts)

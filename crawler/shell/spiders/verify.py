@@ -24,7 +24,7 @@ from crawler.shell.args import VerifyArgs
 from crawler.shell.config import check_settings
 from crawler.core.items import DuePage, Observation
 from crawler.core.observe import Fetched, merge_failed_render, merge_rendered, observe_failure, observe_page
-from crawler.core.outcome import Status
+from crawler.core.outcome import FoundIn, Status
 from crawler.shell.failures import classify_failure
 from crawler.shell.pagepool import Interrupted, OverBudget, PagePool, read_static
 from crawler.shell.render.browser import classify_render_failure
@@ -269,7 +269,7 @@ class VerifySpider(Spider):
             return
         observations = merge_rendered(raw, rendered)
         stats.inc_value("backlinks/render/pages")
-        if any(obs.found_in == "rendered" for obs in observations):
+        if any(obs.found_in is FoundIn.RENDERED for obs in observations):
             stats.inc_value("backlinks/render/found_only_rendered")
         for observation in observations:
             yield observation
