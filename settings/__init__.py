@@ -115,7 +115,8 @@ PLAYWRIGHT_RESTART_DISCONNECTED_BROWSER = True  # a crashed browser is relaunche
 
 # --- Items ---------------------------------------------------------------------------------------
 ITEM_PIPELINES = {"crawler.shell.storage.StoragePipeline": 300}
-EXTENSIONS = {"crawler.shell.progress.Progress": 500}
+# The run service owns the database for the spider and the storage pipeline (crawler/shell/runservice.py).
+EXTENSIONS = {"crawler.shell.runservice.RunService": 0, "crawler.shell.progress.Progress": 500}
 BACKLINKS_PROGRESS_SECONDS = 30.0
 
 # --- Politeness ----------------------------------------------------------------------------------

@@ -335,7 +335,6 @@ def test_no_browser_found(mode: str, fails: bool, tmp_path: Path, monkeypatch: p
     assert spider.render_unavailable is (mode == "auto")
     # No browser: the plain HTTP handler takes every request and no Playwright driver starts.
     assert "scrapy_playwright" not in str(crawler.settings.getdict("DOWNLOAD_HANDLERS"))
-    spider.engine.dispose()
 
 
 def settings_module_values() -> dict[str, Any]:

@@ -18,6 +18,7 @@ from scrapy.crawler import Crawler
 from twisted.internet.defer import Deferred
 
 from crawler.cli.exitcode import ITEM_ERRORS, ExitCode, outcome, startup_problem
+from crawler.shell.runservice import RunService
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +50,9 @@ class Command(crawl.Command):
         if errors:
             self.exitcode = self._failed_start(crawler, errors[0])
             return
+        if (joining := _join_error(crawler)) is not None:  # e.g. the database went away after preflight
+            self.exitcode = self._failed_start(crawler, joining)
+            return
         if self.crawler_process.bootstrap_failed:
             self.exitcode = ExitCode.CRASHED
             return
@@ -70,6 +74,15 @@ class Command(crawl.Command):
             return ExitCode.CRASHED
         print(f"error: {message}", file=sys.stderr)
         return ExitCode.STARTUP
+
+
+def _join_error(crawler: Crawler) -> Exception | None:
+    """Why the crawl's process could not join its run, if it could not."""
+    try:
+        service = crawler.get_extension(RunService)
+    except RuntimeError:  # the crawl failed before its extensions were built
+        return None
+    return None if service is None else service.join_error
 
 
 def _keep(errors: list[BaseException], exc: BaseException | None) -> None:

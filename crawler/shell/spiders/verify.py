@@ -1,23 +1,22 @@
 """`scrapy crawl verify`: fetch every due referring page once and observe each backlink it carries.
 
-Thin by design: the database supplies due pages (:mod:`pipelines.due`), :mod:`crawler.core.observe`
-decides, and the storage pipeline writes. Nothing here knows what a "lost" link is.
+Thin by design: the run service (:mod:`crawler.shell.runservice`) joins the run and hands out due
+pages, :mod:`crawler.core.observe` decides, and the storage pipeline writes. Nothing here knows what a
+"lost" link is, or the database.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import statistics
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, Self
 
-from scrapy import Request, Spider
+from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.settings import BaseSettings
 from scrapy.http import HtmlResponse, Response, TextResponse
-from sqlalchemy.orm import sessionmaker
 from twisted.python.failure import Failure
 
 from crawler.shell.args import VerifyArgs
@@ -38,11 +37,9 @@ from crawler.core.render_policy import (
 )
 from crawler.shell.render.probe import PROBE_META, RenderProbe, target_hosts
 from crawler.shell.render.setup import RENDER_SLOT, configure_rendering
-from pipelines import runs
-from pipelines.db import make_engine, make_sessionmaker, require_schema
-from pipelines.due import DueFilter, iter_due_pages
-from pipelines.batches import load_render_memory
-from pipelines.runs import Shard, Ticket, WorkOrder
+from crawler.shell.runservice import RunService, preflight_run
+from pipelines.due import DueFilter
+from pipelines.runs import Shard, WorkOrder
 
 PAGE_META = "backlinks_page"
 RENDER_META = "backlinks_render"  # (reason, the static observations or None)
@@ -65,8 +62,6 @@ class VerifySpider(Spider):
         self.run_arguments = _run_arguments(self.arguments)
         shards = self.arguments.shards
         self.shard = Shard(self.arguments.shard, shards) if shards and self.arguments.shard is not None else None
-        # Set by the storage pipeline once it has joined the run: the spider claims domains under it.
-        self.ticket: Ticket | None = None
 
     @classmethod
     def preflight(cls, settings: BaseSettings, arguments: dict[str, Any]) -> None:
@@ -75,25 +70,15 @@ class VerifySpider(Spider):
         that is unreachable or at an old schema, a run key in use with other arguments."""
         check_settings(settings)
         parsed = VerifyArgs.parse({k: v for k, v in arguments.items() if not k.startswith("_")})
-        engine = make_engine(settings["BACKLINKS_DATABASE_URL"])
-        try:
-            require_schema(engine)
-            runs.check_joinable(make_sessionmaker(engine), parsed.run, _run_arguments(parsed))
-        finally:
-            engine.dispose()
+        preflight_run(settings, parsed.run, _run_arguments(parsed))
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
         check_settings(crawler.settings)  # before anything reads them: one message naming each fix
         spider = super().from_crawler(crawler, *args, **kwargs)
         settings = crawler.settings
-        spider.engine = make_engine(settings["BACKLINKS_DATABASE_URL"])
         spider.recheck = timedelta(hours=settings.getfloat("BACKLINKS_RECHECK_HOURS"))
-        spider.chunk_size = settings.getint("BACKLINKS_START_CHUNK")
         spider.strip_tracking = settings.getbool("BACKLINKS_STRIP_TRACKING")
-        spider.lease = timedelta(seconds=settings.getfloat("BACKLINKS_LEASE_SECONDS"))
-        spider.claim_size = settings.getint("BACKLINKS_CLAIM_DOMAINS")
-        spider.claim_poll = settings.getfloat("BACKLINKS_CLAIM_POLL_SECONDS")
         spider.render_mode, spider.render_unavailable = configure_rendering(settings, spider.arguments.render)
         if spider.render_unavailable:  # the run record shows what rendering fell back to
             spider.run_arguments = {**spider.run_arguments, "render": spider.render_mode.value}
@@ -103,25 +88,28 @@ class VerifySpider(Spider):
         spider.render_memory = RenderMemory()
         spider.render_seconds = []
         spider.pages = PagePool(settings.getint("BACKLINKS_PARSE_WORKERS"), settings.getfloat("BACKLINKS_PARSE_SECONDS"))
+        crawler.signals.connect(spider.spider_opened, signal=signals.spider_opened)
         return spider
 
     def work_order(self, now: datetime) -> WorkOrder:
-        """What this process asks of the run it joins (the storage pipeline joins it)."""
+        """What this process asks of the run it joins."""
         args = self.arguments
         due = DueFilter(cutoff=now if args.all else now - self.recheck, tag=args.tag, only=args.only)
         return WorkOrder(due=due, arguments=self.run_arguments, key=args.run, shard=self.shard)
 
+    async def spider_opened(self) -> None:
+        # Joined before start() runs: a process that cannot join its run crawls nothing.
+        self.run = RunService.of(self.crawler)
+        await self.run.join(self.work_order(datetime.now(UTC)))
+
     async def start(self) -> AsyncIterator[Request]:
         self.pages.start()
         now = datetime.now(UTC)
-        sessions = make_sessionmaker(self.engine)
         if self.render_unavailable:
             self.crawler.stats.set_value("backlinks/render/unavailable", 1)
         if self.render_mode is RenderMode.AUTO:
             # Read once: what earlier runs learnt about pages and domains that need the browser.
-            self.render_memory = await asyncio.to_thread(
-                load_render_memory, sessions, now - timedelta(days=self.memory_days)
-            )
+            self.render_memory = await self.run.render_memory(now - timedelta(days=self.memory_days))
             self.crawler.stats.set_value("backlinks/render/memory_pages", len(self.render_memory.pages))
             self.crawler.stats.set_value("backlinks/render/memory_domains", len(self.render_memory.domains))
             logger.info(
@@ -129,37 +117,10 @@ class VerifySpider(Spider):
                 "most of its checked pages needed it)", len(self.render_memory.pages), len(self.render_memory.domains)
             )
         backlinks = 0
-        async for due in self._work(sessions, now):
-            chunks = iter_due_pages(sessions, due, self.chunk_size)
-            # Each chunk is read on a worker thread: the database must not block the reactor.
-            while chunk := await asyncio.to_thread(next, chunks, None):
-                for page in chunk:
-                    if self.shard is not None and not self.shard.holds(page.domain):
-                        continue
-                    yield self.page_request(page)
-                    backlinks += len(page.backlinks)
-                    if self.arguments.limit and backlinks >= self.arguments.limit:
-                        return
-
-    async def _work(self, sessions: sessionmaker, now: datetime) -> AsyncIterator[DueFilter]:
-        """The due backlinks to crawl, a few claimed referring domains at a time.
-
-        When every domain left is held by other processes, wait: one of them may die, and its
-        domains are claimed again when its lease runs out. Without a run (no storage pipeline),
-        simply everything due.
-        """
-        if self.ticket is None:
-            yield self.work_order(now).due
-            return
-        ticket = self.ticket
-        while True:
-            domains = await asyncio.to_thread(runs.claim, sessions, ticket, self.claim_size, self.lease, datetime.now(UTC))
-            if domains:
-                self.crawler.stats.inc_value("backlinks/domains_claimed", len(domains))
-                yield ticket.due.model_copy(update={"domains": tuple(domains)})
-            elif await asyncio.to_thread(runs.others_pending, sessions, ticket):
-                await asyncio.sleep(self.claim_poll)
-            else:
+        async for page in self.run.due_pages():
+            yield self.page_request(page)
+            backlinks += len(page.backlinks)
+            if self.arguments.limit and backlinks >= self.arguments.limit:
                 return
 
     def page_request(self, page: DuePage) -> Request:
@@ -353,7 +314,6 @@ class VerifySpider(Spider):
             self.crawler.stats.set_value("backlinks/render/seconds_p95", round(cuts[18], 3))
             self.crawler.stats.set_value("backlinks/render/seconds_max", round(max(self.render_seconds), 3))
         self.pages.close()
-        self.engine.dispose()
 
 
 def _run_arguments(arguments: VerifyArgs) -> dict[str, Any]:
