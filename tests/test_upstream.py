@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from packaging.requirements import Requirement
+from pebble.pool.process import PoolManager, WorkerManager
 from protego import Protego
 from scrapy import Request, Spider, signals
 from scrapy.core.downloader import Downloader
@@ -34,7 +35,7 @@ from crawler.shell import upstream
 from crawler.shell.upstream import PlaywrightHandlerHooks, SlotKeepingDownloader, SlotRankingQueue
 
 ROOT = Path(__file__).resolve().parents[1]
-BOUNDED = ("scrapy", "scrapy-playwright", "protego")
+BOUNDED = ("scrapy", "scrapy-playwright", "protego", "pebble")
 
 
 def _requirements() -> dict[str, Requirement]:
@@ -102,6 +103,8 @@ def test_an_overridden_private_method_is_still_there_with_our_parameters(cls: ty
         # called by RefreshRedirects
         (BaseRedirectMiddleware, "_redirect_request_using_get", ["self", "request", "response", "redirect_url"]),
         (BaseRedirectMiddleware, "_redirect", ["self", "redirected", "request", "reason"]),
+        # called by stop_process_pool
+        (WorkerManager, "force_stop_workers", ["self"]),
     ],
 )
 def test_a_private_method_called_is_still_there(owner: type, name: str, parameters: list[str]) -> None:
@@ -290,3 +293,13 @@ def test_protego_still_selects_groups_by_a_word_of_the_user_agent() -> None:
     assert not Protego.parse("User-agent: backlinks\nDisallow: /\n").can_fetch("http://site.test/", "BacklinksVerify")
     assert ProductTokenRobots.parse("User-agent: backlinks\nDisallow: /\n").can_fetch("http://site.test/", "BacklinksVerify")
     # The attribute the override reads: tests/test_robots.py::test_protego_still_has_what_the_override_reads
+
+
+# --- Pebble: the pool's workers stopped before its channel ------------------------------------------
+
+
+def test_pebble_still_closes_the_channel_before_it_stops_the_workers() -> None:
+    """When Pebble stops the workers first, stop_process_pool can go (ProcessPool.join is enough)."""
+    steps = inspect.getsource(PoolManager.stop)
+    assert steps.index("close_channels") < steps.index("force_stop_workers"), "fixed upstream: stop_process_pool can go"
+

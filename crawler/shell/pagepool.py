@@ -84,8 +84,10 @@ class PagePool:
 
     def close(self) -> None:
         """Stop the workers, also one busy with a page (what it was reading is not stored)."""
-        self._pool.stop()
-        self._pool.join()
+        # Imported here: the workers import this module (for read_static), and need no Scrapy.
+        from crawler.shell.upstream import stop_process_pool
+
+        stop_process_pool(self._pool)
 
 
 def read_static(

@@ -1,4 +1,4 @@
-"""Where the crawler overrides, or calls, a private internal of Scrapy or scrapy-playwright.
+"""Where the crawler overrides, or calls, a private internal of Scrapy, scrapy-playwright or Pebble.
 
 Scrapy and scrapy-playwright offer no public hook for these; each piece below says what it changes,
 why, and which upstream thread it works around. The rest of the crawler reaches upstream internals
@@ -22,6 +22,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any, TypeVar
 
+from pebble import ProcessPool
 from playwright.async_api import Page
 from scrapy import Request
 from scrapy.core.downloader import Downloader, Slot
@@ -200,3 +201,24 @@ class PlaywrightHandlerHooks(ScrapyPlaywrightDownloadHandler):
     def playwright_loop(self, coro: Coroutine[Any, Any, T]) -> Awaitable[T]:
         """``coro`` to be awaited from the crawl's loop, run on Playwright's."""
         return self._maybe_future_from_coro(coro)  # type: ignore[return-value]
+
+
+# --- Pebble's process pool: its workers stopped before their channel is closed ----------------------
+
+
+def stop_process_pool(pool: ProcessPool) -> None:
+    """Stop ``pool`` and its workers, also one that is still starting, without a traceback.
+
+    Pebble 5.2's ``ProcessPool.join`` closes the workers' channel before it stops the workers
+    (``PoolManager.stop``). A worker the pool has just started, to replace one stopped over its time
+    budget, may still be unpickling that channel's locks in the new process: it finds them gone and
+    dies with ``FileNotFoundError`` in ``SemLock._rebuild``, a traceback on the crawl's stderr (seen
+    in tests/test_faults.py when the attribute-bomb page timed out a second before the crawl
+    ended). Here no worker is started once the pool stops, the workers are stopped, and only then
+    does Pebble close the channel. No upstream issue found.
+    """
+    pool.stop()
+    if pool._pool_manager_loop is not None:  # started with the pool's first use
+        pool._pool_manager_loop.join()  # it replaces workers; after this, none is started
+    pool._pool_manager.worker_manager.force_stop_workers()
+    pool.join()
