@@ -15,10 +15,10 @@ from typing import Any, Self
 
 from scrapy import signals
 from scrapy.crawler import Crawler
-from scrapy.exceptions import NotConfigured
 from sqlalchemy.exc import SQLAlchemyError
 
 from crawler.core.items import Observation
+from crawler.shell.config import BacklinksSettings
 from crawler.reports.tables import run_summary
 from pipelines import batches, runs
 from crawler.core.changes import Policy
@@ -29,22 +29,20 @@ logger = logging.getLogger(__name__)
 
 class StoragePipeline:
     def __init__(self, crawler: Crawler):
-        settings = crawler.settings
+        ours = BacklinksSettings.from_crawler(crawler)
         self.crawler = crawler
-        self.url: str = settings["BACKLINKS_DATABASE_URL"]
-        if not self.url:
-            raise NotConfigured("BACKLINKS_DATABASE_URL is empty")
-        self.batch_size = settings.getint("BACKLINKS_BATCH_SIZE")
-        self.batch_seconds = settings.getfloat("BACKLINKS_BATCH_SECONDS")
+        self.url = ours.BACKLINKS_DATABASE_URL
+        self.batch_size = ours.BACKLINKS_BATCH_SIZE
+        self.batch_seconds = ours.BACKLINKS_BATCH_SECONDS
         # Losses are held back until the run is over and known healthy (pipelines.runs.leave).
         self.policy = Policy(
-            confirm_misses=settings.getint("BACKLINKS_CONFIRM_MISSES"),
+            confirm_misses=ours.BACKLINKS_CONFIRM_MISSES,
             hold_losses=True,
-            degraded_share=settings.getfloat("BACKLINKS_DEGRADED_SHARE"),
+            degraded_share=ours.BACKLINKS_DEGRADED_SHARE,
         )
-        self.lease = timedelta(seconds=settings.getfloat("BACKLINKS_LEASE_SECONDS"))
+        self.lease = timedelta(seconds=ours.BACKLINKS_LEASE_SECONDS)
         # A locked database (an import, another crawl) is waited out, never a reason to drop a batch.
-        self.patience = batches.Patience(grace=settings.getfloat("BACKLINKS_STORE_GRACE_SECONDS"))
+        self.patience = batches.Patience(grace=ours.BACKLINKS_STORE_GRACE_SECONDS)
         self.buffer: list[Observation] = []
         self.last_flush = time.monotonic()
         self.tally = batches.RunTally()

@@ -15,6 +15,7 @@ from typing import Any
 from scrapy.crawler import Crawler
 from scrapy.pqueues import DownloaderAwarePriorityQueue, DownloaderInterface
 
+from crawler.shell.config import BacklinksSettings
 from crawler.shell.render.setup import RENDER_SLOT
 
 _FIRST = -1  # below any real count of active downloads
@@ -23,7 +24,7 @@ _FIRST = -1  # below any real count of active downloads
 class _RenderFirst(DownloaderInterface):
     def __init__(self, crawler: Crawler):
         super().__init__(crawler)
-        self.capacity = crawler.settings.getint("BACKLINKS_RENDER_CONCURRENCY")
+        self.capacity = BacklinksSettings.from_crawler(crawler).BACKLINKS_RENDER_CONCURRENCY
 
     def _active_downloads(self, slot: str) -> int:
         active = super()._active_downloads(slot)

@@ -37,7 +37,7 @@ from crawler.core.render_policy import (
     runs_scripts,
 )
 from crawler.shell.render.probe import PROBE_META, RenderProbe, target_hosts
-from crawler.shell.render.setup import RENDER_SLOT, configure_rendering
+from crawler.shell.render.setup import RENDER_SLOT, plan_rendering
 from pipelines import runs
 from pipelines.db import make_engine, make_sessionmaker, require_schema
 from pipelines.due import DueFilter, iter_due_pages
@@ -73,9 +73,9 @@ class VerifySpider(Spider):
         """Raise the first error that would stop the crawl at start-up, before Scrapy starts it
         (crawler.cli.commands.crawl prints it as one line): a bad setting or -a argument, a database
         that is unreachable or at an old schema, a run key in use with other arguments."""
-        check_settings(settings)
+        ours = check_settings(settings)
         parsed = VerifyArgs.parse({k: v for k, v in arguments.items() if not k.startswith("_")})
-        engine = make_engine(settings["BACKLINKS_DATABASE_URL"])
+        engine = make_engine(ours.BACKLINKS_DATABASE_URL)
         try:
             require_schema(engine)
             runs.check_joinable(make_sessionmaker(engine), parsed.run, _run_arguments(parsed))
@@ -84,25 +84,26 @@ class VerifySpider(Spider):
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
-        check_settings(crawler.settings)  # before anything reads them: one message naming each fix
+        ours = check_settings(crawler.settings)  # before anything reads them: one message naming each fix
         spider = super().from_crawler(crawler, *args, **kwargs)
-        settings = crawler.settings
-        spider.engine = make_engine(settings["BACKLINKS_DATABASE_URL"])
-        spider.recheck = timedelta(hours=settings.getfloat("BACKLINKS_RECHECK_HOURS"))
-        spider.chunk_size = settings.getint("BACKLINKS_START_CHUNK")
-        spider.strip_tracking = settings.getbool("BACKLINKS_STRIP_TRACKING")
-        spider.lease = timedelta(seconds=settings.getfloat("BACKLINKS_LEASE_SECONDS"))
-        spider.claim_size = settings.getint("BACKLINKS_CLAIM_DOMAINS")
-        spider.claim_poll = settings.getfloat("BACKLINKS_CLAIM_POLL_SECONDS")
-        spider.render_mode, spider.render_unavailable = configure_rendering(settings, spider.arguments.render)
+        spider.engine = make_engine(ours.BACKLINKS_DATABASE_URL)
+        spider.recheck = timedelta(hours=ours.BACKLINKS_RECHECK_HOURS)
+        spider.chunk_size = ours.BACKLINKS_START_CHUNK
+        spider.strip_tracking = ours.BACKLINKS_STRIP_TRACKING
+        spider.lease = timedelta(seconds=ours.BACKLINKS_LEASE_SECONDS)
+        spider.claim_size = ours.BACKLINKS_CLAIM_DOMAINS
+        spider.claim_poll = ours.BACKLINKS_CLAIM_POLL_SECONDS
+        # The one decision that needs the `render` argument; the add-on wires the crawl for it.
+        plan = plan_rendering(crawler, spider.arguments.render)
+        spider.render_mode, spider.render_unavailable = plan.mode, plan.unavailable
         if spider.render_unavailable:  # the run record shows what rendering fell back to
             spider.run_arguments = {**spider.run_arguments, "render": spider.render_mode.value}
-        spider.render_wait_ms = int(settings.getfloat("BACKLINKS_RENDER_WAIT") * 1000)
-        spider.confirm_by_render = settings.getbool("BACKLINKS_RENDER_CONFIRM_MISSES")
-        spider.memory_days = settings.getfloat("BACKLINKS_RENDER_MEMORY_DAYS")
+        spider.render_wait_ms = int(ours.BACKLINKS_RENDER_WAIT * 1000)
+        spider.confirm_by_render = ours.BACKLINKS_RENDER_CONFIRM_MISSES
+        spider.memory_days = ours.BACKLINKS_RENDER_MEMORY_DAYS
         spider.render_memory = RenderMemory()
         spider.render_seconds = []
-        spider.pages = PagePool(settings.getint("BACKLINKS_PARSE_WORKERS"), settings.getfloat("BACKLINKS_PARSE_SECONDS"))
+        spider.pages = PagePool(ours.BACKLINKS_PARSE_WORKERS, ours.BACKLINKS_PARSE_SECONDS)
         return spider
 
     def work_order(self, now: datetime) -> WorkOrder:
