@@ -333,8 +333,11 @@ def test_no_browser_found(mode: str, fails: bool, tmp_path: Path, monkeypatch: p
     spider = VerifySpider.from_crawler(crawler, render=mode)
     assert spider.render_mode is RenderMode.NEVER and spider.run_arguments["render"] == "never"
     assert spider.render_unavailable is (mode == "auto")
+    crawler.addons.load_settings(crawler.settings)  # as Scrapy does once the spider exists
     # No browser: the plain HTTP handler takes every request and no Playwright driver starts.
     assert "scrapy_playwright" not in str(crawler.settings.getdict("DOWNLOAD_HANDLERS"))
+    assert crawler.settings.getdict("DOWNLOAD_HANDLERS") == {}  # Scrapy's own, DOWNLOAD_HANDLERS_BASE
+    assert "crawler.shell.render.middleware.BrowserContexts" not in str(crawler.settings.getdict("DOWNLOADER_MIDDLEWARES"))
     spider.engine.dispose()
 
 

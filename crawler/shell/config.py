@@ -141,7 +141,7 @@ class BacklinksSettings(BaseModel):
     )
     BACKLINKS_BATCH_SIZE: Count = Field(500, description="observations written per database transaction")
     # ...so a slow crawl still saves as it goes.
-    BACKLINKS_BATCH_SECONDS: Positive = Field(5.0, description="seconds after which a batch is written anyway")
+    BACKLINKS_BATCH_SECONDS: Positive = Field(5.0, description="a batch not yet full is written after this many seconds")
     # A batch that finds the database locked (an import, another crawl) is tried again with back-off
     # for as long as the crawl runs; once it is closing (finished, or stopped by a signal), this long.
     BACKLINKS_STORE_GRACE_SECONDS: NonNegative = Field(
@@ -230,7 +230,7 @@ class BacklinksSettings(BaseModel):
     )
 
     # --- Output ---
-    BACKLINKS_PROGRESS_SECONDS: NonNegative = Field(30.0, description="progress log interval (0: off)")
+    BACKLINKS_PROGRESS_SECONDS: NonNegative = Field(30.0, description="seconds between progress lines in the log (0: off)")
 
     @classmethod
     def from_settings(cls, settings: BaseSettings, environ: Mapping[str, str] | None = None) -> Self:
