@@ -140,10 +140,9 @@ class BacklinksSettings(BaseModel):
         DEFAULT_URL, description="any SQLAlchemy URL; `postgresql://...` uses psycopg 3", json_schema_extra=ENV
     )
     BACKLINKS_BATCH_SIZE: Count = Field(500, description="observations written per database transaction")
-    # ...so a slow crawl still saves as it goes.
+    # So a slow crawl still saves as it goes.
     BACKLINKS_BATCH_SECONDS: Positive = Field(5.0, description="a batch not yet full is written after this many seconds")
-    # A batch that finds the database locked (an import, another crawl) is tried again with back-off
-    # for as long as the crawl runs; once it is closing (finished, or stopped by a signal), this long.
+    # Locked by an import or another crawl; closing: finished, or stopped by a signal.
     BACKLINKS_STORE_GRACE_SECONDS: NonNegative = Field(
         60.0,
         description="a batch finding the database locked is retried with back-off while the crawl runs, "
@@ -236,9 +235,8 @@ class BacklinksSettings(BaseModel):
     def from_settings(cls, settings: BaseSettings, environ: Mapping[str, str] | None = None) -> Self:
         """The typed settings, or :class:`SettingsError` naming every bad value."""
         values, found = cls._validated(settings, os.environ if environ is None else environ)
-        if found:
+        if values is None:
             raise SettingsError("bad settings:\n  " + "\n  ".join(found))
-        assert values is not None
         return values
 
     @classmethod
@@ -307,7 +305,7 @@ def project_setting_names() -> set[str]:
 
 def check_settings(settings: BaseSettings) -> BacklinksSettings:
     """The typed settings, or :class:`SettingsError` listing every wrong value; warn about unknown
-    ``BACKLINKS_*`` names (a name another tool sets is not an error)."""
+    ``BACKLINKS_*`` names given on the command line or by Scrapyd (a typo is otherwise ignored)."""
     found = problems(settings)
     if found:
         raise SettingsError("bad settings:\n  " + "\n  ".join(found))
