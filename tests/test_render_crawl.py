@@ -145,6 +145,9 @@ def test_auto_renders_only_pages_with_scripts_and_a_static_miss(modes: dict[str,
         else:
             assert fetched_by == (1 if static_only else 2), page.path
     assert _stat(modes["never"]["stderr"], "playwright/page_count") == 0  # never: no browser at all
+    # ...not even launched: the add-on wired the crawl for the spider's render argument.
+    assert _stat(modes["never"]["stderr"], "playwright/browser_count") == 0
+    assert _stat(modes["always"]["stderr"], "playwright/browser_count") == 1
 
 
 @pytest.mark.browser
