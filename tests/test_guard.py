@@ -14,7 +14,8 @@ from twisted.internet.error import DNSLookupError
 from crawler.core.guard import AddressGuard, RefusalLog, classify, parse_host, parse_ipv4, parse_networks
 from crawler.core.outcome import Status
 from crawler.shell.failures import Inconclusive, classify_failure
-from crawler.shell.resolver import ForbiddenAddressError, MappedResolver, parse_rules
+from crawler.core.hostmap import parse_rules
+from crawler.shell.resolver import ForbiddenAddressError, MappedResolver
 
 DEFAULT = AddressGuard()
 

@@ -145,6 +145,9 @@ def test_auto_renders_only_pages_with_scripts_and_a_static_miss(modes: dict[str,
         else:
             assert fetched_by == (1 if static_only else 2), page.path
     assert _stat(modes["never"]["stderr"], "playwright/page_count") == 0  # never: no browser at all
+    # ...not even launched: the add-on wired the crawl for the spider's render argument.
+    assert _stat(modes["never"]["stderr"], "playwright/browser_count") == 0
+    assert _stat(modes["always"]["stderr"], "playwright/browser_count") == 1
 
 
 @pytest.mark.browser
@@ -333,8 +336,11 @@ def test_no_browser_found(mode: str, fails: bool, tmp_path: Path, monkeypatch: p
     spider = VerifySpider.from_crawler(crawler, render=mode)
     assert spider.render_mode is RenderMode.NEVER and spider.run_arguments["render"] == "never"
     assert spider.render_unavailable is (mode == "auto")
+    crawler.addons.load_settings(crawler.settings)  # as Scrapy does once the spider exists
     # No browser: the plain HTTP handler takes every request and no Playwright driver starts.
     assert "scrapy_playwright" not in str(crawler.settings.getdict("DOWNLOAD_HANDLERS"))
+    assert crawler.settings.getdict("DOWNLOAD_HANDLERS") == {}  # Scrapy's own, DOWNLOAD_HANDLERS_BASE
+    assert "crawler.shell.render.middleware.BrowserContexts" not in str(crawler.settings.getdict("DOWNLOADER_MIDDLEWARES"))
 
 
 def settings_module_values() -> dict[str, Any]:

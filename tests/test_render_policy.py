@@ -13,7 +13,6 @@ import pytest
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 from scrapy.exceptions import DownloadTimeoutError
-from scrapy.utils.defer import deferred_f_from_coro_f
 
 from crawler.shell.args import VerifyArgs
 from crawler.core.extract.links import HIDDEN_ATTR, scan_links

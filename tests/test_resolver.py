@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from crawler.shell.resolver import lookup, parse_rules
+from crawler.core.hostmap import lookup, parse_rules
 
 
 def test_parse_rules() -> None:

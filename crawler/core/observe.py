@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
+from parsel import Selector
 from pydantic import BaseModel, Field
 
 from crawler.core.extract.html import parse_html

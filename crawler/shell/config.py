@@ -1,25 +1,37 @@
-"""Checking the ``BACKLINKS_*`` settings before a crawl starts, with a message that names the fix.
+"""The ``BACKLINKS_*`` settings, each declared once: name, type, default, check and meaning.
+
+:class:`BacklinksSettings` is built from Scrapy's settings (the settings module, ``-s``, Scrapyd's
+settings) whenever a component needs it; nothing else holds a default. A few settings may also come
+from an environment variable of the same name, read when the object is built (never when a module
+is imported), for cron lines and the demo; a setting given to Scrapy wins over the environment.
 
 A typo in ``-s BACKLINKS_BATCH_SIZE=1O`` or ``BACKLINKS_ALLOWED_NETWORKS=127.0.0.1/8,locahost``
 would otherwise surface as a bare ``invalid literal for int()`` deep in a pipeline, after the run
 was recorded, or not at all. The spider calls :func:`check_settings` first thing, before the
 database is touched: it raises :class:`SettingsError` listing every problem.
+
+README.md's settings table lists these fields with their defaults and descriptions
+(``tests/test_settings.py`` holds them to it).
 """
 
 from __future__ import annotations
 
 import difflib
 import logging
-from collections.abc import Callable
-from typing import Any
+import os
+from collections.abc import Callable, Iterable, Mapping
+from typing import Annotated, Any, Self
 
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from scrapy.crawler import Crawler
 from scrapy.settings import BaseSettings
 from sqlalchemy.engine import make_url
 
 from crawler.core.guard import parse_networks
+from crawler.core.hostmap import parse_rules
 from crawler.core.render_policy import RenderMode
-from crawler.shell.resolver import parse_rules
 from crawler.core.robotstxt import check_product_token
+from pipelines.db import DEFAULT_URL
 
 logger = logging.getLogger(__name__)
 
@@ -28,102 +40,251 @@ class SettingsError(ValueError):
     """One or more settings are wrong; the message says which and how to fix them."""
 
 
-def _whole(minimum: int) -> Callable[[Any], None]:
-    def check(value: Any) -> None:
+# Each check takes what Scrapy holds (a string from -s or Scrapyd, or a value from a settings
+# module) and returns the typed value, or raises ValueError with the end of a sentence that starts
+# with the setting's name.
+
+
+def _whole(minimum: int) -> Callable[[Any], int]:
+    def check(value: Any) -> int:
         try:
             number = int(str(value).strip())
         except ValueError:
             number = minimum - 1
         if isinstance(value, bool) or number < minimum:
             raise ValueError(f"must be a whole number of at least {minimum}")
+        return number
 
     return check
 
 
-def _number(minimum: float, *, strict: bool) -> Callable[[Any], None]:
-    def check(value: Any) -> None:
+def _number(minimum: float, *, strict: bool) -> Callable[[Any], float]:
+    def check(value: Any) -> float:
         try:
             number = float(str(value).strip())
         except ValueError:
             number = float("nan")
         if not (number > minimum or (number == minimum and not strict)) or number == float("inf"):
             raise ValueError(f"must be a number {'above' if strict else 'of at least'} {minimum:g}")
+        return number
 
     return check
 
 
-def _flag(value: Any) -> None:
-    if str(value).strip().lower() not in ("1", "0", "true", "false", "yes", "no", "on", "off", "none", ""):
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "none", "")
+
+
+def _flag(value: Any) -> bool:
+    word = str(value).strip().lower()
+    if word not in _TRUE + _FALSE:
         raise ValueError("must be true or false (1 or 0)")
+    return word in _TRUE
 
 
-def _database(value: Any) -> None:
+def _share(value: Any) -> float:
+    share = _number(0, strict=True)(value)
+    if share > 1:
+        raise ValueError("must be a share above 0 and at most 1 (e.g. 0.5)")
+    return share
+
+
+def _render_mode(value: Any) -> RenderMode:
+    modes = [mode.value for mode in RenderMode]
+    word = str(value).strip().lower()
+    if word not in modes:
+        raise ValueError(f"must be one of {', '.join(modes)}")
+    return RenderMode(word)
+
+
+def _database(value: Any) -> str:
     try:
         make_url(str(value))
     except Exception:
         # The value may hold a password: never repeat it.
         raise ValueError("is not an SQLAlchemy URL such as sqlite:///backlinks.sqlite") from None
+    return str(value)
 
 
-def _share(value: Any) -> None:
-    _number(0, strict=True)(value)
-    if float(str(value).strip()) > 1:
-        raise ValueError("must be a share above 0 and at most 1 (e.g. 0.5)")
+def _spec(parse: Callable[[str], object]) -> Callable[[Any], str]:
+    """A comma-separated list (a settings module may give a list), checked by ``parse``."""
+
+    def check(value: Any) -> str:
+        spec = ",".join(map(str, value)) if isinstance(value, Iterable) and not isinstance(value, str) else str(value or "")
+        parse(spec)
+        return spec
+
+    return check
 
 
-def _render_mode(value: Any) -> None:
-    modes = [mode.value for mode in RenderMode]
-    if str(value).strip().lower() not in modes:
-        raise ValueError(f"must be one of {', '.join(modes)}")
+Count = Annotated[int, BeforeValidator(_whole(1))]
+Megabytes = Annotated[int, BeforeValidator(_whole(0))]
+Positive = Annotated[float, BeforeValidator(_number(0, strict=True))]
+NonNegative = Annotated[float, BeforeValidator(_number(0, strict=False))]
+Flag = Annotated[bool, BeforeValidator(_flag)]
+Share = Annotated[float, BeforeValidator(_share)]
+Mode = Annotated[RenderMode, BeforeValidator(_render_mode)]
+DatabaseUrl = Annotated[str, BeforeValidator(_database)]
+Networks = Annotated[str, BeforeValidator(_spec(parse_networks))]
+HostRules = Annotated[str, BeforeValidator(_spec(parse_rules))]
+
+ENV = {"env": True}  # json_schema_extra of a setting an environment variable may give
 
 
-CHECKS: dict[str, Callable[[Any], None]] = {
-    "BACKLINKS_DATABASE_URL": _database,
-    "BACKLINKS_BATCH_SIZE": _whole(1),
-    "BACKLINKS_BATCH_SECONDS": _number(0, strict=True),
-    "BACKLINKS_STORE_GRACE_SECONDS": _number(0, strict=False),
-    "BACKLINKS_RECHECK_HOURS": _number(0, strict=False),
-    "BACKLINKS_CONFIRM_MISSES": _whole(1),
-    "BACKLINKS_START_CHUNK": _whole(1),
-    "BACKLINKS_PROGRESS_SECONDS": _number(0, strict=True),
-    "BACKLINKS_STRIP_TRACKING": _flag,
-    "BACKLINKS_ALLOWED_NETWORKS": lambda value: parse_networks(value or ""),
-    "BACKLINKS_RESOLVE": lambda value: parse_rules(value or ""),
-    "BACKLINKS_DEGRADED_SHARE": _share,
-    "BACKLINKS_LEASE_SECONDS": _number(0, strict=True),
-    "BACKLINKS_CLAIM_DOMAINS": _whole(1),
-    "BACKLINKS_CLAIM_POLL_SECONDS": _number(0, strict=True),
-    "BACKLINKS_RENDER": _render_mode,
-    "BACKLINKS_RENDER_CONCURRENCY": _whole(1),
-    "BACKLINKS_RENDER_CONFIRM_MISSES": _flag,
-    "BACKLINKS_RENDER_CONTEXT_PAGES": _whole(1),
-    "BACKLINKS_RENDER_JS_HEAP_MB": _whole(0),
-    "BACKLINKS_PARSE_WORKERS": _whole(1),
-    "BACKLINKS_PARSE_SECONDS": _number(0, strict=True),
-    "BACKLINKS_RENDER_MEMORY_DAYS": _number(0, strict=False),
-    "BACKLINKS_RENDER_PAGE_IDLE": _number(0, strict=True),
-    "BACKLINKS_RENDER_WAIT": _number(0, strict=False),
-    # Scrapy's, but ours to choose: the robots.txt group that applies to us (crawler.core.robotstxt).
+class BacklinksSettings(BaseModel):
+    """Every project setting. Field name = setting name; ``description`` is its README line."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # --- Storage ---
+    BACKLINKS_DATABASE_URL: DatabaseUrl = Field(
+        DEFAULT_URL, description="any SQLAlchemy URL; `postgresql://...` uses psycopg 3", json_schema_extra=ENV
+    )
+    BACKLINKS_BATCH_SIZE: Count = Field(500, description="observations written per database transaction")
+    # So a slow crawl still saves as it goes.
+    BACKLINKS_BATCH_SECONDS: Positive = Field(5.0, description="a batch not yet full is written after this many seconds")
+    # Locked by an import or another crawl; closing: finished, or stopped by a signal.
+    BACKLINKS_STORE_GRACE_SECONDS: NonNegative = Field(
+        60.0,
+        description="a batch finding the database locked is retried with back-off while the crawl runs, "
+        "and this many seconds more once it is closing",
+    )
+
+    # --- What to check and when ---
+    BACKLINKS_RECHECK_HOURS: NonNegative = Field(20.0, description="a backlink checked less than this many hours ago is not due")
+    BACKLINKS_CONFIRM_MISSES: Count = Field(2, description="consecutive conclusive misses before `lost`")
+    # utm_*, gclid, fbclid...
+    BACKLINKS_STRIP_TRACKING: Flag = Field(True, description="tracking parameters do not make a link point elsewhere")
+    BACKLINKS_START_CHUNK: Count = Field(500, description="referring pages read from the database at a time")
+    # Too many timeouts, blocks, 5xx...: an outage or a blocked crawler, not the web. Its losses wait
+    # for a healthy run.
+    BACKLINKS_DEGRADED_SHARE: Share = Field(
+        0.5, description="a run with a larger share of inconclusive results is `degraded` and moves no backlink to `lost`"
+    )
+
+    # --- Reading pages (crawler/shell/pagepool.py) ---
+    # Parsing runs in worker processes, never on the reactor; two, so one pathological page (one
+    # element with a million attributes) never stalls the others. Its worker is replaced.
+    BACKLINKS_PARSE_WORKERS: Count = Field(2, description="worker processes that parse pages (never the reactor)")
+    BACKLINKS_PARSE_SECONDS: Positive = Field(
+        10.0, description="a page not parsed within this many seconds is `too_large` `parse_timeout`"
+    )
+
+    # --- Scale-out: several processes, one run (docs/production.md) ---
+    # Processes claim referring registrable domains with a lease, extended while they work; a dead
+    # process's domains are claimed again once its lease runs out.
+    BACKLINKS_LEASE_SECONDS: Positive = Field(300.0, description="scale-out: seconds a claimed referring domain is leased")
+    BACKLINKS_CLAIM_DOMAINS: Count = Field(50, description="scale-out: referring domains claimed at a time")
+    BACKLINKS_CLAIM_POLL_SECONDS: Positive = Field(
+        5.0, description="scale-out: how often (seconds) an idle process looks for a dead one's domains"
+    )
+
+    # --- Name resolution and the address guard (docs/reliability.md) ---
+    # Empty in production: the demo, tests and benchmarks serve thousands of fake hosts from one
+    # loopback server.
+    BACKLINKS_RESOLVE: HostRules = Field(
+        "", description="`*.test=127.0.0.1` style host mapping for simulated webs", json_schema_extra=ENV
+    )
+    # Only http and https are ever fetched, whatever this says.
+    BACKLINKS_ALLOWED_NETWORKS: Networks = Field(
+        "",
+        description="CIDRs the crawler may reach although private, loopback or link-local "
+        "(refused by default, also after redirects and DNS)",
+        json_schema_extra=ENV,
+    )
+
+    # --- JavaScript rendering (scrapy-playwright; docs/rendering.md) ---
+    # auto: static HTML first, the browser only where it can change the answer (a static miss on a
+    # page that runs scripts), or at once for pages and domains that needed it lately.
+    BACKLINKS_RENDER: Mode = Field(RenderMode.AUTO, description="`never`, `auto` or `always` (the `render` argument wins)")
+    # Off: only pages with signs of client-side rendering (empty app root, noscript fallback,
+    # little text) are rendered to confirm a miss.
+    BACKLINKS_RENDER_CONFIRM_MISSES: Flag = Field(
+        True, description="`auto`: every static miss on a page with scripts is confirmed by one render"
+    )
+    BACKLINKS_RENDER_MEMORY_DAYS: NonNegative = Field(
+        30.0, description="`auto`: pages and domains that needed a render this many days back go to the browser at once"
+    )
+    # Checked by the browser finder (crawler/shell/render/browser.py), which names what it tried.
+    BACKLINKS_BROWSER_PATH: str = Field(
+        "auto",
+        description="a Chromium executable; `auto` finds chromium-headless-shell, chromium or Playwright's",
+        json_schema_extra=ENV,
+    )
+    BACKLINKS_RENDER_WAIT: NonNegative = Field(
+        3.0, description="seconds after DOMContentLoaded a page may take to insert the target's link"
+    )
+    # In their own download slot ("backlinks-browser"), so renders never starve plain requests.
+    BACKLINKS_RENDER_CONCURRENCY: Count = Field(
+        4, description="pages rendered at once; also `PLAYWRIGHT_MAX_PAGES_PER_CONTEXT`"
+    )
+    BACKLINKS_RENDER_CONTEXT_PAGES: Count = Field(
+        100, description="renders per browser context before it is closed and replaced"
+    )
+    # So renders far apart do not keep renderer processes (~75 MB each) alive between them.
+    BACKLINKS_RENDER_PAGE_IDLE: Positive = Field(
+        30.0, description="a page left by a finished render serves the next; one unused this many seconds is closed"
+    )
+    BACKLINKS_RENDER_JS_HEAP_MB: Megabytes = Field(
+        512, description="a page's JavaScript heap; beyond it the tab crashes, not the machine (0: no limit)"
+    )
+
+    # --- Output ---
+    BACKLINKS_PROGRESS_SECONDS: NonNegative = Field(30.0, description="seconds between progress lines in the log (0: off)")
+
+    @classmethod
+    def from_settings(cls, settings: BaseSettings, environ: Mapping[str, str] | None = None) -> Self:
+        """The typed settings, or :class:`SettingsError` naming every bad value."""
+        values, found = cls._validated(settings, os.environ if environ is None else environ)
+        if values is None:
+            raise SettingsError("bad settings:\n  " + "\n  ".join(found))
+        return values
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        return cls.from_settings(crawler.settings)
+
+    @classmethod
+    def environment_names(cls) -> set[str]:
+        """The settings an environment variable of the same name may give."""
+        return {name for name, field in cls.model_fields.items() if field.json_schema_extra == ENV}
+
+    @classmethod
+    def _validated(cls, settings: BaseSettings, environ: Mapping[str, str]) -> tuple[Self | None, list[str]]:
+        given = {name: settings[name] for name in cls.model_fields if name in settings}
+        # An empty variable counts as unset, as an empty --database does.
+        given |= {name: environ[name] for name in cls.environment_names() - set(given) if environ.get(name)}
+        try:
+            return cls(**given), []
+        except ValidationError as exc:
+            return None, [_problem(error) for error in exc.errors()]
+
+
+def _problem(error: Any) -> str:
+    name = str(error["loc"][0])
+    message = str(error["ctx"]["error"]) if error["type"] == "value_error" else error["msg"]
+    if message.startswith(name):
+        return message
+    shown = "" if name == "BACKLINKS_DATABASE_URL" else f" (got {str(error['input'])[:80]!r})"
+    return f"{name} {message}{shown}"
+
+
+# Scrapy's settings whose value is ours to choose, checked with ours.
+SCRAPY_CHECKS: dict[str, Callable[[Any], None]] = {
+    # The robots.txt group that applies to us (crawler.core.robotstxt).
     "ROBOTSTXT_USER_AGENT": lambda value: check_product_token(str(value or "")),
 }
 
 
 def problems(settings: BaseSettings) -> list[str]:
-    """Every wrong value among the ``BACKLINKS_*`` settings, one line each."""
-    found = []
-    for name, check in CHECKS.items():
+    """Every wrong value among the ``BACKLINKS_*`` settings (and ours of Scrapy's), one line each."""
+    _values, found = BacklinksSettings._validated(settings, os.environ)
+    for name, check in SCRAPY_CHECKS.items():
         if name not in settings:
             continue
-        value = settings[name]
         try:
-            check(value)
-        except (ValueError, TypeError) as exc:
-            message = str(exc)
-            if message.startswith(name):
-                found.append(message)
-            else:
-                shown = "" if name == "BACKLINKS_DATABASE_URL" else f" (got {str(value)[:80]!r})"
-                found.append(f"{name} {message}{shown}")
+            check(settings[name])
+        except ValueError as exc:
+            found.append(f"{name} {exc} (got {str(settings[name])[:80]!r})")
     return found
 
 
@@ -139,16 +300,15 @@ def unknown(settings: BaseSettings, known: set[str]) -> list[str]:
 
 
 def project_setting_names() -> set[str]:
-    import settings as project
-
-    return {name for name in vars(project) if name.startswith("BACKLINKS_")}
+    return set(BacklinksSettings.model_fields)
 
 
-def check_settings(settings: BaseSettings) -> None:
-    """Raise :class:`SettingsError` listing every wrong ``BACKLINKS_*`` value; warn about unknown
-    names (components set internal ones, so an unknown name is not an error)."""
+def check_settings(settings: BaseSettings) -> BacklinksSettings:
+    """The typed settings, or :class:`SettingsError` listing every wrong value; warn about unknown
+    ``BACKLINKS_*`` names given on the command line or by Scrapyd (a typo is otherwise ignored)."""
     found = problems(settings)
     if found:
         raise SettingsError("bad settings:\n  " + "\n  ".join(found))
     for message in unknown(settings, project_setting_names()):
         logger.warning("%s", message)
+    return BacklinksSettings.from_settings(settings)

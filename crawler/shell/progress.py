@@ -9,6 +9,8 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.asyncio import create_looping_call
 
+from crawler.shell.config import BacklinksSettings
+
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.statscollectors import StatsCollector
@@ -34,7 +36,7 @@ class Progress:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        interval = crawler.settings.getfloat("BACKLINKS_PROGRESS_SECONDS")
+        interval = BacklinksSettings.from_crawler(crawler).BACKLINKS_PROGRESS_SECONDS
         if not interval:
             raise NotConfigured
         extension = cls(crawler.stats, interval)

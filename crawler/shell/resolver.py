@@ -1,8 +1,8 @@
 """A DNS resolver that maps chosen host patterns to fixed addresses, and resolves the rest normally.
 
 Simulated webs (demo, tests, benchmarks) serve thousands of fake ``*.test`` hosts from one loopback
-server; this lets the plain HTTP handler reach them without touching /etc/hosts. A rule whose
-address is ``!`` makes its hosts fail to resolve, as a dead domain does.
+server; the rules (:mod:`crawler.core.hostmap`) let the plain HTTP handler reach them without
+touching /etc/hosts. A rule whose address is ``!`` makes its hosts fail to resolve, as a dead domain does.
 
 It is also where the address guard (:mod:`crawler.core.guard`) is enforced for host names: a name that
 resolves to a forbidden address (mapped or real) fails to resolve, so the plain HTTP handler never
@@ -11,7 +11,6 @@ connects there, whatever middleware, proxy setting or redirect led to it.
 
 from __future__ import annotations
 
-from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any, Self
 
 from scrapy.resolver import CachingThreadedResolver
@@ -19,14 +18,13 @@ from twisted.internet import defer
 from twisted.internet.error import DNSLookupError
 
 from crawler.core.guard import SETTING as ALLOWED_NETWORKS, AddressGuard
+from crawler.core.hostmap import NXDOMAIN, lookup, parse_rules
+from crawler.shell.config import BacklinksSettings
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from scrapy.crawler import Crawler
-
-
-NXDOMAIN = "!"  # the address of a rule whose hosts do not exist
 
 
 class ForbiddenAddressError(DNSLookupError):
@@ -36,22 +34,6 @@ class ForbiddenAddressError(DNSLookupError):
         super().__init__(f"{name} resolves to {kind} address {address}, refused (see {ALLOWED_NETWORKS})")
         self.address = address
         self.kind = kind
-
-
-def parse_rules(spec: str) -> tuple[tuple[str, str], ...]:
-    """``"*.test=127.0.0.1, demo.example=127.0.0.2, dead.test=!"`` -> ((pattern, address), ...)."""
-    rules = []
-    for part in filter(None, (p.strip() for p in spec.split(","))):
-        pattern, sep, address = part.partition("=")
-        if not sep or not pattern.strip() or not address.strip():
-            raise ValueError(f"BACKLINKS_RESOLVE rule {part!r} is not PATTERN=ADDRESS")
-        rules.append((pattern.strip().lower(), address.strip()))
-    return tuple(rules)
-
-
-def lookup(rules: Sequence[tuple[str, str]], host: str) -> str | None:
-    host = host.lower().rstrip(".")
-    return next((address for pattern, address in rules if fnmatchcase(host, pattern)), None)
 
 
 class MappedResolver(CachingThreadedResolver):
@@ -71,8 +53,10 @@ class MappedResolver(CachingThreadedResolver):
     def from_crawler(cls, crawler: Crawler, reactor: Any) -> Self:
         settings = crawler.settings
         cache_size = settings.getint("DNSCACHE_SIZE") if settings.getbool("DNSCACHE_ENABLED") else 0
-        rules = parse_rules(settings.get("BACKLINKS_RESOLVE", ""))
-        guard = AddressGuard.from_spec(settings.get(ALLOWED_NETWORKS, ""))
+        # Built from the process's settings (Scrapy passes its CrawlerProcess as the crawler).
+        ours = BacklinksSettings.from_settings(settings)
+        rules = parse_rules(ours.BACKLINKS_RESOLVE)
+        guard = AddressGuard.from_spec(ours.BACKLINKS_ALLOWED_NETWORKS)
         return cls(reactor, cache_size, settings.getfloat("DNS_TIMEOUT"), rules, guard)
 
     def getHostByName(self, name: str, timeout: Sequence[int] = ()) -> defer.Deferred[str]:

@@ -27,6 +27,7 @@ from crawler.core.changes import ChangePolicy
 from crawler.core.items import DuePage, Observation
 from crawler.core.render_policy import RenderMemory
 from crawler.reports.tables import run_summary
+from crawler.shell.config import BacklinksSettings
 from pipelines import batches, runs
 from pipelines.db import make_engine, make_sessionmaker, require_schema
 from pipelines.due import iter_due_pages
@@ -39,22 +40,22 @@ NOT_JOINED = "run_not_joined"
 
 class RunService:
     def __init__(self, crawler: Crawler):
-        settings = crawler.settings
+        ours = BacklinksSettings.from_crawler(crawler)
         self.crawler = crawler
-        self.engine = make_engine(settings["BACKLINKS_DATABASE_URL"])
+        self.engine = make_engine(ours.BACKLINKS_DATABASE_URL)
         self.sessions = make_sessionmaker(self.engine)
         # Losses are held back until the run is over and known healthy (pipelines.runs.leave).
         self.policy = ChangePolicy(
-            confirm_misses=settings.getint("BACKLINKS_CONFIRM_MISSES"),
+            confirm_misses=ours.BACKLINKS_CONFIRM_MISSES,
             hold_losses=True,
-            degraded_share=settings.getfloat("BACKLINKS_DEGRADED_SHARE"),
+            degraded_share=ours.BACKLINKS_DEGRADED_SHARE,
         )
-        self.lease = timedelta(seconds=settings.getfloat("BACKLINKS_LEASE_SECONDS"))
-        self.claim_size = settings.getint("BACKLINKS_CLAIM_DOMAINS")
-        self.claim_poll = settings.getfloat("BACKLINKS_CLAIM_POLL_SECONDS")
-        self.chunk_size = settings.getint("BACKLINKS_START_CHUNK")
+        self.lease = timedelta(seconds=ours.BACKLINKS_LEASE_SECONDS)
+        self.claim_size = ours.BACKLINKS_CLAIM_DOMAINS
+        self.claim_poll = ours.BACKLINKS_CLAIM_POLL_SECONDS
+        self.chunk_size = ours.BACKLINKS_START_CHUNK
         # A locked database (an import, another crawl) is waited out, never a reason to drop a batch.
-        self.patience = batches.Patience(grace=settings.getfloat("BACKLINKS_STORE_GRACE_SECONDS"))
+        self.patience = batches.Patience(grace=ours.BACKLINKS_STORE_GRACE_SECONDS)
         self.tally = batches.RunTally()
         self.ticket: runs.Ticket | None = None
         # Why this process could not join its run; the crawl command prints it as its one line.
@@ -206,10 +207,10 @@ class RunService:
         logger.info("Run %s %s (%s)\n%s", ticket.run_id, departure.status, reason, summary)
 
 
-def preflight_run(settings: Any, key: str | None, arguments: dict[str, Any]) -> None:
+def preflight_run(database_url: str, key: str | None, arguments: dict[str, Any]) -> None:
     """Raise what would keep a process from joining its run, before the crawl starts: a database
     that is unreachable or at an old schema, a run key in use with other arguments."""
-    engine = make_engine(settings["BACKLINKS_DATABASE_URL"])
+    engine = make_engine(database_url)
     try:
         require_schema(engine)
         runs.check_joinable(make_sessionmaker(engine), key, arguments)

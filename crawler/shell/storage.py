@@ -13,16 +13,17 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from crawler.core.items import Observation
 from crawler.shell.runservice import RunService
+from crawler.shell.config import BacklinksSettings
 
 logger = logging.getLogger(__name__)
 
 
 class StoragePipeline:
     def __init__(self, crawler: Crawler):
-        settings = crawler.settings
+        ours = BacklinksSettings.from_crawler(crawler)
         self.crawler = crawler
-        self.batch_size = settings.getint("BACKLINKS_BATCH_SIZE")
-        self.batch_seconds = settings.getfloat("BACKLINKS_BATCH_SECONDS")
+        self.batch_size = ours.BACKLINKS_BATCH_SIZE
+        self.batch_seconds = ours.BACKLINKS_BATCH_SECONDS
         self.buffer: list[Observation] = []
         self.last_flush = time.monotonic()
         self.timer: asyncio.Task[None] | None = None

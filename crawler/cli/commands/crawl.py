@@ -19,6 +19,7 @@ from twisted.internet.defer import Deferred
 
 from crawler.cli.exitcode import ITEM_ERRORS, ExitCode, outcome, startup_problem
 from crawler.shell.runservice import RunService
+from crawler.shell.config import BacklinksSettings, SettingsError
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +69,9 @@ class Command(crawl.Command):
         spider.crawler.stats.inc_value(ITEM_ERRORS)
 
     def _failed_start(self, crawler: Crawler, exc: BaseException) -> int:
-        message = startup_problem(exc, crawler.settings.get("BACKLINKS_DATABASE_URL"))
+        # Only a SettingsError says the settings cannot be read; after any other, they were checked.
+        url = None if isinstance(exc, SettingsError) else BacklinksSettings.from_crawler(crawler).BACKLINKS_DATABASE_URL
+        message = startup_problem(exc, url)
         if message is None:
             logger.error("The crawl could not start", exc_info=(type(exc), exc, exc.__traceback__))
             return ExitCode.CRASHED

@@ -21,6 +21,7 @@ from scrapy.utils.httpobj import urlparse_cached
 
 from crawler.core.guard import SETTING, AddressGuard, RefusalLog, parse_host
 from crawler.core.outcome import Status
+from crawler.shell.config import BacklinksSettings
 from crawler.shell.failures import Inconclusive
 from crawler.shell.resolver import ForbiddenAddressError
 
@@ -72,7 +73,7 @@ async def request_refusal(guard: AddressGuard, url: str) -> Inconclusive | None:
 
 class AddressGuardMiddleware:
     def __init__(self, crawler: Crawler):
-        self.guard = AddressGuard.from_spec(crawler.settings.get(SETTING, ""))
+        self.guard = AddressGuard.from_spec(BacklinksSettings.from_crawler(crawler).BACKLINKS_ALLOWED_NETWORKS)
         self.stats = crawler.stats
         self.refusals = RefusalLog()
 

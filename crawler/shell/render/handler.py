@@ -43,12 +43,12 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy_playwright.handler import DEFAULT_CONTEXT_NAME
 
-from crawler.core.guard import SETTING as GUARD_SETTING
 from crawler.core.guard import AddressGuard
+from crawler.core.hostmap import parse_rules
+from crawler.shell.config import BacklinksSettings
 from crawler.shell.render.browser import classify_render_failure
 from crawler.shell.render.probe import PROBE_META, QUIET_SCRIPT, RenderProbe
 from crawler.shell.render.proxy import GuardProxy
-from crawler.shell.resolver import parse_rules
 from crawler.shell.upstream import PlaywrightHandlerHooks
 
 logger = logging.getLogger(__name__)
@@ -68,7 +68,8 @@ class SharedPlaywrightHandler(PlaywrightHandlerHooks):
         self._launching: asyncio.Task[None] | None = None  # on Playwright's loop
         # Per context name: pooled pages, each with the loop time it was left at; on Playwright's loop.
         self.idle_pages: dict[str, list[tuple[Page, float]]] = {}
-        self.page_idle = crawler.settings.getfloat("BACKLINKS_RENDER_PAGE_IDLE", 30.0)
+        ours = BacklinksSettings.from_crawler(crawler)
+        self.page_idle = ours.BACKLINKS_RENDER_PAGE_IDLE
         self._trimming: asyncio.Task[None] | None = None
         self.proxy: GuardProxy | None = None
         # Handlers close after the stats are dumped: counts are taken when the spider closes.
@@ -77,11 +78,10 @@ class SharedPlaywrightHandler(PlaywrightHandlerHooks):
             # A browser elsewhere cannot reach a proxy on our loopback; it is guarded where it runs.
             logger.warning("The address guard does not cover a remote browser (PLAYWRIGHT_CDP_URL/CONNECT_URL)")
             return
-        settings = crawler.settings
         self.proxy = GuardProxy(
-            AddressGuard.from_spec(settings.get(GUARD_SETTING, "")),
-            parse_rules(settings.get("BACKLINKS_RESOLVE", "")),
-            connect_timeout=settings.getfloat("DOWNLOAD_TIMEOUT"),
+            AddressGuard.from_spec(ours.BACKLINKS_ALLOWED_NETWORKS),
+            parse_rules(ours.BACKLINKS_RESOLVE),
+            connect_timeout=crawler.settings.getfloat("DOWNLOAD_TIMEOUT"),
         ).start()
         options = self.config.launch_options
         self.config.launch_options = {**options, "args": [*options.get("args", ()), *self.proxy.launch_args]}

@@ -4,7 +4,8 @@ A context accumulates cache, cookies and renderer memory; closing it after a bou
 renders keeps memory flat over thousands of them. This downloader middleware names the context of
 each render request (``playwright_context``) when it enters the downloader, in the order the
 browser slot serves them, and closes a retired context once its last render has finished, or at
-once when it had none left in flight (renders far apart, as in ``auto``).
+once when it had none left in flight (renders far apart, as in ``auto``). The add-on
+(:mod:`crawler.shell.addon`) enables it for a crawl that renders.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ from typing import Any, Self
 
 from scrapy import Request
 from scrapy.crawler import Crawler
-from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
 
+from crawler.shell.config import BacklinksSettings
 from crawler.shell.render.handler import SharedPlaywrightHandler
 from crawler.shell.render.probe import PROBE_META
+
 CONTEXT_PREFIX = "backlinks-"
 # Cookies and storage stay per context; service workers would serve stale pages from their cache.
 CONTEXT_KWARGS = {"service_workers": "block", "ignore_https_errors": True, "java_script_enabled": True}
@@ -41,7 +43,7 @@ class ContextLedger:
 
     @staticmethod
     def first_name() -> str:
-        """The context the first renders get (launched at start-up, see render.setup)."""
+        """The context the first renders get (launched at start-up, see crawler.shell.addon)."""
         return f"{CONTEXT_PREFIX}0"
 
     def assign(self) -> tuple[str, str | None]:
@@ -67,10 +69,8 @@ class ContextLedger:
 
 class BrowserContexts:
     def __init__(self, crawler: Crawler) -> None:
-        if not crawler.settings.getbool("BACKLINKS_RENDER_ENABLED", True):
-            raise NotConfigured  # rendering is off; with a message Scrapy would log it as a warning
         self.crawler = crawler
-        self.ledger = ContextLedger(crawler.settings.getint("BACKLINKS_RENDER_CONTEXT_PAGES"))
+        self.ledger = ContextLedger(BacklinksSettings.from_crawler(crawler).BACKLINKS_RENDER_CONTEXT_PAGES)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:

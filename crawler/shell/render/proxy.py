@@ -29,7 +29,7 @@ from enum import IntEnum
 
 from crawler.core.guard import SETTING as GUARD_SETTING
 from crawler.core.guard import AddressGuard, RefusalLog, parse_host
-from crawler.shell.resolver import NXDOMAIN, lookup
+from crawler.core.hostmap import NXDOMAIN, lookup
 from crawler.shell.webserver import BackgroundServer
 
 logger = logging.getLogger(__name__)

@@ -14,6 +14,7 @@ from typing import Any
 
 from scrapy.crawler import Crawler
 
+from crawler.shell.config import BacklinksSettings
 from crawler.shell.render.setup import RENDER_SLOT
 from crawler.shell.upstream import SlotRankingQueue
 
@@ -23,7 +24,7 @@ _FIRST = -1  # below any real count of active downloads
 class RenderAwarePriorityQueue(SlotRankingQueue):
     def __init__(self, crawler: Crawler, *args: Any, **kwargs: Any):
         super().__init__(crawler, *args, **kwargs)
-        self.capacity = crawler.settings.getint("BACKLINKS_RENDER_CONCURRENCY")
+        self.capacity = BacklinksSettings.from_crawler(crawler).BACKLINKS_RENDER_CONCURRENCY
 
     def rank(self, slot: str, active: int) -> int:
         return _FIRST if slot == RENDER_SLOT and active < self.capacity else active

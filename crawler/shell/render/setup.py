@@ -1,75 +1,65 @@
-"""Choosing the effective render mode for a crawl and configuring scrapy-playwright for it.
+"""The crawl's render plan: the effective render mode and the browser, decided once per crawl.
 
-Runs from the spider's ``from_crawler``, before the settings freeze. A BACKLINKS_BROWSER_PATH that
-is not a browser, or ``always`` with no browser found, is an error naming the setting; ``auto``
-with no browser found warns and crawls static HTML only.
+The mode is the spider's ``render`` argument, else ``BACKLINKS_RENDER``. Only the spider knows its
+arguments, and Scrapy creates the spider before it applies the add-ons, so the spider makes the
+plan (:func:`plan_rendering`, from its ``from_crawler``) and the add-on
+(:mod:`crawler.shell.addon`) wires Scrapy and scrapy-playwright for it (:func:`render_plan`).
+
+A BACKLINKS_BROWSER_PATH that is not a browser, or ``always`` with no browser found, is an error
+naming the setting; ``auto`` with no browser found warns and crawls static HTML only.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from dataclasses import dataclass
+from weakref import WeakKeyDictionary
 
-from scrapy.settings import SETTINGS_PRIORITIES, Settings
+from scrapy.crawler import Crawler
 
-from crawler.shell.render.browser import BrowserNotFound, find_browser, launch_options
-from crawler.shell.render.middleware import CONTEXT_KWARGS, ContextLedger
 from crawler.core.render_policy import RenderMode
+from crawler.shell.config import BacklinksSettings
+from crawler.shell.render.browser import AUTO, BrowserNotFound, find_browser
 
 logger = logging.getLogger(__name__)
 
 # Browser requests queue in their own download slot: a slow render never holds up plain fetches.
 RENDER_SLOT = "backlinks-browser"
-PLAYWRIGHT_HANDLERS = (
-    "crawler.shell.render.handler.SharedPlaywrightHandler",
-    "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler",
-)
-PLAIN_HANDLER = "scrapy.core.downloader.handlers.http11.HTTP11DownloadHandler"
 
 
-def configure_rendering(settings: Settings, asked: RenderMode | None) -> tuple[RenderMode, bool]:
-    """The effective render mode, and whether rendering was wanted but no browser was found."""
-    mode = asked or RenderMode(settings.get("BACKLINKS_RENDER", RenderMode.AUTO.value))
-    unavailable = False
-    if mode is not RenderMode.NEVER:
-        configured = settings.get("BACKLINKS_BROWSER_PATH")
-        try:
-            executable = find_browser(configured)
-        except BrowserNotFound as exc:
-            if mode is RenderMode.ALWAYS or (configured or "auto").strip().lower() != "auto":
-                raise
-            logger.warning("render=auto falls back to static HTML only: %s", exc)
-            unavailable, mode = True, RenderMode.NEVER
-        else:
-            _use_browser(settings, executable)
-            logger.info("Rendering: %s with %s", mode.value, executable)
+@dataclass(frozen=True)
+class RenderPlan:
+    mode: RenderMode
+    browser: str | None = None  # the executable to launch; None: no browser, static HTML only
+    unavailable: bool = False  # rendering was wanted (auto) but no browser was found
+
+
+_PLANS: WeakKeyDictionary[Crawler, RenderPlan] = WeakKeyDictionary()
+
+
+def choose(settings: BacklinksSettings, asked: RenderMode | None) -> RenderPlan:
+    mode = asked or settings.BACKLINKS_RENDER
     if mode is RenderMode.NEVER:
-        # No browser: plain requests need no Playwright driver process at all.
-        handlers = settings.getdict("DOWNLOAD_HANDLERS")
-        for scheme, handler in list(handlers.items()):
-            if handler in PLAYWRIGHT_HANDLERS:
-                handlers[scheme] = PLAIN_HANDLER
-        _override(settings, "DOWNLOAD_HANDLERS", handlers)
-        _override(settings, "BACKLINKS_RENDER_ENABLED", False)
-    return mode, unavailable
+        return RenderPlan(mode)
+    configured = settings.BACKLINKS_BROWSER_PATH
+    try:
+        executable = find_browser(configured)
+    except BrowserNotFound as exc:
+        if mode is RenderMode.ALWAYS or (configured or AUTO).strip().lower() != AUTO:
+            raise
+        logger.warning("render=auto falls back to static HTML only: %s", exc)
+        return RenderPlan(RenderMode.NEVER, unavailable=True)
+    logger.info("Rendering: %s with %s", mode.value, executable)
+    return RenderPlan(mode, executable)
 
 
-def _use_browser(settings: Settings, executable: str) -> None:
-    options = launch_options(
-        executable, settings.getdict("PLAYWRIGHT_LAUNCH_OPTIONS"), settings.getint("BACKLINKS_RENDER_JS_HEAP_MB")
-    )
-    _override(settings, "PLAYWRIGHT_LAUNCH_OPTIONS", options)
-    # Renders run in their own download slot, as many at once as one context holds pages.
-    concurrency = settings.getint("BACKLINKS_RENDER_CONCURRENCY")
-    slots = {**settings.getdict("DOWNLOAD_SLOTS"), RENDER_SLOT: {"concurrency": concurrency, "delay": 0.0}}
-    _override(settings, "DOWNLOAD_SLOTS", slots)
-    _override(settings, "PLAYWRIGHT_MAX_PAGES_PER_CONTEXT", concurrency)
-    # Launch the browser and the first context when the engine starts, alongside the first static
-    # fetches: launched lazily, the launch competed with the flood of static pages for the one
-    # event loop and held the first renders back by seconds.
-    _override(settings, "PLAYWRIGHT_CONTEXTS", {ContextLedger.first_name(): dict(CONTEXT_KWARGS)})
+def plan_rendering(crawler: Crawler, asked: RenderMode | None) -> RenderPlan:
+    """Decide the crawl's plan for the ``render`` argument ``asked`` (the spider, once)."""
+    plan = _PLANS[crawler] = choose(BacklinksSettings.from_crawler(crawler), asked)
+    return plan
 
 
-def _override(settings: Settings, name: str, value: Any) -> None:
-    """Set a value derived from the configured one (``-s`` included), so it must win over it."""
-    settings.set(name, value, priority=max(settings.getpriority(name) or 0, SETTINGS_PRIORITIES["spider"]))
+def render_plan(crawler: Crawler) -> RenderPlan:
+    """The crawl's plan: the spider's, or for a spider without a ``render`` argument, the setting's."""
+    plan = _PLANS.get(crawler)
+    return plan if plan is not None else plan_rendering(crawler, None)

@@ -36,7 +36,7 @@ from crawler.core.render_policy import (
     runs_scripts,
 )
 from crawler.shell.render.probe import PROBE_META, RenderProbe, target_hosts
-from crawler.shell.render.setup import RENDER_SLOT, configure_rendering
+from crawler.shell.render.setup import RENDER_SLOT, plan_rendering
 from crawler.shell.runservice import RunService, preflight_run
 from pipelines.due import DueFilter
 from pipelines.runs import Shard, WorkOrder
@@ -68,26 +68,27 @@ class VerifySpider(Spider):
         """Raise the first error that would stop the crawl at start-up, before Scrapy starts it
         (crawler.cli.commands.crawl prints it as one line): a bad setting or -a argument, a database
         that is unreachable or at an old schema, a run key in use with other arguments."""
-        check_settings(settings)
+        ours = check_settings(settings)
         parsed = VerifyArgs.parse({k: v for k, v in arguments.items() if not k.startswith("_")})
-        preflight_run(settings, parsed.run, _run_arguments(parsed))
+        preflight_run(ours.BACKLINKS_DATABASE_URL, parsed.run, _run_arguments(parsed))
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
-        check_settings(crawler.settings)  # before anything reads them: one message naming each fix
+        ours = check_settings(crawler.settings)  # before anything reads them: one message naming each fix
         spider = super().from_crawler(crawler, *args, **kwargs)
-        settings = crawler.settings
-        spider.recheck = timedelta(hours=settings.getfloat("BACKLINKS_RECHECK_HOURS"))
-        spider.strip_tracking = settings.getbool("BACKLINKS_STRIP_TRACKING")
-        spider.render_mode, spider.render_unavailable = configure_rendering(settings, spider.arguments.render)
+        spider.recheck = timedelta(hours=ours.BACKLINKS_RECHECK_HOURS)
+        spider.strip_tracking = ours.BACKLINKS_STRIP_TRACKING
+        # The one decision that needs the `render` argument; the add-on wires the crawl for it.
+        plan = plan_rendering(crawler, spider.arguments.render)
+        spider.render_mode, spider.render_unavailable = plan.mode, plan.unavailable
         if spider.render_unavailable:  # the run record shows what rendering fell back to
             spider.run_arguments = {**spider.run_arguments, "render": spider.render_mode.value}
-        spider.render_wait_ms = int(settings.getfloat("BACKLINKS_RENDER_WAIT") * 1000)
-        spider.confirm_by_render = settings.getbool("BACKLINKS_RENDER_CONFIRM_MISSES")
-        spider.memory_days = settings.getfloat("BACKLINKS_RENDER_MEMORY_DAYS")
+        spider.render_wait_ms = int(ours.BACKLINKS_RENDER_WAIT * 1000)
+        spider.confirm_by_render = ours.BACKLINKS_RENDER_CONFIRM_MISSES
+        spider.memory_days = ours.BACKLINKS_RENDER_MEMORY_DAYS
         spider.render_memory = RenderMemory()
         spider.render_seconds = []
-        spider.pages = PagePool(settings.getint("BACKLINKS_PARSE_WORKERS"), settings.getfloat("BACKLINKS_PARSE_SECONDS"))
+        spider.pages = PagePool(ours.BACKLINKS_PARSE_WORKERS, ours.BACKLINKS_PARSE_SECONDS)
         crawler.signals.connect(spider.spider_opened, signal=signals.spider_opened)
         return spider
 
