@@ -13,7 +13,7 @@ Nothing here reads the environment.
 BOT_NAME = "backlinks"
 SPIDER_MODULES = ["crawler.shell.spiders"]
 NEWSPIDER_MODULE = "crawler.shell.spiders"
-# Our `crawl` replaces Scrapy's: its exit status says whether everything was stored (crawler/cli/app/exitcode.py).
+# Our `crawl` replaces Scrapy's: its exit status says whether everything was stored (crawler/cli/exitcode.py).
 COMMANDS_MODULE = "crawler.cli.commands"
 # Wires rendering (scrapy-playwright) into Scrapy for each crawl (crawler/shell/addon.py).
 ADDONS = {"crawler.shell.addon.BacklinksAddon": 0}
