@@ -5,7 +5,7 @@
 
 Each round gets a fresh PostgreSQL database (on BACKLINKS_TEST_POSTGRES_URL's server, default
 127.0.0.1:5432) with every page's backlink imported, then starts N processes with the same run key
-(`-a run=... -a all=1`) against a farm of sites on 127.0.0.1 (tests/farm.py, served from a thread
+(`-a run=... -a all=1`) against a farm of sites on 127.0.0.1 (tests/support/farm.py, served from a thread
 of this process) and waits for all of them. Reported per round:
 
 - crawl s: from the run's start (first process joined) to its end (last process left), from the

@@ -1,6 +1,6 @@
 """Crash safety: `kill -9` a crawl mid-run, start it again, and nothing is lost, doubled or corrupt.
 
-Two hundred pages on 40 hosts of tests/fault_server.py answer after 20 ms; batches of 10 commit
+Two hundred pages on 40 hosts of tests/support/fault_server.py answer after 20 ms; batches of 10 commit
 as the crawl goes. While it runs, readers check in one statement that every committed check has
 its state (a batch is one transaction), and `backlinks export` runs alongside.
 """

@@ -42,7 +42,7 @@ def facts(html: str, headers: Mapping[str, Sequence[str]] | None = None, **kwarg
 
 @pytest.mark.parametrize("name", golden.case_names())
 def test_golden_page(name: str) -> None:
-    """On failure, re-record with ``python -m tests.golden NAME`` and review the JSON diff."""
+    """On failure, re-record with ``python -m tests.support.golden NAME`` and review the JSON diff."""
     assert golden.run(name) == golden.load(name)["expected"]
 
 

@@ -1,4 +1,4 @@
-"""One real crawl over a hostile web (tests/fault_server.py): every fault gets its inconclusive status.
+"""One real crawl over a hostile web (tests/support/fault_server.py): every fault gets its inconclusive status.
 
 The crawl runs `scrapy crawl verify` in a child process, as cron would, with a 2 s timeout and an
 8 MiB size limit, and with BACKLINKS_CONFIRM_MISSES=1 so that any miss would at once be a false

@@ -4,7 +4,7 @@ The JSON file holds the ``input`` (page URLs, status, headers, target and match 
 ``expected`` output of the extractors for that input. To add a case, write the HTML and a JSON file
 with only ``input``; to re-record after a deliberate change, run
 
-    .venv/bin/python -m tests.golden [name ...]
+    .venv/bin/python -m tests.support.golden [name ...]
 
 and review the change as a diff of the ``.expected.json`` files.
 """
