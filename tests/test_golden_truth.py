@@ -137,7 +137,7 @@ def test_every_link_of_the_fixture_is_read_as_the_standard_reads_it(name: str) -
     """Not only those to the target, which are all a golden file records."""
     case, document = read(name)
     page_url = case["input"]["final_url"]
-    _, sel = golden.parsed(name)
+    _, _, sel = golden.parsed(name)
     ours = [Link(link.tag, link.href, link.url, list(link.rel)) for link in scan_links(sel, page_url).links]
     assert ours == links(document, page_url)
 

@@ -33,13 +33,13 @@ def load(name: str) -> dict[str, Any]:
     return json.loads((PAGES / f"{name}.expected.json").read_text(encoding="utf-8"))
 
 
-def parsed(name: str) -> tuple[bytes, parsel.Selector]:
-    """The body of case ``name`` and the selector our extractors read it with."""
+def parsed(name: str) -> tuple[bytes, str, parsel.Selector]:
+    """The body of case ``name``, its text and the selector our extractors read it with."""
     body = (PAGES / f"{name}.html").read_bytes()
     content_type = (load(name)["input"].get("headers", {}).get("content-type") or [None])[0]
     # Decoded as Scrapy's HtmlResponse does: header charset, then BOM, then <meta charset>.
     _, text = html_to_unicode(content_type, body)
-    return body, parse_html(text)
+    return body, text, parse_html(text)
 
 
 def run(name: str) -> dict[str, Any]:
@@ -47,7 +47,7 @@ def run(name: str) -> dict[str, Any]:
     case = load(name)["input"]
     headers: dict[str, list[str]] = case.get("headers", {})
     content_type = (headers.get("content-type") or [None])[0]
-    body, sel = parsed(name)
+    body, text, sel = parsed(name)
     target = Target(case["target"], case["mode"])
     scan = scan_links(sel, case["final_url"], target.matches)
     page = extract_page(
