@@ -6,9 +6,9 @@ implementation of the HTML standard's parser (encoding sniffing and tree constru
 shares no code with lxml or with our extraction; the links, the document's base URL and the rel
 tokens are found as the HTML standard says. (URLs are resolved with ada_url, a URL Standard parser
 that our extraction uses too: what is checked here is which href is resolved against which base.)
-The links the golden file records must be exactly the ``<a>`` and
-``<area>`` elements with an href whose URL matches the target, in document order, with the same href
-and rel tokens; and its count of external links must be the number of web links to another host.
+The links a golden file records must be exactly the ``<a>`` and ``<area>`` elements with an href
+whose URL matches the target, in document order, with the same href and rel tokens; its count of
+external links must be the number of web links to another host.
 """
 
 from __future__ import annotations
