@@ -118,17 +118,35 @@ def test_whole_file_problems_import_nothing(database: str, tmp_path: Path, conte
 
 
 def test_killed_import_leaves_nothing_half_imported(database: str, tmp_path: Path) -> None:
-    path = tmp_path / "big.csv"
+    path, wal = tmp_path / "big.csv", tmp_path / "backlinks.sqlite-wal"
     with path.open("w", encoding="utf-8") as out:
         out.write("referring_url,target_url,match\n")
         for i in range(100_000):
             out.write(f"https://site{i}.example/post,{ME},exact\n")
     process = subprocess.Popen([BACKLINKS, "--database", database, "import", str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    time.sleep(3)  # well into the rows: batches of 1000 have been flushed inside the transaction
-    assert process.poll() is None, "the import finished before it could be killed"
-    process.send_signal(signal.SIGKILL)
-    process.communicate()
+    try:
+        _wait_until_rows_are_written(process, wal, deadline=time.monotonic() + 120)
+        # Stopped, it can neither commit nor roll back while we look: its rows are in the database's
+        # write-ahead log, and not committed.
+        process.send_signal(signal.SIGSTOP)
+        assert wal.stat().st_size > _WAL_HEADER and _count(database) == 0
+    finally:
+        process.kill()
+        process.communicate()
     assert _count(database) == 0
+
+
+_WAL_HEADER = 32  # bytes; each page written after it is one frame
+
+
+def _wait_until_rows_are_written(process: subprocess.Popen[bytes], wal: Path, deadline: float) -> None:
+    """Until the import's applying transaction has written rows. Nothing else writes the database:
+    staging fills a temporary table, and the transaction's pages reach the WAL as they spill from
+    SQLite's page cache, batch after batch."""
+    while not (wal.exists() and wal.stat().st_size > _WAL_HEADER + 2**20):
+        assert process.poll() is None, "the import finished before it could be killed"
+        assert time.monotonic() < deadline, "the import wrote no rows in time"
+        time.sleep(0.01)
 
 
 def test_a_flood_of_bad_rows_keeps_memory_bounded(database: str, tmp_path: Path) -> None:

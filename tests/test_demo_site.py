@@ -6,7 +6,7 @@ import csv
 import http.client
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
@@ -295,10 +295,11 @@ def test_hits_count_requests_per_host_and_path(site: DemoSite) -> None:
 
 def test_slow_page_is_slow_but_bounded(site: DemoSite) -> None:
     started = time.monotonic()
-    reply = fetch(site, site.url(BY_NAME["slow"]))
+    reply = fetch(site, site.url(BY_NAME["slow"]), timeout=SLOW_DELAY)
     elapsed = time.monotonic() - started
     assert reply.status == 200
-    assert SLOW_DELAY * DELAY_SCALE <= elapsed < SLOW_DELAY * DELAY_SCALE + 2
+    # At least the scaled delay, and short of the unscaled one (which would time out first).
+    assert SLOW_DELAY * DELAY_SCALE <= elapsed < SLOW_DELAY
     assert DemoSite().slow_delay == SLOW_DELAY
     assert DemoSite(delay_scale=1000).slow_delay == SLOW_DELAY_CAP
 
@@ -308,16 +309,23 @@ def test_stop_does_not_wait_for_a_slow_page() -> None:
     connection = http.client.HTTPConnection("127.0.0.1", site.port, timeout=5)
     try:
         slow = BY_NAME["slow"]
-        connection.request("GET", slow.referring_path, headers={"Host": f"{slow.host}:{site.port}"})
-        time.sleep(0.1)  # let the server start handling it
         started = time.monotonic()
+        connection.request("GET", slow.referring_path, headers={"Host": f"{slow.host}:{site.port}"})
+        _wait_for(lambda: site.hits[(slow.host, slow.referring_path)] == 1)  # the page is being served
         site.stop()
-        assert time.monotonic() - started < 1.5
-        with pytest.raises(http.client.RemoteDisconnected):
+        assert time.monotonic() - started < site.slow_delay  # stopped before the page could answer
+        with pytest.raises(http.client.RemoteDisconnected):  # and it never did
             connection.getresponse()
     finally:
         connection.close()
         site.stop()  # a second stop is harmless
+
+
+def _wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
 
 
 def test_large_pages_are_streamed_with_and_without_a_length(site: DemoSite) -> None:

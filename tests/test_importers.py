@@ -404,7 +404,8 @@ def test_undecodable_bytes_reject_only_their_row(tmp_path: Path) -> None:
     assert [summary(r) for r in result if r.error] == [
         (3002, "bytes that are not valid utf-8; save the file as UTF-8")
     ]
-    assert result[-1].backlink is not None
+    last = result[-1].backlink  # the row after the bad bytes is read
+    assert last is not None and last.referring_url == "https://a.example/z"
 
 
 def test_undecodable_bytes_in_a_list_and_in_json(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -100,15 +101,24 @@ async def test_errors_of_the_extraction_itself_still_surface(pool: PagePool) -> 
 
 
 class HostileWeb(BackgroundServer):
-    """``/page/N`` links to the target; ``/hostile`` is an attribute bomb, served last (after 1 s)."""
+    """``/page/N`` links to the target; ``/hostile`` is an attribute bomb, served last (after 1 s).
+    ``served`` is set once the bomb has been sent whole."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.served = threading.Event()
 
     def make_app(self) -> web.Application:
         async def page(_request: web.Request) -> web.Response:
             return web.Response(text=f"<html><body><p>{LINK}</p></body></html>", content_type="text/html")
 
-        async def hostile(_request: web.Request) -> web.Response:
+        async def hostile(request: web.Request) -> web.Response:
             await asyncio.sleep(1)
-            return web.Response(text=attribute_bomb(400_000), content_type="text/html")
+            response = web.Response(text=attribute_bomb(400_000), content_type="text/html")
+            await response.prepare(request)
+            await response.write_eof()
+            self.served.set()
+            return response
 
         app = web.Application()
         app.router.add_get("/page/{n}", page)
@@ -124,6 +134,30 @@ def _children(pid: int) -> list[int]:
     for task in Path(f"/proc/{pid}/task").iterdir():
         found += [int(c) for c in (task / "children").read_text().split()]
     return found
+
+
+def _workers(pid: int) -> list[int]:
+    """The page pool's workers among the children of ``pid`` (spawned: ``spawn_main`` runs them)."""
+    found = []
+    for child in _children(pid):
+        try:
+            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                found.append(child)
+        except FileNotFoundError:  # gone meanwhile
+            continue
+    return found
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    """The CPU time (user and system) the processes have used so far; none for one that is gone."""
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime and stime, the stat fields 14 and 15
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _alive(pid: int) -> bool:
@@ -158,7 +192,12 @@ def test_sigterm_stops_a_crawl_busy_with_a_hostile_page_and_keeps_what_it_stored
                     time.sleep(0.2)
                 else:
                     pytest.fail("the good pages were not stored")
-                time.sleep(2)  # the hostile page has arrived and is being parsed
+                assert server.served.wait(30), "the hostile page was not requested"
+                # The good pages are all stored: a worker that burns CPU now is parsing the bomb.
+                busy_from = _cpu_seconds(_workers(process.pid))
+                while _cpu_seconds(_workers(process.pid)) < busy_from + 0.5:
+                    assert time.monotonic() < deadline, "no worker parsed the hostile page"
+                    time.sleep(0.05)
                 workers = _children(process.pid)
                 process.send_signal(signal.SIGTERM)
                 stopping = time.monotonic()

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from crawler.core.importers import ImportRow
 from crawler.core.items import BacklinkIn, LinkRecord, Observation, PageFacts
 from crawler.core.outcome import Status
+from crawler.core.render_policy import RenderReason
 from pipelines import batches
 from crawler.core.changes import ChangePolicy
 from pipelines.imports import import_rows
@@ -70,7 +71,8 @@ def test_a_domain_is_remembered_once_most_of_its_checked_pages_needed_the_browse
     batches.write_batch(sessions, None, [_live(ids[two], two, "rendered", NOW)], ChangePolicy())
     memory = batches.load_render_memory(sessions, NOW - timedelta(days=1))
     assert memory.domains == {"spa.example"}  # 2 of 3 checked pages
-    assert memory.reason("https://spa.example/new", "spa.example") is not None
+    # "new" was never checked: its domain is what is remembered.
+    assert memory.reason("https://spa.example/new", "spa.example") is RenderReason.REMEMBERED_DOMAIN
 
 
 def test_memory_fades(sessions) -> None:  # type: ignore[no-untyped-def]

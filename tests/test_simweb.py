@@ -348,9 +348,14 @@ def test_heavy_pages_are_served_with_their_subresources_on_any_host(heavy: SimWe
     assert status == 200 and headers["content-type"].startswith("text/css")
     assert time.monotonic() - started >= 0.3
     assert get(heavy.port, "ads01.test", "/sub/fail/r3.js")[0] == 500
+    hanging = heavy.hits["sub_hang"]
     connection = http.client.HTTPConnection("127.0.0.1", heavy.port, timeout=0.5)
+    connection.request("GET", "/sub/hang/r1.js", headers={"Host": "tracker03.test"})
+    deadline = time.monotonic() + 10
+    while heavy.hits["sub_hang"] == hanging:  # until the hanging handler has the request
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
     with pytest.raises(TimeoutError):  # never answers
-        connection.request("GET", "/sub/hang/r1.js", headers={"Host": "tracker03.test"})
         connection.getresponse()
     connection.close()
 

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import parsel
 from w3lib.encoding import html_to_unicode
 
 from crawler.core.extract import effective_follow, extract_page, is_html, looks_like_challenge, parse_html, scan_links
@@ -32,15 +33,21 @@ def load(name: str) -> dict[str, Any]:
     return json.loads((PAGES / f"{name}.expected.json").read_text(encoding="utf-8"))
 
 
+def parsed(name: str) -> tuple[bytes, str, parsel.Selector]:
+    """The body of case ``name``, its text and the selector our extractors read it with."""
+    body = (PAGES / f"{name}.html").read_bytes()
+    content_type = (load(name)["input"].get("headers", {}).get("content-type") or [None])[0]
+    # Decoded as Scrapy's HtmlResponse does: header charset, then BOM, then <meta charset>.
+    _, text = html_to_unicode(content_type, body)
+    return body, text, parse_html(text)
+
+
 def run(name: str) -> dict[str, Any]:
     """What the extractors say today about case ``name``, in the shape of ``expected``."""
     case = load(name)["input"]
-    body = (PAGES / f"{name}.html").read_bytes()
     headers: dict[str, list[str]] = case.get("headers", {})
     content_type = (headers.get("content-type") or [None])[0]
-    # Decoded as Scrapy's HtmlResponse does: header charset, then BOM, then <meta charset>.
-    _, text = html_to_unicode(content_type, body)
-    sel = parse_html(text)
+    body, text, sel = parsed(name)
     target = Target(case["target"], case["mode"])
     scan = scan_links(sel, case["final_url"], target.matches)
     page = extract_page(
