@@ -14,6 +14,7 @@ from parsel import Selector
 
 from crawler.core.extract.links import (
     page_text,
+    rel_tokens,
     resolve_href,
     scan_links,
     visible_text,
@@ -408,3 +409,20 @@ def test_page_text_equals_visible_text_on_random_markup(pieces: list[str]) -> No
 def test_links_a_browser_follows_are_extracted(href: str, expected: str) -> None:
     html = f"<html><body><a href='{href}'>x</a></body></html>"
     assert [link.url for link in kept_links(Selector(text=html), "http://page.example/")] == [expected]
+
+
+@pytest.mark.parametrize(
+    ("rel", "tokens"),
+    [
+        (None, ()),
+        ("", ()),
+        ("NoFollow  Sponsored", ("nofollow", "sponsored")),
+        ("\tugc\nnofollow\x0cugc\r", ("ugc", "nofollow")),
+        # Only ASCII whitespace separates tokens, and only ASCII letters are lower-cased (as browsers do).
+        ("nofollow\xa0sponsored", ("nofollow\xa0sponsored",)),
+        ("nofollow\u2003ugc", ("nofollow\u2003ugc",)),
+        ("NOFOLLOW\u0130", ("nofollow\u0130",)),
+    ],
+)
+def test_rel_tokens_as_a_browser_reads_them(rel: str | None, tokens: tuple[str, ...]) -> None:
+    assert rel_tokens(rel) == tokens

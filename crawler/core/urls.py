@@ -193,7 +193,7 @@ def _parse(url: str, *, strip_tracking: bool) -> _Parts:
     if scheme not in ALLOWED_SCHEMES:
         raise InvalidURL(f"unsupported scheme {scheme!r} (only http and https)")
     port = split.port
-    host = (split.hostname or "").removesuffix(".")
+    host = _without_root_dot(split.hostname or "")
     # With a host present the path is empty or starts with "/".
     path = _remove_dot_segments(_normalise_escapes(split.path, _PATH_SAFE)) or "/"
     return _Parts(scheme, host, port, path, _parse_query(split.query, strip_tracking))
@@ -220,7 +220,12 @@ def normalise_host(host: str) -> str:
         hostname = urlsplit(_whatwg(f"http://{text}/")).hostname or ""
     except InvalidURL:
         raise InvalidURL(f"invalid {kind} {host!r}") from None
-    return hostname.removesuffix(".")
+    return _without_root_dot(hostname)
+
+
+def _without_root_dot(host: str) -> str:
+    """``host`` without the DNS root's trailing dot; the host "." (which browsers accept) stays."""
+    return host[:-1] if host.endswith(".") and host != "." else host
 
 
 def _normalise_escapes(text: str, safe: frozenset[str]) -> str:

@@ -47,6 +47,8 @@ _BLOCK = frozenset(
 # Inline style that hides an element, compared with whitespace removed and lower-cased.
 _DISPLAY_NONE = "display:none"
 _STYLE_FOLD = str.maketrans("", "", " \t\n\r\x0c")
+_ASCII_WHITESPACE = re.compile("[\t\n\x0c\r ]+")  # HTML's ASCII whitespace
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 _XLINK_HREF = "xlink:href"  # lxml's HTML parser keeps the prefixed name as it is written
 _WEB_SCHEMES = ("http://", "https://")
 # Set to "1"/"0" on every link by the browser's hidden-link probe (crawler/shell/render/probe.py).
@@ -251,8 +253,16 @@ def _record(
 
 
 def rel_tokens(rel: str | None) -> tuple[str, ...]:
-    """The tokens of a ``rel`` attribute: lower-cased, in order, without duplicates."""
-    return tuple(dict.fromkeys(rel.lower().split())) if rel else ()
+    """The tokens of a ``rel`` attribute: ASCII-lower-cased, in order, without duplicates.
+
+    Split on ASCII whitespace only, as browsers do (HTML's ordered set of tokens): in
+    ``rel="nofollow&nbsp;sponsored"`` the no-break space is part of one unknown token, so the link is
+    followed. ``str.split()`` would see two tokens and report it nofollow.
+    """
+    if not rel:
+        return ()
+    tokens = _ASCII_WHITESPACE.split(rel.translate(_ASCII_LOWER))
+    return tuple(dict.fromkeys(token for token in tokens if token))
 
 
 def _alt(element: etree._Element) -> str | None:
