@@ -531,7 +531,7 @@ def main(argv: list[str] | None = None) -> None:
         drop_postgres(pg_url)
 
     print(f"Machine: {machine()}")
-    print(f"Command: {' '.join([Path(sys.executable).name, 'benchmarks/verify_bench.py', *(argv or sys.argv[1:])])}")
+    print(f"Command: {' '.join([Path(sys.executable).name, '-m', 'benchmarks.verify_bench', *(argv or sys.argv[1:])])}")
     print(f"Simulated web: seed {config.seed}, {options.sites} sites, latency {config.latency_ms:g} ms "
           f"+/- {config.jitter_ms:g} ms; CONCURRENT_REQUESTS={options.concurrency} for every crawler\n")
     if rows:
