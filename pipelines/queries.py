@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from crawler.core.scope import Scope, target_in_domain
 from pipelines.models import Backlink, Check, Event, Run, State, Tag
 
 CURRENT_FIELDS = (
@@ -34,6 +34,21 @@ def _tagged(stmt: Select, tag: str | None) -> Select:
     return stmt
 
 
+def _scoped(session: Session, stmt: Select, scope: Scope) -> Select:
+    """``stmt`` (which joins Backlink) kept to the backlinks of ``scope``: tag, referring domain, target."""
+    stmt = _tagged(stmt, scope.tag)
+    if scope.referring_domain:
+        stmt = stmt.where(Backlink.domain == scope.referring_domain)
+    if scope.target_url:
+        stmt = stmt.where(Backlink.target_key == scope.target_url)
+    if scope.target_domain:
+        # A site has few target URLs: their domains are worked out here, exactly (a LIKE on the URL
+        # would take evil-example.com for example.com).
+        keys = [k for k in session.scalars(select(Backlink.target_key).distinct()) if target_in_domain(k, scope.target_domain)]
+        stmt = stmt.where(Backlink.target_key.in_(keys))
+    return stmt
+
+
 def status_counts(session: Session, tag: str | None = None) -> list[tuple[str, str | None, int]]:
     """(status, reason, backlinks) for every backlink; never-checked ones count as ``unchecked``."""
     status = func.coalesce(State.status, "unchecked")
@@ -48,11 +63,15 @@ def status_counts(session: Session, tag: str | None = None) -> list[tuple[str, s
     return [(s, r, n) for s, r, n in session.execute(stmt)]
 
 
-def iter_current(session: Session, tag: str | None = None) -> Iterator[dict[str, Any]]:
-    stmt = _tagged(
-        select(Backlink, State).outerjoin(State, State.backlink_id == Backlink.id).order_by(Backlink.id),
-        tag,
+def iter_current(session: Session, scope: Scope = Scope()) -> Iterator[dict[str, Any]]:
+    scope.require_no_kinds("the current state")
+    stmt = _scoped(
+        session, select(Backlink, State).outerjoin(State, State.backlink_id == Backlink.id).order_by(Backlink.id), scope
     )
+    if scope.since:
+        stmt = stmt.where(State.last_checked >= scope.since)
+    if scope.run:
+        stmt = stmt.where(State.last_check_id.in_(select(Check.id).where(Check.run_id == scope.run)))
     for backlink, state in session.execute(stmt).yield_per(_YIELD):
         row: dict[str, Any] = {
             "referring_url": backlink.referring_url,
@@ -68,25 +87,34 @@ def iter_current(session: Session, tag: str | None = None) -> Iterator[dict[str,
         yield {name: row[name] for name in CURRENT_FIELDS}
 
 
-def iter_checks(session: Session, since: datetime | None = None, run: int | None = None) -> Iterator[dict[str, Any]]:
-    stmt = select(Check, Backlink.referring_url, Backlink.target_url).join(Backlink, Backlink.id == Check.backlink_id)
-    if since:
-        stmt = stmt.where(Check.checked_at >= since)
-    if run:
-        stmt = stmt.where(Check.run_id == run)
+def iter_checks(session: Session, scope: Scope = Scope()) -> Iterator[dict[str, Any]]:
+    scope.require_no_kinds("checks")
+    stmt = _scoped(
+        session,
+        select(Check, Backlink.referring_url, Backlink.target_url).join(Backlink, Backlink.id == Check.backlink_id),
+        scope,
+    )
+    if scope.since:
+        stmt = stmt.where(Check.checked_at >= scope.since)
+    if scope.run:
+        stmt = stmt.where(Check.run_id == scope.run)
     for check, referring_url, target_url in session.execute(stmt.order_by(Check.id)).yield_per(_YIELD):
         row = {"referring_url": referring_url, "target_url": target_url, "run": check.run_id}
         yield {name: row[name] if name in row else getattr(check, name) for name in CHECK_FIELDS}
 
 
-def events_query(since: datetime | None = None, run: int | None = None, kinds: tuple[str, ...] = ()) -> Select:
-    stmt = select(Event, Backlink.referring_url, Backlink.target_url).join(Backlink, Backlink.id == Event.backlink_id)
-    if since:
-        stmt = stmt.where(Event.at >= since)
-    if run:
-        stmt = stmt.where(Event.run_id == run)
-    if kinds:
-        stmt = stmt.where(Event.kind.in_(kinds))
+def events_query(session: Session, scope: Scope = Scope()) -> Select:
+    stmt = _scoped(
+        session,
+        select(Event, Backlink.referring_url, Backlink.target_url).join(Backlink, Backlink.id == Event.backlink_id),
+        scope,
+    )
+    if scope.since:
+        stmt = stmt.where(Event.at >= scope.since)
+    if scope.run:
+        stmt = stmt.where(Event.run_id == scope.run)
+    if scope.kinds:
+        stmt = stmt.where(Event.kind.in_([kind.value for kind in scope.kinds]))
     return stmt.order_by(Event.id)
 
 

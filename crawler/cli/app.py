@@ -13,7 +13,7 @@ from contextlib import nullcontext
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from sqlalchemy.exc import OperationalError
@@ -23,6 +23,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from crawler.reports.export import write_rows
 from crawler.core.importers import FORMATS, ImportFormatError, read_backlinks
 from crawler.core.items import MatchMode
+from crawler.core.scope import Scope, ScopeError, build_scope
 from crawler.reports.tables import events_table, safe, status_table
 from crawler.cli.schedule import ENV_NODES, ScheduleError, parse_pairs, run_key, schedule_jobs
 from crawler.core.urls import InvalidURL, check_url, site_url
@@ -42,6 +43,12 @@ class What(str, Enum):
     events = "events"
 
 
+class ChangesFormat(str, Enum):
+    table = "table"
+    csv = "csv"
+    jsonl = "jsonl"
+
+
 class ExportFormat(str, Enum):
     csv = "csv"
     jsonl = "jsonl"
@@ -59,6 +66,18 @@ DatabaseOption = Annotated[
 def main(database: DatabaseOption = None) -> None:
     _state["url"] = database_url(database)
 
+# The filters of `changes` and every `export --what`: the same names, the same meaning.
+SinceOption = Annotated[str | None, typer.Option(help="since: 7d, 12h, 30m or an ISO date (current: last checked since)")]
+RunOption = Annotated[int | None, typer.Option(help="of this run (current: last checked in it)")]
+TagOption = Annotated[str | None, typer.Option(help="only backlinks with this tag")]
+ReferringDomainOption = Annotated[
+    str | None, typer.Option("--referring-domain", help="only backlinks from this registrable domain")
+]
+TargetOption = Annotated[
+    str | None, typer.Option(help="only backlinks to this target: a URL (exactly it) or a domain (any URL on it)")
+]
+KindOption = Annotated[list[str] | None, typer.Option(help="events only: of this kind (repeatable)")]
+
 
 def _sessions(check_schema: bool = True):  # type: ignore[no-untyped-def]
     engine = make_engine(_state["url"])
@@ -73,7 +92,7 @@ def _sessions(check_schema: bool = True):  # type: ignore[no-untyped-def]
     return make_sessionmaker(engine)
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     errors.print(f"error: {safe(message, 2000)}", markup=False, highlight=False)
     raise typer.Exit(2)
 
@@ -179,26 +198,30 @@ def status(tag: Annotated[str | None, typer.Option(help="only backlinks with thi
 
 @app.command()
 def changes(
-    since: Annotated[str | None, typer.Option(help="7d, 12h, 30m or an ISO date")] = None,
-    run: Annotated[int | None, typer.Option(help="only this run's changes")] = None,
+    since: SinceOption = None,
+    run: RunOption = None,
     last_run: Annotated[bool, typer.Option("--last-run", help="only the latest run's changes")] = False,
-    kind: Annotated[list[str] | None, typer.Option(help="only this kind of event (repeatable)")] = None,
+    kind: KindOption = None,
+    tag: TagOption = None,
+    referring_domain: ReferringDomainOption = None,
+    target: TargetOption = None,
+    format: Annotated[ChangesFormat, typer.Option("--format", "-f")] = ChangesFormat.table,
     limit: Annotated[int, typer.Option(help="show at most this many")] = 200,
 ) -> None:
     """What changed: first seen, lost (with reason), recovered, anchor/rel/position/target changes."""
+    scope = _scope(tag=tag, since=since, run=run, referring_domain=referring_domain, target=target, kind=kind)
     sessions = _sessions()
     with sessions() as session:
         if last_run:
             latest = queries.get_run(session, None)
-            run = latest.id if latest else -1
-        stmt = queries.events_query(
-            since=parse_since(since, datetime.now(UTC)) if since else None, run=run, kinds=tuple(kind or ())
-        )
-        rows = list(queries.iter_events(session, stmt.limit(limit)))
-    if not rows:
+            scope = scope.model_copy(update={"run": latest.id if latest else -1})
+        rows = list(queries.iter_events(session, queries.events_query(session, scope).limit(limit)))
+    if format is not ChangesFormat.table:
+        write_rows(iter(rows), queries.EVENT_FIELDS, format.value, sys.stdout, terminal=True)
+    elif not rows:
         console.print("No changes.")
-        return
-    console.print(events_table(rows))
+    else:
+        console.print(events_table(rows))
 
 
 @app.command()
@@ -206,25 +229,48 @@ def export(
     what: Annotated[What, typer.Option(help="current state, every check, or change events")] = What.current,
     format: Annotated[ExportFormat, typer.Option("--format", "-f")] = ExportFormat.csv,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="file to write; default stdout")] = None,
-    since: Annotated[str | None, typer.Option(help="checks/events since: 7d, 12h or an ISO date")] = None,
-    run: Annotated[int | None, typer.Option(help="checks/events of this run")] = None,
-    tag: Annotated[str | None, typer.Option(help="current: only backlinks with this tag")] = None,
+    since: SinceOption = None,
+    run: RunOption = None,
+    tag: TagOption = None,
+    referring_domain: ReferringDomainOption = None,
+    target: TargetOption = None,
+    kind: KindOption = None,
 ) -> None:
-    """Export for reporting tools; the fields are documented in README.md and stable."""
+    """Export for reporting tools; the fields are documented in README.md and stable. Every filter
+    means the same for every --what (current: backlinks last checked since / in that run)."""
+    scope = _scope(tag=tag, since=since, run=run, referring_domain=referring_domain, target=target, kind=kind)
+    if what is not What.events:
+        try:
+            scope.require_no_kinds(f"--what {what.value}")
+        except ScopeError as exc:
+            _fail(str(exc))
     sessions = _sessions()
-    moment = parse_since(since, datetime.now(UTC)) if since else None
     sink = output.open("w", encoding="utf-8", newline="") if output else nullcontext(sys.stdout)
     with sessions() as session, session.begin(), sink as out:
         # One read transaction: a crawl writing meanwhile cannot make the export inconsistent.
         if what is What.current:
-            rows, fields = queries.iter_current(session, tag), queries.CURRENT_FIELDS
+            rows, fields = queries.iter_current(session, scope), queries.CURRENT_FIELDS
         elif what is What.checks:
-            rows, fields = queries.iter_checks(session, moment, run), queries.CHECK_FIELDS
+            rows, fields = queries.iter_checks(session, scope), queries.CHECK_FIELDS
         else:
-            rows, fields = queries.iter_events(session, queries.events_query(moment, run)), queries.EVENT_FIELDS
+            rows, fields = queries.iter_events(session, queries.events_query(session, scope)), queries.EVENT_FIELDS
         count = write_rows(rows, fields, format.value, out, terminal=output is None)
     if output:
         console.print(f"wrote {count} rows to {output}", markup=False)
+
+
+def _scope(
+    *, tag: str | None, since: str | None, run: int | None, referring_domain: str | None, target: str | None,
+    kind: list[str] | None,
+) -> Scope:
+    """The filters of `changes` and `export`, checked before the database is opened."""
+    try:
+        return build_scope(
+            tag=tag, since=parse_since(since, datetime.now(UTC)) if since else None, run=run,
+            referring_domain=referring_domain, target=target, kinds=tuple(kind or ()),
+        )
+    except ScopeError as exc:
+        _fail(str(exc))
 
 
 @app.command()

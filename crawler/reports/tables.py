@@ -18,6 +18,7 @@ from rich.text import Text
 from sqlalchemy.orm import sessionmaker
 
 from crawler.core.changes import EventKind
+from crawler.core.scope import Scope
 from pipelines.queries import events_query, get_run, iter_events
 
 # What a terminal would act on instead of showing: C0 and C1 controls (escape sequences clear the
@@ -90,8 +91,8 @@ def run_report(sessions: sessionmaker, run_id: int) -> list[Any]:
             rows += [(status, reason, n) for reason, n in sorted(detailed.items())]
             if number > sum(detailed.values()):
                 rows.append((status, None, number - sum(detailed.values())))
-        kinds = tuple(k for k in (run.events or {}) if k != EventKind.FIRST_SEEN.value)
-        stmt = events_query(run=run_id, kinds=kinds).limit(SUMMARY_EVENTS) if kinds else None
+        kinds = tuple(EventKind(k) for k in (run.events or {}) if k != EventKind.FIRST_SEEN.value)
+        stmt = events_query(session, Scope(run=run_id, kinds=kinds)).limit(SUMMARY_EVENTS) if kinds else None
         events = list(iter_events(session, stmt)) if stmt is not None else []
     changed = sum(n for k, n in (run.events or {}).items() if k != EventKind.FIRST_SEEN.value)
     first_seen = (run.events or {}).get(EventKind.FIRST_SEEN.value, 0)

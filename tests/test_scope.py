@@ -1,0 +1,175 @@
+"""Scoping: `--tag`, `--since`, `--run`, `--referring-domain`, `--target`, `--kind` mean the same on every
+`export --what` and on `changes`, and no row of another client leaks into a client's export."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from crawler.cli.app import app
+from crawler.core.changes import ChangePolicy, EventKind
+from crawler.core.items import LinkRecord, Observation, PageFacts
+from crawler.core.outcome import Status
+from crawler.core.scope import Scope, ScopeError, build_scope
+from pipelines import batches, runs
+from pipelines.db import make_engine, make_sessionmaker
+from pipelines.due import DueFilter
+from pipelines.models import Backlink
+
+runner = CliRunner()
+NIGHT = datetime(2026, 11, 1, 2, tzinfo=UTC)
+# Two clients, each with its own referring domains and its own site; one page links to both.
+CLIENT_A = [
+    ("https://blog.alpha.test/post", "https://client-a.test/"),
+    ("https://news.alpha.test/item", "https://client-a.test/pricing"),
+    ("https://shared.test/roundup", "https://client-a.test/"),
+]
+CLIENT_B = [
+    ("https://www.beta.test/links", "https://client-b.test/"),
+    ("https://shared.test/roundup", "https://client-b.test/"),
+    # A look-alike of client A's domain: a domain filter must not take it for client-a.test.
+    ("https://blog.alpha.test/other", "https://evil-client-a.test/"),
+]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "scope"),
+    [
+        ({}, Scope()),
+        ({"tag": ""}, Scope()),
+        ({"referring_domain": "Blog.Alpha.test"}, Scope(referring_domain="alpha.test")),
+        ({"referring_domain": "www.bbc.co.uk"}, Scope(referring_domain="bbc.co.uk")),
+        ({"target": "HTTPS://Client-A.test/pricing?utm_source=x"}, Scope(target_url="https://client-a.test/pricing")),
+        ({"target": "client-a.test"}, Scope(target_domain="client-a.test")),
+        ({"kinds": ("lost", "recovered", "lost")}, Scope(kinds=(EventKind.LOST, EventKind.RECOVERED))),
+    ],
+)
+def test_build_scope(kwargs: dict[str, object], scope: Scope) -> None:
+    assert build_scope(**kwargs) == scope  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"kinds": ("bogus",)}, "unknown event kind 'bogus': choose from first_seen, lost"),
+        ({"referring_domain": "alpha.test/post"}, "--referring-domain 'alpha.test/post': give a domain"),
+        ({"target": "ftp://client-a.test/"}, "--target 'ftp://client-a.test/': unsupported scheme"),
+        ({"target": "client a.test"}, "--target 'client a.test'"),
+    ],
+)
+def test_bad_filters_name_the_fix(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(ScopeError, match=message.replace("?", r"\?")):
+        build_scope(**kwargs)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Client A and client B, two nights: all live, then all gone (lost, confirmed after one miss)."""
+    folder = tmp_path_factory.mktemp("scope")
+    url = f"sqlite:///{folder / 'scope.sqlite'}"
+    assert runner.invoke(app, ["--database", url, "init"]).exit_code == 0
+    for tag, rows in (("client-a", CLIENT_A), ("client-b", CLIENT_B)):
+        source = folder / f"{tag}.csv"
+        with source.open("w", newline="") as out:
+            writer = csv.writer(out)
+            writer.writerow(["referring_url", "target_url", "match"])
+            writer.writerows([r, t, "exact"] for r, t in rows)
+        result = runner.invoke(app, ["--database", url, "import", "--tag", tag, str(source)])
+        assert result.exit_code == 0, result.output
+    engine = make_engine(url)
+    sessions = make_sessionmaker(engine)
+    with sessions() as session:
+        backlinks = list(session.execute(select(Backlink.id, Backlink.referring_url, Backlink.target_url)))
+    policy, lease = ChangePolicy(confirm_misses=1), timedelta(minutes=5)
+    for night, status in enumerate((Status.LIVE, Status.MISSING_UNCONFIRMED)):
+        at = NIGHT + timedelta(days=night)
+        ticket = runs.join_run(sessions, runs.WorkOrder(DueFilter(cutoff=at), {}), at)
+        batch = [
+            Observation(
+                backlink_id=i, referring_url=r, target_url=t, checked_at=at, status=status,
+                reason=None if status is Status.LIVE else "link_removed",
+                page=PageFacts(url=r, final_url=r, http_status=200),
+                links=[LinkRecord(href=t, url=t, tag="a", anchor="a link")] if status is Status.LIVE else [],
+                follow=True if status is Status.LIVE else None,
+            )
+            for i, r, t in backlinks
+        ]
+        tally = batches.RunTally(worker_id=ticket.worker_id)
+        batches.write_batch(sessions, ticket.run_id, batch, policy, tally)
+        runs.claim(sessions, ticket, len(batch), lease, at)
+        runs.leave(sessions, ticket, at + timedelta(minutes=5), "finished", tally, policy, lease)
+    engine.dispose()
+    return url
+
+
+def rows_of(db: str, *args: str) -> list[dict[str, object]]:
+    result = runner.invoke(app, ["--database", db, *args, "--format", "jsonl"])
+    assert result.exit_code == 0, result.output
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+def pairs(rows: list[dict[str, object]]) -> set[tuple[object, object]]:
+    return {(row["referring_url"], row["target_url"]) for row in rows}
+
+
+COMMANDS = [("export", "--what", "current"), ("export", "--what", "checks"), ("export", "--what", "events"), ("changes",)]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+@pytest.mark.parametrize(("tag", "mine"), [("client-a", CLIENT_A), ("client-b", CLIENT_B)])
+def test_no_row_of_another_tag_leaks(db: str, command: tuple[str, ...], tag: str, mine: list[tuple[str, str]]) -> None:
+    assert pairs(rows_of(db, *command, "--tag", tag)) == set(mine)
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_the_csv_export_is_scoped_too(db: str, command: tuple[str, ...]) -> None:
+    result = runner.invoke(app, ["--database", db, *command, "--tag", "client-b", "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    assert {(r["referring_url"], r["target_url"]) for r in csv.DictReader(io.StringIO(result.stdout))} == set(CLIENT_B)
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_run_and_since_mean_the_same_everywhere(db: str, command: tuple[str, ...]) -> None:
+    everything = set(CLIENT_A) | set(CLIENT_B)
+    # Night 2 (run 2) checked every backlink; its events are the losses.
+    assert pairs(rows_of(db, *command, "--run", "2")) == everything
+    assert pairs(rows_of(db, *command, "--since", (NIGHT + timedelta(days=1)).isoformat())) == everything
+    assert rows_of(db, *command, "--since", (NIGHT + timedelta(days=3)).isoformat()) == []
+    if command != ("export", "--what", "current"):  # the current state is the last check: run 2's
+        assert pairs(rows_of(db, *command, "--run", "1")) == everything
+    else:
+        assert rows_of(db, *command, "--run", "1") == []
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_referring_domain_and_target(db: str, command: tuple[str, ...]) -> None:
+    assert pairs(rows_of(db, *command, "--referring-domain", "news.alpha.test")) == {CLIENT_A[0], CLIENT_A[1], CLIENT_B[2]}
+    assert pairs(rows_of(db, *command, "--target", "client-a.test")) == set(CLIENT_A)  # not evil-client-a.test
+    assert pairs(rows_of(db, *command, "--target", "https://client-a.test/pricing")) == {CLIENT_A[1]}
+    both = rows_of(db, *command, "--referring-domain", "shared.test", "--tag", "client-b")
+    assert pairs(both) == {CLIENT_B[1]}
+
+
+def test_kind_is_validated_and_kept_to_events(db: str) -> None:
+    lost = rows_of(db, "changes", "--kind", "lost")
+    assert {row["kind"] for row in lost} == {"lost"} and pairs(lost) == set(CLIENT_A) | set(CLIENT_B)
+    assert {row["kind"] for row in rows_of(db, "export", "--what", "events", "--kind", "first_seen")} == {"first_seen"}
+    for args in (["changes", "--kind", "bogus"], ["export", "--what", "events", "--kind", "bogus"]):
+        result = runner.invoke(app, ["--database", db, *args])
+        assert result.exit_code == 2 and "unknown event kind 'bogus'" in result.stderr
+    result = runner.invoke(app, ["--database", db, "export", "--what", "current", "--kind", "lost"])
+    assert result.exit_code == 2 and "--kind applies to events only" in result.stderr
+
+
+def test_changes_as_a_table_says_when_there_are_none(db: str) -> None:
+    result = runner.invoke(app, ["--database", db, "changes", "--tag", "nobody"])
+    assert result.exit_code == 0 and "No changes." in result.stdout
+    result = runner.invoke(app, ["--database", db, "changes", "--tag", "client-a", "--kind", "lost"])
+    assert result.exit_code == 0 and "lost" in result.stdout and "No changes." not in result.stdout
