@@ -18,6 +18,7 @@ from crawler.core.changes import ChangePolicy, EventKind
 from crawler.core.items import LinkRecord, Observation, PageFacts
 from crawler.core.outcome import Status
 from crawler.core.scope import Scope, ScopeError, build_scope
+from crawler.reports.tables import EVENT_COLUMNS, tsv
 from pipelines import batches, runs
 from pipelines.db import make_engine, make_sessionmaker
 from pipelines.due import DueFilter
@@ -173,3 +174,24 @@ def test_changes_as_a_table_says_when_there_are_none(db: str) -> None:
     assert result.exit_code == 0 and "No changes." in result.stdout
     result = runner.invoke(app, ["--database", db, "changes", "--tag", "client-a", "--kind", "lost"])
     assert result.exit_code == 0 and "lost" in result.stdout and "No changes." not in result.stdout
+
+
+def test_changes_in_a_pipe_are_whole_tab_separated_lines(db: str) -> None:
+    result = runner.invoke(app, ["--database", db, "changes", "--tag", "client-a"])  # stdout is not a terminal
+    header, *lines = result.stdout.splitlines()
+    assert header.split("\t") == list(EVENT_COLUMNS)
+    cells = [line.split("\t") for line in lines]
+    assert all(len(row) == len(EVENT_COLUMNS) for row in cells)
+    assert {(row[2], row[3]) for row in cells} == set(CLIENT_A)
+    assert {row[1] for row in cells} == {"first_seen", "lost"}
+
+
+def test_status_in_a_pipe_is_tab_separated(db: str) -> None:
+    result = runner.invoke(app, ["--database", db, "status", "--tag", "client-b"])
+    assert result.stdout.splitlines()[:2] == ["status\treason\tbacklinks", "lost\tlink_removed\t3"]
+
+
+def test_tsv_keeps_long_values_whole_and_hostile_ones_harmless() -> None:
+    long_url = "https://blog.example.test/" + "very-long-path-segment/" * 20
+    text = tsv(("url", "anchor"), [(long_url, "tab\there\nnew line \x1b[2J \u202eevil")])
+    assert text.splitlines() == ["url\tanchor", f"{long_url}\ttab?here?new line ?[2J ?evil"]

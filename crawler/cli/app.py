@@ -24,7 +24,7 @@ from crawler.reports.export import write_rows
 from crawler.core.importers import FORMATS, ImportFormatError, read_backlinks
 from crawler.core.items import MatchMode
 from crawler.core.scope import Scope, ScopeError, build_scope
-from crawler.reports.tables import events_table, safe, status_table
+from crawler.reports.tables import EVENT_COLUMNS, events_table, safe, status_table, tsv
 from crawler.cli.schedule import ENV_NODES, ScheduleError, parse_pairs, run_key, schedule_jobs
 from crawler.core.urls import InvalidURL, check_url, site_url
 from pipelines import queries
@@ -182,8 +182,12 @@ def status(tag: Annotated[str | None, typer.Option(help="only backlinks with thi
     """Backlinks per status and reason, and the latest runs."""
     sessions = _sessions()
     with sessions() as session:
-        console.print(status_table(queries.status_counts(session, tag)))
+        counts = queries.status_counts(session, tag)
         runs = queries.recent_runs(session, 5)
+    if console.is_terminal:
+        console.print(status_table(counts))
+    else:  # a pipe or a cron log: whole lines, nothing wrapped
+        typer.echo(tsv(("status", "reason", "backlinks"), counts))  # not rich: it would expand the tabs
     if runs:
         for run in runs:
             checked = (run.counts or {}).get("checked", 0)
@@ -220,8 +224,10 @@ def changes(
         write_rows(iter(rows), queries.EVENT_FIELDS, format.value, sys.stdout, terminal=True)
     elif not rows:
         console.print("No changes.")
-    else:
+    elif console.is_terminal:
         console.print(events_table(rows))
+    else:  # a pipe or a cron log: whole URLs, nothing wrapped or cut
+        typer.echo(tsv(EVENT_COLUMNS, ([row[c] for c in EVENT_COLUMNS] for row in rows)))
 
 
 @app.command()

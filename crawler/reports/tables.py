@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -29,12 +29,20 @@ _CONTROL = re.compile(f"[\x00-\x1f\x7f-\x9f{BIDI_CHARACTERS}]")
 SUMMARY_EVENTS = 40
 
 
-def safe(value: Any, limit: int = 120) -> str:
+def safe(value: Any, limit: int | None = 120) -> str:
+    """``value`` as text a terminal shows as it is, cut to ``limit`` characters (None: whole)."""
     if value is None:
         return ""
     text = value.isoformat(timespec="seconds") if isinstance(value, datetime) else str(value)
     text = _CONTROL.sub("?", text)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return text if limit is None or len(text) <= limit else text[: limit - 1] + "…"
+
+
+def tsv(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """Tab-separated lines for a pipe or a cron log: nothing wrapped or cut, so ``grep URL`` finds
+    the whole URL. Tabs and line breaks in a value cannot split it: :func:`safe` replaces them."""
+    lines = ["\t".join(columns), *("\t".join(safe(value, None) for value in row) for row in rows)]
+    return "\n".join(lines)
 
 
 def status_table(rows: Iterable[tuple[str, str | None, int]], title: str = "Backlinks by status") -> Table:
@@ -51,10 +59,11 @@ def status_table(rows: Iterable[tuple[str, str | None, int]], title: str = "Back
     return table
 
 
+EVENT_COLUMNS = ("at", "kind", "referring_url", "target_url", "before", "after")
+
+
 def events_table(rows: Iterable[dict[str, Any]], title: str = "Changes", *, with_time: bool = True) -> Table:
-    columns = ("at", "kind", "referring_url", "target_url", "before", "after")
-    if not with_time:
-        columns = columns[1:]
+    columns = EVENT_COLUMNS if with_time else EVENT_COLUMNS[1:]
     table = Table(title=title)
     for name in columns:
         table.add_column(name, overflow="fold")
