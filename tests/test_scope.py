@@ -195,3 +195,33 @@ def test_tsv_keeps_long_values_whole_and_hostile_ones_harmless() -> None:
     long_url = "https://blog.example.test/" + "very-long-path-segment/" * 20
     text = tsv(("url", "anchor"), [(long_url, "tab\there\nnew line \x1b[2J \u202eevil")])
     assert text.splitlines() == ["url\tanchor", f"{long_url}\ttab?here?new line ?[2J ?evil"]
+
+
+def test_a_runs_summary_and_fail_on_for_cron(db: str, tmp_path: Path) -> None:
+    def status(database: str, *args: str) -> tuple[int, str, str]:
+        result = runner.invoke(app, ["--database", database, "status", *args])
+        return result.exit_code, result.stdout, result.stderr
+
+    code, out, _ = status(db, "--run", "last")
+    assert code == 0 and "Run 2: 6 backlinks checked" in out and "link_removed" in out and "Degraded" not in out
+    assert status(db, "--run", "last", "--fail-on", "degraded,incomplete")[0] == 0
+    code, _, err = status(db, "--run", "last", "--fail-on", "degraded,lost")
+    assert code == 1 and err.strip() == "run 2: lost"
+    assert status(db, "--run", "1", "--fail-on", "lost,changed")[0] == 0  # night 1 only saw links first
+    # A degraded night: the summary says so, and cron hears of it.
+    degraded = tmp_path / "degraded.sqlite"
+    degraded.write_bytes(Path(db.removeprefix("sqlite:///")).read_bytes())
+    engine = make_engine(f"sqlite:///{degraded}")
+    with engine.begin() as connection:
+        connection.exec_driver_sql("UPDATE runs SET degraded = 1 WHERE id = 2")
+    engine.dispose()
+    code, out, err = status(f"sqlite:///{degraded}", "--run", "2", "--fail-on", "degraded")
+    assert code == 1 and "Degraded: most results were inconclusive" in out and err.strip() == "run 2: degraded"
+    for args, message in [
+        (["--fail-on", "lost"], "--fail-on needs --run"),
+        (["--run", "last", "--fail-on", "bogus"], "--fail-on bogus: choose from degraded, lost"),
+        (["--run", "99"], "no run 99"),
+        (["--run", "two"], "a run id (a number) or `last`"),
+    ]:
+        code, _, err = status(db, *args)
+        assert code == 2 and message in err, err

@@ -22,9 +22,11 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from crawler.reports.export import write_rows
 from crawler.core.importers import FORMATS, ImportFormatError, read_backlinks
+from crawler.core.changes import EventKind
 from crawler.core.items import MatchMode
+from crawler.core.outcome import RunStatus
 from crawler.core.scope import Scope, ScopeError, build_scope
-from crawler.reports.tables import EVENT_COLUMNS, events_table, safe, status_table, tsv
+from crawler.reports.tables import EVENT_COLUMNS, events_table, run_summary, safe, status_table, tsv
 from crawler.cli.schedule import ENV_NODES, ScheduleError, parse_pairs, run_key, schedule_jobs
 from crawler.core.urls import InvalidURL, check_url, site_url
 from pipelines import queries
@@ -177,9 +179,62 @@ def _with_tags(rows, tags):  # type: ignore[no-untyped-def]
         yield row
 
 
+# What `status --run ... --fail-on` can test a run for.
+FAIL_ON = {
+    "degraded": lambda run: bool(run.degraded),
+    "lost": lambda run: (run.events or {}).get(EventKind.LOST.value, 0) > 0,
+    "incomplete": lambda run: run.status != RunStatus.FINISHED,
+    "changed": lambda run: any(n for k, n in (run.events or {}).items() if k != EventKind.FIRST_SEEN.value),
+}
+
+
 @app.command()
-def status(tag: Annotated[str | None, typer.Option(help="only backlinks with this tag")] = None) -> None:
-    """Backlinks per status and reason, and the latest runs."""
+def status(
+    tag: Annotated[str | None, typer.Option(help="only backlinks with this tag")] = None,
+    run: Annotated[
+        str | None, typer.Option(help="a run's summary instead: its id or `last` (counts, changes, health)")
+    ] = None,
+    fail_on: Annotated[
+        str | None,
+        typer.Option(help=f"with --run: exit 1 if the run is any of {', '.join(FAIL_ON)} (comma-separated), for cron"),
+    ] = None,
+) -> None:
+    """Backlinks per status and reason, and the latest runs; or one run's summary."""
+    conditions = _fail_on(fail_on)
+    if run is None:
+        if conditions:
+            _fail("--fail-on needs --run N or --run last")
+        _status(tag)
+        return
+    if tag:
+        _fail("--tag shows the backlinks' status; a run's summary (--run) covers the whole run")
+    sessions = _sessions()
+    with sessions() as session:
+        found = queries.get_run(session, None if run == "last" else _run_id(run))
+    if found is None:
+        _fail(f"no run {run}" if run != "last" else "no run yet: `scrapy crawl verify` makes one")
+    typer.echo(run_summary(sessions, found.id).rstrip())
+    held = [name for name in conditions if FAIL_ON[name](found)]
+    if held:
+        errors.print(f"run {found.id}: {', '.join(held)}", markup=False, highlight=False)
+        raise typer.Exit(1)
+
+
+def _fail_on(text: str | None) -> list[str]:
+    names = [name.strip() for name in (text or "").split(",") if name.strip()]
+    unknown = [name for name in names if name not in FAIL_ON]
+    if unknown:
+        _fail(f"--fail-on {', '.join(unknown)}: choose from {', '.join(FAIL_ON)}")
+    return names
+
+
+def _run_id(text: str) -> int:
+    if not text.isdigit():
+        _fail(f"--run {text!r}: a run id (a number) or `last`")
+    return int(text)
+
+
+def _status(tag: str | None) -> None:
     sessions = _sessions()
     with sessions() as session:
         counts = queries.status_counts(session, tag)
@@ -188,16 +243,15 @@ def status(tag: Annotated[str | None, typer.Option(help="only backlinks with thi
         console.print(status_table(counts))
     else:  # a pipe or a cron log: whole lines, nothing wrapped
         typer.echo(tsv(("status", "reason", "backlinks"), counts))  # not rich: it would expand the tabs
-    if runs:
-        for run in runs:
-            checked = (run.counts or {}).get("checked", 0)
-            ended = safe(run.finished_at) or "-"
-            name = f"run {run.id} ({safe(run.key)})" if run.key else f"run {run.id}"
-            # A degraded run (too many inconclusive results) moved nothing to lost: say so.
-            degraded = f", degraded: {run.counts.get('held_back', 0)} losses held back" if run.degraded else ""
-            console.print(f"{name}: {run.status} {safe(run.finish_reason)} started {safe(run.started_at)} "
-                          f"ended {ended}, {checked} checked, {sum((run.events or {}).values())} changes{degraded}",
-                          markup=False)
+    for run in runs:
+        checked = (run.counts or {}).get("checked", 0)
+        ended = safe(run.finished_at) or "-"
+        name = f"run {run.id} ({safe(run.key)})" if run.key else f"run {run.id}"
+        # A degraded run (too many inconclusive results) moved nothing to lost: say so.
+        degraded = f", degraded: {run.counts.get('held_back', 0)} losses held back" if run.degraded else ""
+        console.print(f"{name}: {run.status} {safe(run.finish_reason)} started {safe(run.started_at)} "
+                      f"ended {ended}, {checked} checked, {sum((run.events or {}).values())} changes{degraded}",
+                      markup=False)
 
 
 @app.command()

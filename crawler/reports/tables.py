@@ -106,6 +106,11 @@ def run_report(sessions: sessionmaker, run_id: int) -> list[Any]:
     changed = sum(n for k, n in (run.events or {}).items() if k != EventKind.FIRST_SEEN.value)
     first_seen = (run.events or {}).get(EventKind.FIRST_SEEN.value, 0)
     parts: list[Any] = [status_table(rows, title=f"Run {run_id}: {counts.get('checked', 0)} backlinks checked")]
+    if run.degraded:
+        parts.append(
+            f"Degraded: most results were inconclusive (an outage? blocked?); no backlink was moved to lost, "
+            f"{counts.get('held_back', 0)} losses are held back until a healthy run sees them again."
+        )
     if first_seen:
         parts.append(f"{first_seen} backlinks seen live for the first time.")
     if events:
