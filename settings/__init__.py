@@ -69,6 +69,9 @@ RETRY_ENABLED = True
 RETRY_TIMES = 1
 # 429 is a "slow down": retrying at once would ignore Retry-After; it is recorded as blocked_bot.
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408]
+# A page that still fails after its retry is an expected outcome, stored as an inconclusive status
+# (timeout, server_error, ...): INFO, not Scrapy's ERROR, so ERROR lines in a cron log mean a fault of ours.
+RETRY_GIVE_UP_LOG_LEVEL = "INFO"
 REDIRECT_MAX_TIMES = 5
 REACTOR_THREADPOOL_MAXSIZE = 20
 # One or two pages per host: a kept-alive socket would sit idle for 240 s holding a file

@@ -77,6 +77,13 @@ def test_the_crawl_finishes_fast_and_small(faults: dict[str, Any]) -> None:
     assert run.counts["checked"] == len(FAULTS) == faults["checks"]  # one check each, none lost
 
 
+def test_expected_outcomes_are_not_logged_as_errors(faults: dict[str, Any]) -> None:
+    """Every fault here is an expected outcome, stored as its status: an ERROR line in a cron log
+    should mean a fault of ours, not a 503 or a timeout of theirs."""
+    result: Measured = faults["result"]
+    assert [line for line in result.stderr.splitlines() if "] ERROR:" in line] == []
+
+
 @pytest.mark.parametrize("fault", FAULTS, ids=[f.name for f in FAULTS])
 def test_each_fault_gets_its_status(faults: dict[str, Any], fault: Fault) -> None:
     assert faults["states"][fault.name] == fault.expect, fault.note
