@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from crawler.core.outcome import Status
 from crawler.core.scope import Scope, target_in_domain
 from pipelines.models import Backlink, Check, Event, Run, State, Tag
 
@@ -17,7 +18,15 @@ CURRENT_FIELDS = (
     "last_seen", "last_checked", "found_in", "hidden",
     # Beyond the contract's minimum: what a user needs to trust a status.
     "verdict", "since", "consecutive_misses", "linked_url", "mismatch", "tags",
+    # The last sighting of the link (at last_seen), kept apart: the link fields above say what the
+    # last check saw, so a lost or unreachable backlink never counts as a link that is there.
+    "last_seen_anchors", "last_seen_rel", "last_seen_follow", "last_seen_position", "last_seen_url",
 )
+# What the last check saw of the link; empty unless it saw the link (status live).
+_LINK_FIELDS = {
+    "anchors": [], "rel": [], "follow": None, "position": None, "link_count": 0, "linked_url": None,
+    "found_in": None, "hidden": None, "mismatch": [],
+}
 CHECK_FIELDS = (
     "referring_url", "target_url", "checked_at", "run", "observed", "status", "reason",
     "http_status", "final_url", "anchors", "rel", "follow", "position", "link_count", "noindex",
@@ -82,8 +91,14 @@ def iter_current(session: Session, scope: Scope = Scope()) -> Iterator[dict[str,
         for name in CURRENT_FIELDS:
             if name not in row:
                 row[name] = getattr(state, name, None) if state else None
+        row.update(
+            last_seen_anchors=row["anchors"] or [], last_seen_rel=row["rel"] or [],
+            last_seen_follow=row["follow"], last_seen_position=row["position"], last_seen_url=row["linked_url"],
+        )
+        if state is None or state.status != Status.LIVE:
+            row.update(_LINK_FIELDS)
         if state is None:
-            row.update(status="unchecked", anchors=[], rel=[], mismatch=[], link_count=0)
+            row.update(status="unchecked")
         yield {name: row[name] for name in CURRENT_FIELDS}
 
 

@@ -151,8 +151,10 @@ def test_status_changes_and_exports(db: str, tmp_path: Path) -> None:
     rows = list(csv.DictReader(io.StringIO(target.read_text())))
     assert tuple(rows[0]) == CURRENT_FIELDS
     assert {r["status"] for r in rows} == {"lost"}
-    assert rows[0]["anchors"] == "'=SUM(A1) anchor"  # formula injection defused
-    assert rows[0]["rel"] == "nofollow" and rows[0]["follow"] == "false"
+    # Lost: the link fields say what the last check saw (no link); the last sighting is kept apart.
+    assert (rows[0]["anchors"], rows[0]["rel"], rows[0]["link_count"], rows[0]["follow"]) == ("", "", "0", "")
+    assert rows[0]["last_seen_anchors"] == "'=SUM(A1) anchor"  # formula injection defused
+    assert rows[0]["last_seen_rel"] == "nofollow" and rows[0]["last_seen_follow"] == "false"
 
     code, out, _ = cli(db, "export", "--what", "events", "--format", "csv")
     events = list(csv.DictReader(io.StringIO(out)))

@@ -225,3 +225,13 @@ def test_a_runs_summary_and_fail_on_for_cron(db: str, tmp_path: Path) -> None:
     ]:
         code, _, err = status(db, *args)
         assert code == 2 and message in err, err
+
+
+def test_the_current_export_says_what_the_last_check_saw(db: str) -> None:
+    rows = rows_of(db, "export", "--what", "current", "--tag", "client-a")
+    assert {row["status"] for row in rows} == {"lost"}
+    for row in rows:  # lost: no link now, so nothing a dashboard could count as one...
+        assert (row["anchors"], row["rel"], row["link_count"], row["follow"], row["linked_url"]) == ([], [], 0, None, None)
+        # ...and the last sighting, kept apart
+        assert (row["last_seen_anchors"], row["last_seen_follow"], row["last_seen_url"]) == (["a link"], True, row["target_url"])
+        assert row["last_seen"] == NIGHT.isoformat()
