@@ -62,8 +62,10 @@ TABLE = [
      ["live", "missing_unconfirmed", "lost", "lost"], [[K.FIRST_SEEN], [], [K.LOST], []]),
     ("recovery after lost", [live(), miss(), miss(), live()],
      ["live", "missing_unconfirmed", "lost", "live"], [[K.FIRST_SEEN], [], [K.LOST], [K.RECOVERED]]),
-    ("a single miss then live is no recovery", [live(), miss(), live()],
-     ["live", "missing_unconfirmed", "live"], [[K.FIRST_SEEN], [], []]),
+    ("a single miss then live is a recovery: a false alarm cleared", [live(), miss(), live()],
+     ["live", "missing_unconfirmed", "live"], [[K.FIRST_SEEN], [], [K.RECOVERED]]),
+    ("a miss, an outage, then live recovers too", [live(), miss(), fail(Status.TIMEOUT), live()],
+     ["live", "missing_unconfirmed", "timeout", "live"], [[K.FIRST_SEEN], [], [], [K.RECOVERED]]),
     ("timeouts never count as misses", [live(), fail(Status.TIMEOUT), fail(Status.TIMEOUT), fail(Status.TIMEOUT)],
      ["live", "timeout", "timeout", "timeout"], [[K.FIRST_SEEN], [], [], []]),
     ("an error between two misses neither resets nor counts", [live(), miss(), fail(Status.SERVER_ERROR, "503"), miss()],
@@ -119,6 +121,14 @@ def test_confirm_misses_is_a_policy() -> None:
     assert [s.status.value for s, _ in run([live(), miss()], ChangePolicy(confirm_misses=1))] == ["live", "lost"]
     three = run([live(), miss(), miss(), miss()], ChangePolicy(confirm_misses=3))
     assert [s.status.value for s, _ in three] == ["live", "missing_unconfirmed", "missing_unconfirmed", "lost"]
+
+
+def test_a_cleared_false_alarm_says_what_it_was() -> None:
+    (_, _), (missed, _) = run([live(), miss("link_removed")])
+    obs = Observation(backlink_id=1, referring_url=REF, target_url=TARGET, checked_at=T0 + timedelta(days=2), **live())
+    state, changes = detect(missed, obs)
+    assert [(c.kind, c.before, c.after) for c in changes] == [(K.RECOVERED, "missing_unconfirmed (link_removed)", "live")]
+    assert state.consecutive_misses == 0
 
 
 def test_lost_event_explains_before_and_after() -> None:

@@ -211,7 +211,8 @@ def _live_changes(previous: Snapshot | None, obs: Observation) -> list[Change]:
     if previous is None or previous.first_seen is None:
         return [Change(kind=EventKind.FIRST_SEEN, after=_joined(_anchors(obs)))]
     changes = []
-    if previous.verdict is Status.LOST:
+    # Back after a miss, confirmed (lost) or not (a false alarm cleared): never a silent flip.
+    if previous.verdict in (Status.LOST, Status.MISSING_UNCONFIRMED):
         changes.append(Change(kind=EventKind.RECOVERED, before=_describe(previous), after="live"))
     compared = (
         (EventKind.ANCHOR_CHANGED, _joined(previous.anchors), _joined(_anchors(obs))),
