@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import Select, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from crawler.core.outcome import Status
 from crawler.core.scope import Scope, target_in_domain
@@ -32,7 +32,15 @@ CHECK_FIELDS = (
     "http_status", "final_url", "anchors", "rel", "follow", "position", "link_count", "noindex",
     "canonical", "found_in",
 )
-EVENT_FIELDS = ("referring_url", "target_url", "kind", "before", "after", "at", "run")
+EVENT_FIELDS = (
+    "referring_url", "target_url", "kind", "before", "after", "at", "run",
+    # The evidence: whose link it is, what it looked like before the change (the last check that saw
+    # it) and after (the check the event happened on), and the checks it rests on.
+    "referring_domain", "tags", "reason", "last_seen",
+    "before_anchors", "before_rel", "before_position", "before_context",
+    "after_anchors", "after_rel", "after_position", "after_context",
+    "check_id", "before_check_id",
+)
 
 _YIELD = 1000
 
@@ -119,9 +127,23 @@ def iter_checks(session: Session, scope: Scope = Scope()) -> Iterator[dict[str, 
 
 
 def events_query(session: Session, scope: Scope = Scope()) -> Select:
+    """Events with their evidence: the backlink, the check the event happened on, and the last check
+    before it that saw the link (what the link looked like before the change)."""
+    seen_before = aliased(Check)
+    earlier = aliased(Check)
+    last_sighting = (
+        select(func.max(earlier.id))
+        .where(earlier.backlink_id == Event.backlink_id, earlier.id < Event.check_id, earlier.observed == Status.LIVE.value)
+        .correlate(Event)
+        .scalar_subquery()
+    )
     stmt = _scoped(
         session,
-        select(Event, Backlink.referring_url, Backlink.target_url).join(Backlink, Backlink.id == Event.backlink_id),
+        select(Event, Backlink, Check, seen_before, State.last_seen)
+        .join(Backlink, Backlink.id == Event.backlink_id)
+        .join(Check, Check.id == Event.check_id)
+        .outerjoin(seen_before, seen_before.id == last_sighting)
+        .outerjoin(State, State.backlink_id == Event.backlink_id),
         scope,
     )
     if scope.since:
@@ -134,16 +156,41 @@ def events_query(session: Session, scope: Scope = Scope()) -> Select:
 
 
 def iter_events(session: Session, stmt: Select) -> Iterator[dict[str, Any]]:
-    for event, referring_url, target_url in session.execute(stmt).yield_per(_YIELD):
-        yield {
-            "referring_url": referring_url,
-            "target_url": target_url,
+    for event, backlink, check, before, last_seen in session.execute(stmt).yield_per(_YIELD):
+        row = {
+            "referring_url": backlink.referring_url,
+            "target_url": backlink.target_url,
             "kind": event.kind,
             "before": event.before,
             "after": event.after,
             "at": event.at,
             "run": event.run_id,
+            "referring_domain": backlink.domain,
+            "tags": [t.tag for t in backlink.tags],
+            "reason": check.reason,
+            "last_seen": last_seen,
+            "check_id": check.id,
+            "before_check_id": before.id if before is not None else None,
         }
+        row.update(_sighting("before", before))
+        row.update(_sighting("after", check if check.observed == Status.LIVE.value else None))
+        yield row
+
+
+def _sighting(side: str, check: Check | None) -> dict[str, Any]:
+    """What ``check`` saw of the link (None: it saw no link), as the ``before_*`` or ``after_*`` fields."""
+    link = ((check.details or {}).get("links") or [None])[0] if check is not None else None
+    return {
+        f"{side}_anchors": check.anchors if check is not None else [],
+        f"{side}_rel": check.rel if check is not None else [],
+        f"{side}_position": check.position if check is not None else None,
+        f"{side}_context": _context(link) if link else None,
+    }
+
+
+def _context(link: dict[str, Any]) -> str:
+    """The text around the link, the anchor in brackets: "…read the [great shop] review…"."""
+    return f"{link.get('left', '')} [{link.get('anchor', '')}] {link.get('right', '')}".strip()
 
 
 def get_run(session: Session, run_id: int | None) -> Run | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -97,7 +98,8 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> str:
                 backlink_id=i, referring_url=r, target_url=t, checked_at=at, status=status,
                 reason=None if status is Status.LIVE else "link_removed",
                 page=PageFacts(url=r, final_url=r, http_status=200),
-                links=[LinkRecord(href=t, url=t, tag="a", anchor="a link")] if status is Status.LIVE else [],
+                links=[LinkRecord(href=t, url=t, tag="a", anchor="a link", left="read the", right="review")]
+                if status is Status.LIVE else [],
                 follow=True if status is Status.LIVE else None,
             )
             for i, r, t in backlinks
@@ -210,7 +212,8 @@ def test_a_runs_summary_and_fail_on_for_cron(db: str, tmp_path: Path) -> None:
     assert status(db, "--run", "1", "--fail-on", "lost,changed")[0] == 0  # night 1 only saw links first
     # A degraded night: the summary says so, and cron hears of it.
     degraded = tmp_path / "degraded.sqlite"
-    degraded.write_bytes(Path(db.removeprefix("sqlite:///")).read_bytes())
+    with sqlite3.connect(db.removeprefix("sqlite:///")) as source, sqlite3.connect(degraded) as copy:
+        source.backup(copy)  # the WAL's pages too, which a file copy would miss
     engine = make_engine(f"sqlite:///{degraded}")
     with engine.begin() as connection:
         connection.exec_driver_sql("UPDATE runs SET degraded = 1 WHERE id = 2")
@@ -235,3 +238,20 @@ def test_the_current_export_says_what_the_last_check_saw(db: str) -> None:
         # ...and the last sighting, kept apart
         assert (row["last_seen_anchors"], row["last_seen_follow"], row["last_seen_url"]) == (["a link"], True, row["target_url"])
         assert row["last_seen"] == NIGHT.isoformat()
+
+
+def test_events_carry_their_evidence(db: str) -> None:
+    rows = {(row["kind"], row["referring_url"], row["target_url"]): row for row in rows_of(db, "export", "--what", "events")}
+    first = rows[("first_seen", *CLIENT_A[0])]
+    lost = rows[("lost", *CLIENT_A[0])]
+    assert (first["referring_domain"], first["tags"], lost["referring_domain"], lost["tags"]) == (
+        "alpha.test", ["client-a"], "alpha.test", ["client-a"]
+    )
+    # first seen: nothing before, the link after, with the text around it
+    assert (first["before_anchors"], first["before_context"], first["before_check_id"]) == ([], None, None)
+    assert (first["after_anchors"], first["after_context"]) == (["a link"], "read the [a link] review")
+    # lost: the link as last seen before, nothing after, the reason and both checks it rests on
+    assert (lost["before_anchors"], lost["before_position"], lost["before_context"]) == (["a link"], "main", "read the [a link] review")
+    assert (lost["after_anchors"], lost["after_context"], lost["reason"]) == ([], None, "link_removed")
+    assert lost["before_check_id"] == first["check_id"] != lost["check_id"]
+    assert lost["last_seen"] == NIGHT.isoformat()
