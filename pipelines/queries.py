@@ -80,6 +80,21 @@ def status_counts(session: Session, tag: str | None = None) -> list[tuple[str, s
     return [(s, r, n) for s, r, n in session.execute(stmt)]
 
 
+def verdict_counts(session: Session, tag: str | None = None) -> list[tuple[str, int]]:
+    """(verdict, backlinks): the last conclusive status of each backlink, which an inconclusive
+    check (a timeout, an outage) leaves standing; ``unknown`` when no check was ever conclusive."""
+    verdict = func.coalesce(State.verdict, "unknown")
+    stmt = _tagged(
+        select(verdict, func.count(Backlink.id))
+        .select_from(Backlink)
+        .outerjoin(State, State.backlink_id == Backlink.id)
+        .group_by(verdict)
+        .order_by(verdict),
+        tag,
+    )
+    return [(v, n) for v, n in session.execute(stmt)]
+
+
 def iter_current(session: Session, scope: Scope = Scope()) -> Iterator[dict[str, Any]]:
     scope.require_no_kinds("the current state")
     stmt = _scoped(

@@ -255,3 +255,34 @@ def test_events_carry_their_evidence(db: str) -> None:
     assert (lost["after_anchors"], lost["after_context"], lost["reason"]) == ([], None, "link_removed")
     assert lost["before_check_id"] == first["check_id"] != lost["check_id"]
     assert lost["last_seen"] == NIGHT.isoformat()
+
+
+def test_status_shows_verdicts_beside_the_last_status(tmp_path: Path) -> None:
+    """After an outage night the last status is `timeout` everywhere, but the links are still live."""
+    url = f"sqlite:///{tmp_path / 'outage.sqlite'}"
+    assert runner.invoke(app, ["--database", url, "init"]).exit_code == 0
+    source = tmp_path / "links.csv"
+    source.write_text("referring_url,target_url\n" + "".join(f"https://s{i}.test/p,https://me.test/\n" for i in range(3)))
+    assert runner.invoke(app, ["--database", url, "import", str(source)]).exit_code == 0
+    engine = make_engine(url)
+    sessions = make_sessionmaker(engine)
+    with sessions() as session:
+        backlinks = list(session.execute(select(Backlink.id, Backlink.referring_url, Backlink.target_url)))
+    policy = ChangePolicy()
+    for night, status in enumerate((Status.LIVE, Status.TIMEOUT)):
+        at = NIGHT + timedelta(days=night)
+        batch = [
+            Observation(
+                backlink_id=i, referring_url=r, target_url=t, checked_at=at, status=status,
+                reason=None if status is Status.LIVE else "read_timeout",
+                page=PageFacts(url=r, final_url=r, http_status=200) if status is Status.LIVE else None,
+                links=[LinkRecord(href=t, url=t, tag="a", anchor="x")] if status is Status.LIVE else [],
+                follow=True if status is Status.LIVE else None,
+            )
+            for i, r, t in backlinks[: 2 if night else 3]  # night 2: one page not checked at all
+        ]
+        batches.write_batch(sessions, None, batch, policy, batches.RunTally())
+    engine.dispose()
+    out = runner.invoke(app, ["--database", url, "status"]).stdout
+    assert "timeout\tread_timeout\t2" in out and "live\t\t1" in out
+    assert "Verdicts: live 3" in out
