@@ -286,3 +286,21 @@ def test_status_shows_verdicts_beside_the_last_status(tmp_path: Path) -> None:
     out = runner.invoke(app, ["--database", url, "status"]).stdout
     assert "timeout\tread_timeout\t2" in out and "live\t\t1" in out
     assert "Verdicts: live 3" in out
+
+
+def test_csv_for_excel_and_european_locales(db: str, tmp_path: Path) -> None:
+    target = tmp_path / "excel.csv"
+    args = ["--database", db, "export", "--what", "current", "--tag", "client-a", "--excel", "--delimiter", ";", "-o", str(target)]
+    assert runner.invoke(app, args).exit_code == 0
+    raw = target.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf") and raw.count(b"\xef\xbb\xbf") == 1  # one BOM: Excel reads UTF-8
+    rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig")), delimiter=";"))
+    assert {(r["referring_url"], r["target_url"]) for r in rows} == set(CLIENT_A)
+    tab = runner.invoke(app, ["--database", db, "export", "--tag", "client-b", "--delimiter", "tab"])
+    assert tab.stdout.splitlines()[0].startswith("referring_url\ttarget_url\tmatch")
+    for extra, message in [
+        (["--delimiter", "|"], "--delimiter '|': use , ; or tab"),
+        (["--excel", "--format", "jsonl"], "--excel and --delimiter are for --format csv"),
+    ]:
+        result = runner.invoke(app, ["--database", db, "export", *extra])
+        assert result.exit_code == 2 and message in result.stderr

@@ -298,18 +298,31 @@ def export(
     referring_domain: ReferringDomainOption = None,
     target: TargetOption = None,
     kind: KindOption = None,
+    excel: Annotated[
+        bool, typer.Option(help="CSV that Excel opens right: UTF-8 with a byte-order mark (pair with --delimiter ';' in European locales)")
+    ] = False,
+    delimiter: Annotated[str, typer.Option(help="CSV delimiter: , ; or a tab")] = ",",
 ) -> None:
     """Export for reporting tools; the fields are documented in README.md and stable. Every filter
     means the same for every --what (current: backlinks last checked since / in that run)."""
     scope = _scope(tag=tag, since=since, run=run, referring_domain=referring_domain, target=target, kind=kind)
+    delimiter = "\t" if delimiter in ("\\t", "tab") else delimiter
+    if delimiter not in (",", ";", "\t"):
+        _fail(f"--delimiter {delimiter!r}: use , ; or tab")
+    if (excel or delimiter != ",") and format is not ExportFormat.csv:
+        _fail("--excel and --delimiter are for --format csv")
     if what is not What.events:
         try:
             scope.require_no_kinds(f"--what {what.value}")
         except ScopeError as exc:
             _fail(str(exc))
     sessions = _sessions()
-    sink = output.open("w", encoding="utf-8", newline="") if output else nullcontext(sys.stdout)
+    # utf-8-sig: the byte-order mark that tells Excel the file is UTF-8 (else it reads cp1252: "Ã©").
+    encoding = "utf-8-sig" if excel else "utf-8"
+    sink = output.open("w", encoding=encoding, newline="") if output else nullcontext(sys.stdout)
     with sessions() as session, session.begin(), sink as out:
+        if excel and output is None:
+            out.write("\ufeff")
         # One read transaction: a crawl writing meanwhile cannot make the export inconsistent.
         if what is What.current:
             rows, fields = queries.iter_current(session, scope), queries.CURRENT_FIELDS
@@ -317,7 +330,7 @@ def export(
             rows, fields = queries.iter_checks(session, scope), queries.CHECK_FIELDS
         else:
             rows, fields = queries.iter_events(session, queries.events_query(session, scope)), queries.EVENT_FIELDS
-        count = write_rows(rows, fields, format.value, out, terminal=output is None)
+        count = write_rows(rows, fields, format.value, out, terminal=output is None, delimiter=delimiter)
     if output:
         console.print(f"wrote {count} rows to {output}", markup=False)
 

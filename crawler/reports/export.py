@@ -49,14 +49,16 @@ def json_line(row: dict[str, Any]) -> str:
 
 
 def write_rows(
-    rows: Iterable[dict[str, Any]], fields: Sequence[str], fmt: str, out: TextIO, *, terminal: bool = False
+    rows: Iterable[dict[str, Any]], fields: Sequence[str], fmt: str, out: TextIO, *, terminal: bool = False,
+    delimiter: str = ",",
 ) -> int:
     """Write rows in ``fmt`` (csv | jsonl); returns how many were written. ``terminal``: ``out``
     may be shown as it is written (stdout): CSV cells lose what a terminal would act on. A file
-    keeps the data; JSON Lines keep it either way, escaped."""
+    keeps the data; JSON Lines keep it either way, escaped. ``delimiter``: CSV's (";" where a
+    spreadsheet's locale uses the comma for decimals)."""
     count = 0
     if fmt == "csv":
-        writer = csv.writer(out, lineterminator="\n")
+        writer = csv.writer(out, lineterminator="\n", delimiter=delimiter)
         writer.writerow(fields)
         for row in rows:
             cells = [csv_cell(row[name]) for name in fields]
