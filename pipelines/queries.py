@@ -27,6 +27,11 @@ _LINK_FIELDS = {
     "anchors": [], "rel": [], "follow": None, "position": None, "link_count": 0, "linked_url": None,
     "found_in": None, "hidden": None, "mismatch": [],
 }
+# The last sighting's columns, each a copy of the state's link field it names.
+_LAST_SEEN = {
+    "last_seen_anchors": "anchors", "last_seen_rel": "rel", "last_seen_follow": "follow",
+    "last_seen_position": "position", "last_seen_url": "linked_url",
+}
 CHECK_FIELDS = (
     "referring_url", "target_url", "checked_at", "run", "observed", "status", "reason",
     "http_status", "final_url", "anchors", "rel", "follow", "position", "link_count", "noindex",
@@ -111,17 +116,14 @@ def iter_current(session: Session, scope: Scope = Scope()) -> Iterator[dict[str,
             "match": backlink.match,
             "tags": [t.tag for t in backlink.tags],
         }
+        if state is None:  # never checked: no link now, and no sighting
+            row.update(_LINK_FIELDS, status="unchecked")
+            row.update({seen: _LINK_FIELDS[field] for seen, field in _LAST_SEEN.items()})
         for name in CURRENT_FIELDS:
             if name not in row:
-                row[name] = getattr(state, name, None) if state else None
-        row.update(
-            last_seen_anchors=row["anchors"] or [], last_seen_rel=row["rel"] or [],
-            last_seen_follow=row["follow"], last_seen_position=row["position"], last_seen_url=row["linked_url"],
-        )
-        if state is None or state.status != Status.LIVE:
+                row[name] = getattr(state, _LAST_SEEN.get(name, name), None)
+        if state is not None and state.status != Status.LIVE:
             row.update(_LINK_FIELDS)
-        if state is None:
-            row.update(status="unchecked")
         yield {name: row[name] for name in CURRENT_FIELDS}
 
 

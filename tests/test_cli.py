@@ -17,13 +17,9 @@ from typer.testing import CliRunner
 
 from crawler.core.clean import TEXT_CHARS, storable
 from crawler.cli.app import app, parse_since
-from crawler.core.items import LinkRecord, Observation, PageFacts
-from crawler.core.outcome import Status
-from pipelines import batches, runs
-from crawler.core.changes import ChangePolicy
-from pipelines.db import make_engine, make_sessionmaker
-from pipelines.due import DueFilter
+from crawler.core.items import LinkRecord
 from pipelines.queries import CURRENT_FIELDS, EVENT_FIELDS
+from tests.support.nights import live_then_missing
 
 FIXTURES = Path(__file__).parent / "fixtures" / "imports"
 runner = CliRunner()
@@ -101,36 +97,8 @@ def test_bad_options_name_the_fix(db: str) -> None:
 
 
 def _observe_all(db: str, anchor: str = "=SUM(A1) anchor") -> None:
-    """Two nights of observations written straight through the store."""
-    engine = make_engine(db)
-    sessions = make_sessionmaker(engine)
-    with sessions() as session:
-        from sqlalchemy import select
-
-        from pipelines.models import Backlink
-
-        backlinks = list(session.execute(select(Backlink.id, Backlink.referring_url, Backlink.target_url)))
-    t0 = datetime(2026, 11, 1, 2, tzinfo=UTC)
-    policy, lease = ChangePolicy(confirm_misses=1), timedelta(minutes=5)
-    for night, status in enumerate((Status.LIVE, Status.MISSING_UNCONFIRMED)):
-        at = t0 + timedelta(days=night)
-        ticket = runs.join_run(sessions, runs.WorkOrder(DueFilter(cutoff=at), {}), at)
-        batch = [
-            Observation(
-                backlink_id=i, referring_url=r, target_url=t, checked_at=at, status=status,
-                reason=None if status is Status.LIVE else "link_removed",
-                page=PageFacts(url=r, final_url=r, http_status=200),
-                links=[LinkRecord(href=t, url=t, tag="a", anchor=anchor, rel=("nofollow",))]
-                if status is Status.LIVE else [],
-                follow=False if status is Status.LIVE else None,
-            )
-            for i, r, t in backlinks
-        ]
-        tally = batches.RunTally(worker_id=ticket.worker_id)
-        batches.write_batch(sessions, ticket.run_id, batch, policy, tally)
-        runs.claim(sessions, ticket, len(batch), lease, at)  # so that leaving settles its domains
-        runs.leave(sessions, ticket, at + timedelta(minutes=5), "finished", tally, policy, lease)
-    engine.dispose()
+    """Two nights of observations written straight through the store: a nofollow link, then none."""
+    live_then_missing(db, lambda t: LinkRecord(href=t, url=t, tag="a", anchor=anchor, rel=("nofollow",)), follow=False)
 
 
 def test_status_changes_and_exports(db: str, tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ import csv
 import io
 import json
 import sqlite3
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -20,13 +20,12 @@ from crawler.core.items import LinkRecord, Observation, PageFacts
 from crawler.core.outcome import Status
 from crawler.core.scope import Scope, ScopeError, build_scope
 from crawler.reports.tables import EVENT_COLUMNS, tsv
-from pipelines import batches, runs
+from pipelines import batches
 from pipelines.db import make_engine, make_sessionmaker
-from pipelines.due import DueFilter
 from pipelines.models import Backlink
+from tests.support.nights import NIGHT, live_then_missing
 
 runner = CliRunner()
-NIGHT = datetime(2026, 11, 1, 2, tzinfo=UTC)
 # Two clients, each with its own referring domains and its own site; one page links to both.
 CLIENT_A = [
     ("https://blog.alpha.test/post", "https://client-a.test/"),
@@ -85,30 +84,9 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> str:
             writer.writerows([r, t, "exact"] for r, t in rows)
         result = runner.invoke(app, ["--database", url, "import", "--tag", tag, str(source)])
         assert result.exit_code == 0, result.output
-    engine = make_engine(url)
-    sessions = make_sessionmaker(engine)
-    with sessions() as session:
-        backlinks = list(session.execute(select(Backlink.id, Backlink.referring_url, Backlink.target_url)))
-    policy, lease = ChangePolicy(confirm_misses=1), timedelta(minutes=5)
-    for night, status in enumerate((Status.LIVE, Status.MISSING_UNCONFIRMED)):
-        at = NIGHT + timedelta(days=night)
-        ticket = runs.join_run(sessions, runs.WorkOrder(DueFilter(cutoff=at), {}), at)
-        batch = [
-            Observation(
-                backlink_id=i, referring_url=r, target_url=t, checked_at=at, status=status,
-                reason=None if status is Status.LIVE else "link_removed",
-                page=PageFacts(url=r, final_url=r, http_status=200),
-                links=[LinkRecord(href=t, url=t, tag="a", anchor="a link", left="read the", right="review")]
-                if status is Status.LIVE else [],
-                follow=True if status is Status.LIVE else None,
-            )
-            for i, r, t in backlinks
-        ]
-        tally = batches.RunTally(worker_id=ticket.worker_id)
-        batches.write_batch(sessions, ticket.run_id, batch, policy, tally)
-        runs.claim(sessions, ticket, len(batch), lease, at)
-        runs.leave(sessions, ticket, at + timedelta(minutes=5), "finished", tally, policy, lease)
-    engine.dispose()
+    live_then_missing(
+        url, lambda t: LinkRecord(href=t, url=t, tag="a", anchor="a link", left="read the", right="review"), follow=True
+    )
     return url
 
 

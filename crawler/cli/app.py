@@ -270,7 +270,7 @@ def changes(
     limit: Annotated[int, typer.Option(help="show at most this many")] = 200,
 ) -> None:
     """What changed: first seen, lost (with reason), recovered, anchor/rel/position/target changes."""
-    scope = _scope(tag=tag, since=since, run=run, referring_domain=referring_domain, target=target, kind=kind)
+    scope = _scope(tag=tag, since=since, run=run, referring_domain=referring_domain, target=target, kind=kind, events=True)
     sessions = _sessions()
     with sessions() as session:
         if last_run:
@@ -305,17 +305,15 @@ def export(
 ) -> None:
     """Export for reporting tools; the fields are documented in README.md and stable. Every filter
     means the same for every --what (current: backlinks last checked since / in that run)."""
-    scope = _scope(tag=tag, since=since, run=run, referring_domain=referring_domain, target=target, kind=kind)
+    scope = _scope(
+        tag=tag, since=since, run=run, referring_domain=referring_domain, target=target, kind=kind,
+        events=what is What.events, what=f"--what {what.value}",
+    )
     delimiter = "\t" if delimiter in ("\\t", "tab") else delimiter
     if delimiter not in (",", ";", "\t"):
         _fail(f"--delimiter {delimiter!r}: use , ; or tab")
     if (excel or delimiter != ",") and format is not ExportFormat.csv:
         _fail("--excel and --delimiter are for --format csv")
-    if what is not What.events:
-        try:
-            scope.require_no_kinds(f"--what {what.value}")
-        except ScopeError as exc:
-            _fail(str(exc))
     sessions = _sessions()
     # utf-8-sig: the byte-order mark that tells Excel the file is UTF-8 (else it reads cp1252: "Ã©").
     encoding = "utf-8-sig" if excel else "utf-8"
@@ -337,14 +335,18 @@ def export(
 
 def _scope(
     *, tag: str | None, since: str | None, run: int | None, referring_domain: str | None, target: str | None,
-    kind: list[str] | None,
+    kind: list[str] | None, events: bool, what: str = "",
 ) -> Scope:
-    """The filters of `changes` and `export`, checked before the database is opened."""
+    """The filters of `changes` and `export`, checked before the database is opened; ``events``:
+    whether what is asked for is events (the only rows --kind applies to)."""
     try:
-        return build_scope(
+        scope = build_scope(
             tag=tag, since=parse_since(since, datetime.now(UTC)) if since else None, run=run,
             referring_domain=referring_domain, target=target, kinds=tuple(kind or ()),
         )
+        if not events:
+            scope.require_no_kinds(what)
+        return scope
     except ScopeError as exc:
         _fail(str(exc))
 
