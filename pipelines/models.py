@@ -259,3 +259,26 @@ class RenderMemoryEntry(Base):
     # Memory fades: an entry not needed again for BACKLINKS_RENDER_MEMORY_DAYS is ignored.
     last_needed: Mapped[datetime] = mapped_column(index=True)
     times_needed: Mapped[int]
+
+
+class Delivery(Base):
+    """One event sent (or tried) on one notification channel: a re-run never sends an event twice
+    to a channel that has it, and one that failed is tried again by the next run.
+
+    ``channel`` names the channel without its secrets ("webhook", or "apprise:" and a digest of the
+    URL): Apprise URLs carry passwords and tokens, which never reach the database or a log.
+    """
+
+    __tablename__ = "deliveries"
+    __table_args__ = (UniqueConstraint("channel", "event_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(64))
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"), index=True)  # the run that tried last
+    status: Mapped[str] = mapped_column(String(16))  # sent | failed
+    attempts: Mapped[int]
+    last_error: Mapped[str | None] = mapped_column(Text)  # one line, secrets removed
+    first_tried_at: Mapped[datetime]
+    last_tried_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
