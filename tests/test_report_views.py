@@ -3,20 +3,28 @@ PostgreSQL: the verdict carried across an outage night, recoveries, unchecked da
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
-from sqlalchemy import select, text
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import inspect, select, text
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
+from crawler.cli import app as cli_app
+from crawler.cli.app import app
 from crawler.core.importers import ImportRow
 from crawler.core.items import BacklinkIn
 from crawler.core.outcome import INCONCLUSIVE, Status
 from crawler.core.scope import Scope, ScopeError, build_scope
 from pipelines import queries, reporting
-from pipelines.db import make_engine
+from pipelines.db import current_revision, make_engine, migrations_dir, upgrade
 from pipelines.imports import import_rows
 from pipelines.models import Check, Event
 from tests.support.history import LIVE, MISSING, NOFOLLOW, SERVER_ERROR, TIMEOUT, backlink_ids, night
@@ -272,3 +280,89 @@ def test_the_declared_columns_are_the_views_columns(db_url: str) -> None:
 def test_the_migration_knows_the_conclusive_statuses() -> None:
     conclusive = {Status.LIVE, Status.MISSING_UNCONFIRMED, Status.LOST}
     assert conclusive | INCONCLUSIVE == set(Status) and not conclusive & INCONCLUSIVE
+
+
+@pytest.fixture
+def cli(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """Runs `backlinks ...` in-process; the engines it makes are closed after each command, as the
+    end of its process would (else PostgreSQL connections are left to the garbage collector)."""
+    engines = []
+
+    def tracked(url: str, **options):  # type: ignore[no-untyped-def]
+        engines.append(make_engine(url, **options))
+        return engines[-1]
+
+    monkeypatch.setattr(cli_app, "make_engine", tracked)
+
+    def run(db_url: str, *args: str):  # type: ignore[no-untyped-def]
+        try:
+            return runner.invoke(app, ["--database", db_url, *args])
+        finally:
+            while engines:
+                engines.pop().dispose()
+
+    return run
+
+
+def export(cli, db_url: str, *args: str) -> list[dict[str, object]]:  # type: ignore[no-untyped-def]
+    result = cli(db_url, "export", "--what", "daily", "--format", "jsonl", *args)
+    assert result.exit_code == 0, result.output
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+def test_export_daily(cli, db_url: str, sessions: sessionmaker, week: dict[str, int], tmp_path: Path) -> None:
+    rows = export(cli, db_url, "--tag", "client-a")
+    assert {row["referring_url"] for row in rows} == set(CLIENT_A) and len(rows) == 12 * 7
+    assert list(rows[0]) == list(reporting.DAILY_FIELDS)
+    live = Counter[str]()
+    for row in rows:
+        live[row["day"]] += row["is_live"]  # type: ignore[arg-type]
+    assert live == {d.isoformat(): n for d, n in zip(DAYS, [12, 12, 11, 11, 11, 11, 12])}
+    assert {row["day"] for row in export(cli, db_url, "--since", "2026-11-06")} == {"2026-11-06", "2026-11-07"}
+    assert {row["referring_url"] for row in export(cli, db_url, "--referring-domain", "beta.test", "--target",
+                                                   "https://client-ab.test/")} == set(CLIENT_AB)
+    # For a spreadsheet in a European locale: a BOM, semicolons.
+    out = tmp_path / "daily.csv"
+    result = cli(db_url, "export", "--what", "daily", "--tag", "client-ab", "--excel", "--delimiter", ";", "-o", str(out))
+    assert result.exit_code == 0, result.output
+    raw = out.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbfday;backlink_id;referring_url;")
+    table = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig")), delimiter=";"))
+    assert len(table) == 2 * 7 + 5 and {r["tags"] for r in table} == {"client-ab"}
+    assert f"wrote {len(table)} rows" in result.stdout
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("--run", "1"), "--run does not apply to --what daily"),
+    (("--kind", "lost"), "--kind applies to events only, not to --what daily"),
+])
+def test_export_daily_refuses_a_filter_it_cannot_apply(cli, db_url: str, tmp_path: Path, args: tuple[str, ...], message: str) -> None:
+    out = tmp_path / "daily.csv"
+    result = cli(db_url, "export", "--what", "daily", *args, "-o", str(out))
+    assert result.exit_code == 2 and message in result.stderr and not out.exists()
+
+
+def _at_0005(engine) -> None:  # type: ignore[no-untyped-def]
+    config = Config()
+    config.set_main_option("script_location", migrations_dir())
+    config.attributes["engine"] = engine
+    command.downgrade(config, "0005")
+
+
+def test_init_upgrades_a_0005_database_and_again_changes_nothing(cli, db_url: str, sessions: sessionmaker) -> None:
+    engine = make_engine(db_url)
+    try:
+        build(sessions)
+        _at_0005(engine)  # as a database of the previous version: the tables and their history, no views
+        assert current_revision(engine) == "0005"
+        assert not set(inspect(engine).get_view_names()) & set(reporting.views.tables)
+        refused = cli(db_url, "export", "--what", "daily")
+        assert refused.exit_code == 2 and "run `backlinks init` first" in refused.stderr
+        for _ in range(2):  # a second init is a no-op
+            result = cli(db_url, "init")
+            assert result.exit_code == 0 and "is at schema 0006" in result.stdout
+            assert set(inspect(engine).get_view_names()) >= set(reporting.views.tables)
+            assert len(export(cli, db_url, "--tag", "client-a")) == 12 * 7
+    finally:
+        upgrade(engine)  # the shared PostgreSQL database stays at the head for the next tests
+        engine.dispose()
