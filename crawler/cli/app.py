@@ -70,7 +70,9 @@ def main(database: DatabaseOption = None) -> None:
     _state["url"] = database_url(database)
 
 # The filters of `changes` and every `export --what`: the same names, the same meaning.
-SinceOption = Annotated[str | None, typer.Option(help="since: 7d, 12h, 30m or an ISO date (current: last checked since)")]
+SinceOption = Annotated[
+    str | None, typer.Option(help="since: 7d, 12h, 30m or an ISO date (current: last checked since; daily: from its UTC day)")
+]
 RunOption = Annotated[int | None, typer.Option(help="of this run (current: last checked in it)")]
 TagOption = Annotated[str | None, typer.Option(help="only backlinks with this tag")]
 ReferringDomainOption = Annotated[
