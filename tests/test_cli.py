@@ -16,7 +16,8 @@ import typer
 from typer.testing import CliRunner
 
 from crawler.core.clean import TEXT_CHARS, storable
-from crawler.cli.app import app, parse_since
+from crawler.cli.app import app
+from crawler.cli.common import parse_since
 from crawler.core.items import LinkRecord
 from pipelines.queries import CURRENT_FIELDS, EVENT_FIELDS
 from tests.support.nights import live_then_missing
