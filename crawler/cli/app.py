@@ -15,24 +15,19 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from crawler.cli.common import (
     KindOption, ReferringDomainOption, RunOption, SinceOption, TagOption, TargetOption, close, console, errors, state,
 )
 from crawler.cli.common import fail as _fail, scope_of as _scope, sessions as _sessions
 from crawler.reports.export import write_rows
-from crawler.core.importers import FORMATS, ImportFormatError, read_backlinks
 from crawler.core.changes import EventKind
-from crawler.core.items import MatchMode
 from crawler.core.outcome import RunStatus
 from crawler.reports.tables import EVENT_COLUMNS, events_table, run_summary, safe, status_table, tsv
-from crawler.cli import inventory
+from crawler.cli import importing, inventory
 from crawler.cli.schedule import ENV_NODES, ScheduleError, parse_pairs, run_key, schedule_jobs
-from crawler.core.urls import InvalidURL, check_url, site_url
 from pipelines import queries
 from pipelines.db import database_url, make_engine, upgrade
-from pipelines.imports import import_rows
 
 # No locals in tracebacks: they would print database URLs and credentials.
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False, pretty_exceptions_show_locals=False)
@@ -73,65 +68,6 @@ def init() -> None:
     engine = make_engine(state["url"])
     revision = upgrade(engine)
     console.print(f"Database {engine.url.render_as_string(hide_password=True)} is at schema {revision}.", markup=False)
-
-
-@app.command("import")
-def import_(
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
-    format: Annotated[str | None, typer.Option("--format", "-f", help=f"one of {', '.join(FORMATS)}; default: detected")] = None,
-    target: Annotated[str | None, typer.Option(help="your site's URL, for exports that name no target (GSC, plain lists)")] = None,
-    match: Annotated[MatchMode | None, typer.Option(help="override the match mode of every row")] = None,
-    tag: Annotated[list[str] | None, typer.Option(help="add this tag to every row (repeatable)")] = None,
-    strict: Annotated[bool, typer.Option(help="import nothing if any row is bad")] = False,
-    dry_run: Annotated[bool, typer.Option(help="report what would change, change nothing")] = False,
-) -> None:
-    """Import known backlinks from our CSV/JSON, a URL list, GSC, Ahrefs, Semrush, Majestic or Moz."""
-    if format is not None and format not in FORMATS:
-        raise typer.BadParameter(f"{format!r}: choose one of {', '.join(FORMATS)}", param_hint="--format")
-    if target is not None and match is not None:  # else the format's default mode decides, on reading
-        try:
-            target = site_url(target) if match is MatchMode.DOMAIN else check_url(target)
-        except InvalidURL as exc:
-            raise typer.BadParameter(str(exc), param_hint="--target") from None
-    sessions = _sessions()
-    extra_tags = list(dict.fromkeys(tag or []))
-    try:
-        rows = read_backlinks(file, format=format, target=target, match=match)
-        if extra_tags:
-            rows = _with_tags(rows, extra_tags)
-        # Rows stream through, so the total is unknown up front: show the line reached.
-        progress = Progress(TextColumn("importing"), BarColumn(), TextColumn("line {task.fields[line]}"),
-                            TimeElapsedColumn(), console=errors, transient=True, disable=not errors.is_terminal)
-        with progress:
-            task = progress.add_task("import", total=None, line=0)
-
-            def advance(line: int) -> None:
-                if line % 1000 == 0:
-                    progress.update(task, line=line)
-
-            report = import_rows(sessions, rows, datetime.now(UTC), strict=strict, dry_run=dry_run, progress=advance,
-                                 waiting=lambda message: errors.print(f"{file}: {message}", markup=False))
-    except ImportFormatError as exc:
-        _fail(f"{file}: {exc}")
-    for line, reason in report.errors[:50]:
-        errors.print(f"{file}:{line}: {safe(reason, 300)}", markup=False, highlight=False)
-    if report.error_count > 50:
-        errors.print(f"... {report.error_count - 50} more bad rows", markup=False)
-    verb = "would add" if dry_run else ("added" if report.committed else "rolled back; would have added")
-    console.print(
-        f"{file}: {verb} {report.added}, updated {report.updated}, unchanged {report.unchanged}, "
-        f"duplicates {report.duplicates}, bad rows {report.error_count}",
-        markup=False,
-    )
-    if strict and report.error_count:
-        _fail("--strict: nothing imported because of the bad rows above")
-
-
-def _with_tags(rows, tags):  # type: ignore[no-untyped-def]
-    for row in rows:
-        if row.backlink is not None:
-            row.backlink.tags = list(dict.fromkeys([*row.backlink.tags, *tags]))
-        yield row
 
 
 # What `status --run ... --fail-on` can test a run for.
@@ -333,4 +269,5 @@ def demo(
     run_demo(directory.resolve(), say=lambda *parts: console.print(*parts, markup=False, highlight=False))
 
 
+importing.register(app)
 inventory.register(app)
