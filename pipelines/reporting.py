@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from crawler.core.scope import Scope
 from pipelines.models import Backlink, UTCDateTime
-from pipelines.queries import _scoped  # the one scoping of every export
+from pipelines.queries import scoped  # the one scoping of every export
 
 views = MetaData()
 
@@ -87,7 +87,7 @@ def daily_query(session: Session, scope: Scope = Scope()) -> Select:
     scope.require_no_kinds("the daily grain")
     scope.require_no_run("the daily grain")
     daily = report_daily
-    stmt = _scoped(session, select(daily).join(Backlink, Backlink.id == daily.c.backlink_id), scope)
+    stmt = scoped(session, select(daily).join(Backlink, Backlink.id == daily.c.backlink_id), scope)
     if scope.since:
         stmt = stmt.where(daily.c.day >= scope.since.astimezone(UTC).date())
     return stmt.order_by(daily.c.day, daily.c.backlink_id)
