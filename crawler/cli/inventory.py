@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 
 from crawler.cli.common import ReferringDomainOption, TagOption, TargetOption, console, errors, fail, scope_of, sessions
+from crawler.core.changes import EventKind
 from crawler.core.importers import ImportFormatError, read_backlinks
 from crawler.core.scope import ScopeError
 from crawler.core.selection import STATUSES, Selection, build_selection, check_tag
@@ -140,6 +141,7 @@ def _history(history: inventory.History) -> str:
         )
     shown = f"{len(history.checks)} of {history.total_checks}" if history.total_checks > len(history.checks) else str(history.total_checks)
     lines.append(f"  checks ({shown}, newest first):")
+    confirmed = {event.check_id for event in history.events if event.kind == EventKind.LOST.value}
     for check in history.checks:
         link = ((check.details or {}).get("links") or [None])[0]
         facts = ", ".join(part for part in (
@@ -148,7 +150,10 @@ def _history(history: inventory.History) -> str:
             "noindex" if check.noindex else "",
             f"run {check.run_id}" if check.run_id else "",
         ) if part)
-        lines.append(f"    {safe(check.checked_at)}  {check.status} {safe(check.reason)}  ({facts})")
+        # A loss held back to the end of a healthy run is confirmed after the check was stored:
+        # the check keeps missing_unconfirmed, the lost event on it says what it became.
+        status = f"{check.status} -> lost" if check.id in confirmed else check.status
+        lines.append(f"    {safe(check.checked_at)}  {status} {safe(check.reason)}  ({facts})")
         if check.link_count:
             lines.append(f"      anchors {safe(' | '.join(check.anchors), 300)}; rel {' '.join(check.rel) or '-'}; "
                          f"position {check.position or '-'}; links {check.link_count}")
