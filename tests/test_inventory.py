@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -254,3 +255,25 @@ def test_tags_are_added_and_removed(db: str) -> None:
     with engine.connect() as connection:
         assert sorted(connection.scalars(select(Tag.tag).distinct())) == ["client-a", "client-b"]
     engine.dispose()
+
+
+def test_show_marks_a_held_back_loss_on_the_check_that_confirmed_it(db_url: str, tmp_path: Path) -> None:
+    """As a crawl stores: the second miss is confirmed at the end of the run, its check keeps
+    missing_unconfirmed, and `show` says what it became."""
+    from datetime import UTC, datetime, timedelta
+
+    from pipelines.db import make_sessionmaker
+    from tests.support.history import LIVE, MISSING, night
+
+    assert invoke(db_url, "import", str(write_csv(tmp_path / "one.csv", CLIENT_A[:1]))).exit_code == 0
+    engine = make_engine(db_url)
+    sessions = make_sessionmaker(engine)
+    start = datetime(2026, 11, 1, 2, tzinfo=UTC)
+    for day, outcome in enumerate((LIVE, MISSING, MISSING)):
+        night(sessions, start + timedelta(days=day), {1: outcome})
+    engine.dispose()
+    checks = invoke(db_url, "show", CLIENT_A[0][0]).stdout.split("checks (3, newest first):")[1].splitlines()
+    checks = [found[1] for line in checks if (found := re.match(r"    \S+  (.*?)\s+\(HTTP", line))]
+    assert checks == [
+        "missing_unconfirmed -> lost link_removed", "missing_unconfirmed link_removed", "live",
+    ]
