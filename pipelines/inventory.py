@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, delete, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from crawler.core.selection import UNCHECKED, Selection
 from pipelines.models import Backlink, Check, Delivery, Event, State, Tag
@@ -101,6 +101,7 @@ def histories(session: Session, url: str, limit: int) -> list[History]:
         select(Backlink, State)
         .outerjoin(State, State.backlink_id == Backlink.id)
         .where(or_(Backlink.referring_key == url, Backlink.target_key == url))
+        .options(selectinload(Backlink.metrics))
         .order_by(Backlink.referring_key, Backlink.target_key)
     )
     found = []

@@ -132,6 +132,15 @@ def _history(history: inventory.History) -> str:
     ]
     if backlink.notes:
         lines.append(f"  notes: {safe(backlink.notes, 500)}")
+    if backlink.cost is not None or backlink.placed_on or backlink.expires_on:
+        cost = f"{backlink.cost:,.2f} {backlink.currency or ''}".rstrip() if backlink.cost is not None else "-"
+        lines.append(f"  placed: cost {cost}; placed on {backlink.placed_on or '-'}; paid until {backlink.expires_on or '-'}")
+    if backlink.metrics:
+        shown = ", ".join(
+            f"{m.name} {safe(m.text, 80) if m.number is None else f'{m.number:g}'} ({m.source}, {m.as_of})"
+            for m in sorted(backlink.metrics, key=lambda m: m.name)
+        )
+        lines.append(f"  metrics: {shown}")
     if state is None:
         lines.append("  never checked")
     else:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
-from datetime import datetime
+from datetime import date, datetime
 from enum import Enum
 from typing import Any
 
@@ -32,6 +32,9 @@ class EventKind(str, Enum):
     PAGE_BECAME_NOINDEX = "page_became_noindex"
     PAGE_BECAME_INDEXABLE = "page_became_indexable"
     PAGE_CANONICAL_CHANGED = "page_canonical_changed"
+    # A placed or paid link's term (our CSV's expires_on): reached, or a loss before it.
+    EXPIRED = "expired"
+    LOST_BEFORE_EXPIRY = "lost_before_expiry"
 
 
 class Change(BaseModel):
@@ -187,6 +190,21 @@ def confirm_loss(state: Snapshot) -> tuple[Snapshot, Change]:
     before = "live" if state.consecutive_misses == 1 and state.first_seen else _describe(state)
     lost = replace(state, status=Status.LOST, verdict=Status.LOST, since=state.last_checked)
     return lost, Change(kind=EventKind.LOST, before=before, after=state.reason)
+
+
+def term_changes(expires_on: date | None, previous_check: datetime | None, at: datetime, changes: Sequence[Change]) -> list[Change]:
+    """A paid link's own events for a check at ``at`` that made ``changes``: ``expired`` on the first
+    check on or after its last paid day (``expires_on``: the link is no longer owed), and
+    ``lost_before_expiry`` when it is lost while still paid for (what the buyer asks a refund for)."""
+    if expires_on is None:
+        return []
+    found = []
+    if at.date() > expires_on and (previous_check is None or previous_check.date() <= expires_on):
+        found.append(Change(kind=EventKind.EXPIRED, after=expires_on.isoformat()))
+    if at.date() <= expires_on and any(change.kind is EventKind.LOST for change in changes):
+        found.append(Change(kind=EventKind.LOST_BEFORE_EXPIRY, before=f"paid until {expires_on.isoformat()}",
+                            after=next(c.after for c in changes if c.kind is EventKind.LOST)))
+    return found
 
 
 def _describe(prev: Snapshot) -> str:

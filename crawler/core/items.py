@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import Enum
 from typing import Any
 
@@ -160,6 +160,13 @@ class BacklinkIn(BaseModel):
     tags: list[str] = Field(default_factory=list)
     notes: str | None = None
     source: str | None = None  # which importer format produced it
+    # A placed or paid link (our CSV): what it cost, when it went live, until when it is paid for.
+    cost: float | None = None
+    currency: str | None = None  # ISO 4217, upper case
+    placed_on: date | None = None
+    expires_on: date | None = None
+    # What the vendor's export said of the page (crawler.core.metrics.METRICS names).
+    metrics: dict[str, float | str] = Field(default_factory=dict)
 
 
 class DueBacklink(BaseModel):

@@ -151,6 +151,8 @@ def make_backlink(
     expected_rel: str | None = None,
     tags: Sequence[str] = (),
     notes: str | None = None,
+    metrics: dict[str, float | str] | None = None,
+    placement: dict[str, object] | None = None,
 ) -> BacklinkIn:
     referring = field_url("referring_url", referring_url)
     mode = options.match or match or MatchMode.EXACT
@@ -164,4 +166,6 @@ def make_backlink(
         tags=list(tags),
         notes=optional_text(notes),
         source=fmt,
+        metrics=metrics or {},
+        **(placement or {}),
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import date
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
@@ -32,10 +33,15 @@ from crawler.core.importers.text import (
     undecodable_message,
 )
 from crawler.core.items import BacklinkIn
+from crawler.core.metrics import MetricError, parse_date, parse_number
 
 NAME = "csv"
 JSON_NAME = "json"
-FIELDS = ("referring_url", "target_url", "match", "expected_anchor", "expected_rel", "tags", "notes")
+FIELDS = (
+    "referring_url", "target_url", "match", "expected_anchor", "expected_rel", "tags", "notes",
+    # A placed or paid link: what it cost, when it went live, until when it is paid for.
+    "cost", "currency", "placed_on", "expires_on",
+)
 _KEYS = {normalise(f): f for f in FIELDS}  # "referring url" -> "referring_url"
 
 _TAG_SEPARATORS = re.compile(r"[|;]")
@@ -77,12 +83,41 @@ def from_fields(fmt: str, fields: Mapping[str, object], options: Options) -> Bac
         expected_rel=_rel(text["expected_rel"]),
         tags=_tags(fields.get("tags")),
         notes=text["notes"],
+        placement=_placement(text),
     )
+
+
+_CURRENCY = re.compile(r"[A-Z]{3}")
+
+
+def _placement(text: Mapping[str, str | None]) -> dict[str, object]:
+    """``cost``, ``currency``, ``placed_on``, ``expires_on``: the blank ones left out."""
+    found: dict[str, object] = {}
+    for name, parse in (("cost", parse_number), ("placed_on", _day), ("expires_on", _day)):
+        if (value := (text[name] or "").strip()):
+            try:
+                found[name] = parse(value)
+            except MetricError as exc:
+                raise RowError(f"{name}: {exc}") from None
+    if (currency := (text["currency"] or "").strip().upper()):
+        if not _CURRENCY.fullmatch(currency):
+            raise RowError(f"currency: {text['currency']!r} is not an ISO 4217 code like EUR or USD")
+        found["currency"] = currency
+    placed, expires = found.get("placed_on"), found.get("expires_on")
+    if isinstance(placed, date) and isinstance(expires, date) and expires < placed:
+        raise RowError("expires_on: before placed_on")
+    return found
+
+
+def _day(text: str) -> date:
+    return date.fromisoformat(parse_date(text))
 
 
 def _string(field: str, value: object) -> str | None:
     if value is None or isinstance(value, str):
         return value
+    if field == "cost" and isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)  # JSON gives a number
     raise RowError(f"{field}: expected a string, got {type(value).__name__}")
 
 
