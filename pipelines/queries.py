@@ -219,9 +219,3 @@ def get_run(session: Session, run_id: int | None) -> Run | None:
 
 def recent_runs(session: Session, limit: int = 10) -> list[Run]:
     return list(session.scalars(select(Run).order_by(Run.id.desc()).limit(limit)))
-
-
-def scoped_backlink_ids(session: Session, scope: Scope) -> Select:
-    """The ids of the backlinks in ``scope`` (tag, referring domain, target): a subquery that keeps
-    the reporting views (migration 0006) to one client's backlinks."""
-    return _scoped(session, select(Backlink.id), scope)

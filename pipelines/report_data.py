@@ -1,5 +1,5 @@
 """What a client report shows (`backlinks report`), read from the reporting views of migration 0006
-(docs/reporting.md) and kept to one scope, as a typed model: crawler/reports/html.py renders it.
+(pipelines/reporting.py, docs/reporting.md) and kept to one scope, as a typed model: crawler/reports/html.py renders it.
 
 Every count rests on the verdict (the last conclusive status, carried over inconclusive checks), so
 an outage night (timeouts, server errors, blocked pages) leaves live links live and is reported in
@@ -12,42 +12,24 @@ per-backlink rows, kept to the scope's backlinks. No clock inside: ``generated_a
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Date, Integer, String, Text, case, column, func, select, table
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from crawler.core.changes import EventKind
 from crawler.core.outcome import INCONCLUSIVE, Status
 from crawler.core.scope import Scope
-from pipelines import queries
-from pipelines.models import Check, Event, UTCDateTime
+from pipelines import queries, reporting
+from pipelines.models import Backlink, Check, Event
 
 CHANGES_LIMIT = 500  # rows of the changes table; the rest is counted ("and N more") and exportable
 LIST_LIMIT = 200  # rows of the inconclusive and unconfirmed lists, and of the mix tables
 _INCONCLUSIVE = sorted(status.value for status in INCONCLUSIVE)
 
-# The views' columns that the report reads (names as agreed in docs/reporting.md).
-_daily = table(
-    "report_daily", column("day", Date), column("backlink_id", Integer), column("verdict", String),
-    column("status", String), column("is_live", Integer), column("is_followed", Integer),
-    column("checked_that_day", Integer),
-)
-_links = table(
-    "report_links", column("backlink_id", Integer), column("referring_url", Text), column("referring_domain", Text),
-    column("target_url", Text), column("status", String), column("reason", String), column("verdict", String),
-    column("is_live", Integer), column("is_followed", Integer), column("anchors", Text), column("rel", Text),
-    column("last_seen", UTCDateTime()), column("last_checked", UTCDateTime()), column("since", UTCDateTime()),
-    column("consecutive_misses", Integer),
-)
-_events = table("report_events", column("day", Date), column("kind", String), column("backlink_id", Integer))
-_runs = table(
-    "report_runs", column("run_id", Integer), column("key", Text), column("started_at", UTCDateTime()),
-    column("finished_at", UTCDateTime()), column("status", String), column("finish_reason", String),
-    column("degraded", Integer),
-)
+_daily, _links, _events, _runs = reporting.report_daily, reporting.report_links, reporting.report_events, reporting.report_runs
 
 
 class _Model(BaseModel):
@@ -177,14 +159,14 @@ def gather(session: Session, scope: Scope, since: datetime, generated_at: dateti
     """The report of the backlinks in ``scope`` (its tag, referring domain and target), over the days
     and events from ``since`` on. One read: call it inside one transaction for a consistent report."""
     scope = scope.model_copy(update={"since": since})
-    ids = queries.scoped_backlink_ids(session, scope)
+    ids = queries._scoped(session, select(Backlink.id), scope)  # the one scoping of every export
     return ReportData(
         scope=scope,
         since=since,
         generated_at=generated_at,
         last_run=_last_run(session),
         totals=_totals(session, ids),
-        days=_days(session, ids, since.date()),
+        days=_days(session, ids, since.astimezone(UTC).date()),
         runs=_runs_of(session, ids, since),
         domains=_domains(session, ids),
         anchors=_mix(session, ids, _links.c.anchors),
@@ -259,13 +241,16 @@ def _days(session: Session, ids: Any, first: date) -> list[Day]:
 def _runs_of(session: Session, ids: Any, since: datetime) -> list[RunTally]:
     """The period's runs, each with its checks of the scope's backlinks by outcome: two nights on one
     day (the demo, a re-run) are two points here and one day above."""
+    # A loss held back to the end of a healthy run is confirmed on the state, not on its check (which
+    # says missing_unconfirmed): the check a lost event rests on counts as lost.
+    confirmed = Check.id.in_(select(Event.check_id).where(Event.kind == EventKind.LOST.value))
     rows = session.execute(
         select(
             Check.run_id,
             _runs.c.started_at,
             _sum(Check.status == Status.LIVE.value).label("live"),
-            _sum(Check.status == Status.MISSING_UNCONFIRMED.value).label("unconfirmed"),
-            _sum(Check.status == Status.LOST.value).label("lost"),
+            _sum((Check.status == Status.MISSING_UNCONFIRMED.value) & ~confirmed).label("unconfirmed"),
+            _sum((Check.status == Status.LOST.value) | confirmed).label("lost"),
             _sum(Check.status.in_(_INCONCLUSIVE)).label("inconclusive"),
         )
         .join(_runs, _runs.c.run_id == Check.run_id)
