@@ -10,6 +10,7 @@ cannot reorder the columns around it.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ INCONCLUSIVE_MEANING = {
     "too_large": "the page is larger than the download limit",
     "store_error": "the result could not be stored",
 }
+_LINKABLE = re.compile(r"https?://[!-~]+", re.IGNORECASE)
 KIND_LABELS = {EventKind.FIRST_SEEN.value: "new link"}
 
 
@@ -47,8 +49,9 @@ def _text(value: Any, limit: int = TEXT_CHARS) -> str:
 
 
 def _web_url(value: str | None) -> str | None:
-    """``value`` if a browser may link to it (http or https), else None: shown as text only."""
-    return value if value and value.lower().startswith(("http://", "https://")) else None
+    """``value`` if the report may link to it, else None (shown as text only): an http(s) URL of
+    printable ASCII, as the crawler normalises them; no space, control or bidi character."""
+    return value if value and _LINKABLE.fullmatch(value) else None
 
 
 def _environment() -> Environment:
