@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Column, Date, Integer, MetaData, Select, String, Table, Text, select
 from sqlalchemy.orm import Session
 
-from crawler.core.scope import Scope, ScopeError
+from crawler.core.scope import Scope
 from pipelines.models import Backlink, UTCDateTime
 from pipelines.queries import _scoped  # the one scoping of every export
 
@@ -85,8 +85,7 @@ def daily_query(session: Session, scope: Scope = Scope()) -> Select:
     UTC day. A run is not a day's unit (a day's row carries what every run until then saw): a scope
     with a run is refused."""
     scope.require_no_kinds("the daily grain")
-    if scope.run is not None:
-        raise ScopeError("--run does not apply to the daily grain (each day carries every run before it): use --since")
+    scope.require_no_run("the daily grain")
     daily = report_daily
     stmt = _scoped(session, select(daily).join(Backlink, Backlink.id == daily.c.backlink_id), scope)
     if scope.since:

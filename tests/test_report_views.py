@@ -3,22 +3,34 @@ PostgreSQL: the verdict carried across an outage night, recoveries, unchecked da
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+import re
 from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
-from sqlalchemy import select, text
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import inspect, select, text
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
+from crawler.cli import app as cli_app
+from crawler.cli.app import app
 from crawler.core.importers import ImportRow
 from crawler.core.items import BacklinkIn
 from crawler.core.outcome import INCONCLUSIVE, Status
 from crawler.core.scope import Scope, ScopeError, build_scope
 from pipelines import queries, reporting
-from pipelines.db import make_engine
+from pipelines.db import current_revision, make_engine, make_sessionmaker, migrations_dir, upgrade
 from pipelines.imports import import_rows
 from pipelines.models import Check, Event
+from tests.conftest import _postgres_database
 from tests.support.history import LIVE, MISSING, NOFOLLOW, SERVER_ERROR, TIMEOUT, backlink_ids, night
 
 runner = CliRunner()
@@ -66,9 +78,26 @@ def build(sessions: sessionmaker) -> dict[str, int]:
     return ids
 
 
-@pytest.fixture
-def week(sessions: sessionmaker) -> dict[str, int]:
-    return build(sessions)
+@dataclass
+class Week:
+    url: str
+    sessions: sessionmaker
+    ids: dict[str, int]  # backlink id by referring URL
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def week(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Week]:
+    """The week, written once per backend for the tests that only read it (a database of its own on
+    PostgreSQL: the shared one is emptied by other tests)."""
+    databases = _postgres_database() if request.param == "postgresql" else None
+    url = next(databases) if databases else f"sqlite:///{tmp_path_factory.mktemp('week') / 'week.sqlite'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    sessions = make_sessionmaker(engine)
+    yield Week(url, sessions, build(sessions))
+    engine.dispose()
+    if databases:
+        databases.close()  # drops it
 
 
 def daily(session: Session, scope: Scope = Scope()) -> list[dict[str, object]]:
@@ -82,8 +111,8 @@ def by_day(rows: list[dict[str, object]], column: str = "is_live") -> dict[date,
     return {day: totals[day] for day in sorted({row["day"] for row in rows})}  # type: ignore[misc]
 
 
-def test_live_per_day_carries_the_verdict_across_the_outage_night(sessions: sessionmaker, week: dict[str, int]) -> None:
-    with sessions() as session:
+def test_live_per_day_carries_the_verdict_across_the_outage_night(week: Week) -> None:
+    with week.sessions() as session:
         rows = daily(session, build_scope(tag="client-a"))
         # The naive query: the status of the day, not the verdict. The outage night says 0 live.
         naive = session.scalar(
@@ -98,9 +127,9 @@ def test_live_per_day_carries_the_verdict_across_the_outage_night(sessions: sess
     assert {row["verdict"] for row in outage} == {"live"} and all(row["checked_that_day"] for row in outage)
 
 
-def test_a_loss_a_recovery_and_the_statuses_between(sessions: sessionmaker, week: dict[str, int]) -> None:
-    with sessions() as session:
-        p1 = {row["day"]: row for row in daily(session) if row["backlink_id"] == week[ALPHA[0]]}
+def test_a_loss_a_recovery_and_the_statuses_between(week: Week) -> None:
+    with week.sessions() as session:
+        p1 = {row["day"]: row for row in daily(session) if row["backlink_id"] == week.ids[ALPHA[0]]}
         lost_check = session.scalar(select(Event.check_id).where(Event.kind == "lost"))
         lost_status = session.scalar(select(Check.status).where(Check.id == lost_check))
     # The loss was held back to the end of its run: the check row still says missing_unconfirmed.
@@ -117,10 +146,10 @@ def test_a_loss_a_recovery_and_the_statuses_between(sessions: sessionmaker, week
     assert p1[DAYS[3]]["check_id"] == lost_check
 
 
-def test_unchecked_days_are_carried_and_said(sessions: sessionmaker, week: dict[str, int]) -> None:
-    with sessions() as session:
+def test_unchecked_days_are_carried_and_said(week: Week) -> None:
+    with week.sessions() as session:
         rows = daily(session)
-    p2 = {row["day"]: row for row in rows if row["backlink_id"] == week[ALPHA[1]]}
+    p2 = {row["day"]: row for row in rows if row["backlink_id"] == week.ids[ALPHA[1]]}
     assert [p2[d]["checked_that_day"] for d in DAYS] == [1, 1, 1, 1, 0, 0, 0]
     assert [p2[d]["verdict"] for d in DAYS] == ["live"] * 7
     # The rows rest on the last check on or before their day.
@@ -131,46 +160,46 @@ def test_unchecked_days_are_carried_and_said(sessions: sessionmaker, week: dict[
 
 
 def test_one_row_per_backlink_per_day_from_its_first_check_to_the_last_run(
-    sessions: sessionmaker, week: dict[str, int]
+    week: Week
 ) -> None:
-    with sessions() as session:
+    with week.sessions() as session:
         rows = daily(session)
     keys = [(row["backlink_id"], row["day"]) for row in rows]
     assert len(keys) == len(set(keys))  # p3 was checked twice on 6 Nov: still one row
     days = {i: sorted(d for b, d in keys if b == i) for i in {b for b, _ in keys}}
-    assert week[NEVER] not in days  # never checked: no row
-    assert days[week[CLIENT_AB[2]]] == DAYS[2:]  # first checked on 3 Nov
-    assert all(found == DAYS for i, found in days.items() if i != week[CLIENT_AB[2]])
+    assert week.ids[NEVER] not in days  # never checked: no row
+    assert days[week.ids[CLIENT_AB[2]]] == DAYS[2:]  # first checked on 3 Nov
+    assert all(found == DAYS for i, found in days.items() if i != week.ids[CLIENT_AB[2]])
     assert len(rows) == 14 * 7 + 5
 
 
-def test_days_are_utc_days_and_the_later_check_wins(sessions: sessionmaker, week: dict[str, int]) -> None:
-    with sessions() as session:
+def test_days_are_utc_days_and_the_later_check_wins(week: Week) -> None:
+    with week.sessions() as session:
         if session.get_bind().dialect.name == "postgresql":
             # Whatever the session's time zone, a day is a UTC day.
-            session.execute(text("SET TIME ZONE 'Pacific/Auckland'"))
-        p3 = {row["day"]: row for row in daily(session) if row["backlink_id"] == week[ALPHA[2]]}
+            session.execute(text("SET LOCAL TIME ZONE 'Pacific/Auckland'"))
+        p3 = {row["day"]: row for row in daily(session) if row["backlink_id"] == week.ids[ALPHA[2]]}
     # 6 Nov: live at 02:00, missing at 23:59:59; 7 Nov 00:00:00: live.
     assert (p3[DAYS[5]]["status"], p3[DAYS[5]]["verdict"], p3[DAYS[5]]["is_live"]) == ("missing_unconfirmed",) * 2 + (0,)
     assert (p3[DAYS[6]]["status"], p3[DAYS[6]]["is_live"], p3[DAYS[6]]["checked_that_day"]) == ("live", 1, 1)
 
 
-def test_followed_is_live_and_follow(sessions: sessionmaker, week: dict[str, int]) -> None:
-    with sessions() as session:
+def test_followed_is_live_and_follow(week: Week) -> None:
+    with week.sessions() as session:
         rows = daily(session, build_scope(tag="client-ab"))
     assert by_day(rows, "is_followed") == dict(zip(DAYS, [2, 2, 2, 2, 2, 2, 2]))  # b1 nofollow from 3 Nov; late follows
     assert by_day(rows) == dict(zip(DAYS, [2, 2, 3, 3, 3, 3, 3]))
 
 
 @pytest.mark.parametrize(("tag", "referring"), [("client-a", CLIENT_A), ("client-ab", CLIENT_AB), ("Zeta", GAMMA[:1])])
-def test_no_row_of_another_tag_leaks(sessions: sessionmaker, week: dict[str, int], tag: str, referring: list[str]) -> None:
-    with sessions() as session:
+def test_no_row_of_another_tag_leaks(week: Week, tag: str, referring: list[str]) -> None:
+    with week.sessions() as session:
         rows = daily(session, build_scope(tag=tag))
     assert {row["referring_url"] for row in rows} == set(referring)
 
 
-def test_tags_as_text_sorted_and_the_trap_of_matching_them(sessions: sessionmaker, week: dict[str, int]) -> None:
-    with sessions() as session:
+def test_tags_as_text_sorted_and_the_trap_of_matching_them(week: Week) -> None:
+    with week.sessions() as session:
         tags = dict(session.execute(select(reporting.report_links.c.referring_url, reporting.report_links.c.tags)).all())
         like = session.scalar(text("SELECT COUNT(DISTINCT backlink_id) FROM report_daily WHERE tags LIKE '%client-a%'"))
     assert tags[GAMMA[0]] == "Zeta, client-a"  # code point order on both backends
@@ -178,8 +207,8 @@ def test_tags_as_text_sorted_and_the_trap_of_matching_them(sessions: sessionmake
     assert like == 12 + 3  # a substring match takes client-ab for client-a: filter through backlink_tags
 
 
-def test_scope_filters_of_the_daily_grain(sessions: sessionmaker, week: dict[str, int]) -> None:
-    with sessions() as session:
+def test_scope_filters_of_the_daily_grain(week: Week) -> None:
+    with week.sessions() as session:
         since = daily(session, build_scope(since=at(6, 23, 59)))
         domain = daily(session, build_scope(referring_domain="gamma.test"))
         target = daily(session, build_scope(target="client-ab.test"))
@@ -192,9 +221,9 @@ def test_scope_filters_of_the_daily_grain(sessions: sessionmaker, week: dict[str
     assert {row["referring_url"] for row in target} == {row["referring_url"] for row in exact} == set(CLIENT_AB)
 
 
-def test_domains_per_day(sessions: sessionmaker, week: dict[str, int]) -> None:
+def test_domains_per_day(week: Week) -> None:
     table = reporting.report_domains_daily
-    with sessions() as session:
+    with week.sessions() as session:
         rows = {(r["day"], r["referring_domain"]): dict(r) for r in session.execute(select(table)).mappings()}
     figures = ("backlinks", "live", "followed", "lost", "new", "lost_that_day", "recovered")
     alpha = {day: tuple(rows[day, "alpha.test"][f] for f in figures) for day in DAYS}
@@ -211,8 +240,8 @@ def test_domains_per_day(sessions: sessionmaker, week: dict[str, int]) -> None:
     assert len(rows) == 3 * 7  # alpha.test holds the never-checked backlink too: it has no day
 
 
-def test_events_view_matches_the_events_export(sessions: sessionmaker, week: dict[str, int]) -> None:
-    with sessions() as session:
+def test_events_view_matches_the_events_export(week: Week) -> None:
+    with week.sessions() as session:
         exported = list(queries.iter_events(session, queries.events_query(session)))
         viewed = [dict(r) for r in session.execute(select(reporting.report_events).order_by("event_id")).mappings()]
     assert len(viewed) == len(exported) > 0
@@ -232,8 +261,8 @@ def test_events_view_matches_the_events_export(sessions: sessionmaker, week: dic
     assert contexts["lost"]["before_context"] == "read the [a link] review" and contexts["lost"]["after_context"] is None
 
 
-def test_runs_view(sessions: sessionmaker, week: dict[str, int]) -> None:
-    with sessions() as session:
+def test_runs_view(week: Week) -> None:
+    with week.sessions() as session:
         rows = [dict(r) for r in session.execute(select(reporting.report_runs).order_by("run_id")).mappings()]
     assert [r["day"] for r in rows] == [DAYS[0], DAYS[1], DAYS[2], DAYS[3], DAYS[5], DAYS[5], DAYS[6]]
     outage, loss, recovery = rows[1], rows[3], rows[4]
@@ -244,9 +273,9 @@ def test_runs_view(sessions: sessionmaker, week: dict[str, int]) -> None:
     assert rows[0]["pages"] == 14 and rows[0]["events"] == 14  # first_seen each
 
 
-def test_links_view_follows_the_verdict(sessions: sessionmaker, week: dict[str, int]) -> None:
+def test_links_view_follows_the_verdict(week: Week) -> None:
     table = reporting.report_links
-    with sessions() as session:
+    with week.sessions() as session:
         rows = {r["referring_url"]: dict(r) for r in session.execute(select(table)).mappings()}
         current = {r["referring_url"]: r for r in queries.iter_current(session)}
     assert len(rows) == 16
@@ -272,3 +301,130 @@ def test_the_declared_columns_are_the_views_columns(db_url: str) -> None:
 def test_the_migration_knows_the_conclusive_statuses() -> None:
     conclusive = {Status.LIVE, Status.MISSING_UNCONFIRMED, Status.LOST}
     assert conclusive | INCONCLUSIVE == set(Status) and not conclusive & INCONCLUSIVE
+
+
+@pytest.fixture
+def cli(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """Runs `backlinks ...` in-process; the engines it makes are closed after each command, as the
+    end of its process would (else PostgreSQL connections are left to the garbage collector)."""
+    engines = []
+
+    def tracked(url: str, **options):  # type: ignore[no-untyped-def]
+        engines.append(make_engine(url, **options))
+        return engines[-1]
+
+    monkeypatch.setattr(cli_app, "make_engine", tracked)
+
+    def run(db_url: str, *args: str):  # type: ignore[no-untyped-def]
+        try:
+            return runner.invoke(app, ["--database", db_url, *args])
+        finally:
+            while engines:
+                engines.pop().dispose()
+
+    return run
+
+
+def export(cli, db_url: str, *args: str) -> list[dict[str, object]]:  # type: ignore[no-untyped-def]
+    result = cli(db_url, "export", "--what", "daily", "--format", "jsonl", *args)
+    assert result.exit_code == 0, result.output
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+def test_export_daily(cli, week: Week, tmp_path: Path) -> None:
+    rows = export(cli, week.url, "--tag", "client-a")
+    assert {row["referring_url"] for row in rows} == set(CLIENT_A) and len(rows) == 12 * 7
+    assert list(rows[0]) == list(reporting.DAILY_FIELDS)
+    live = Counter[str]()
+    for row in rows:
+        live[row["day"]] += row["is_live"]  # type: ignore[arg-type]
+    assert live == {d.isoformat(): n for d, n in zip(DAYS, [12, 12, 11, 11, 11, 11, 12])}
+    assert {row["day"] for row in export(cli, week.url, "--since", "2026-11-06")} == {"2026-11-06", "2026-11-07"}
+    assert {row["referring_url"] for row in export(cli, week.url, "--referring-domain", "beta.test", "--target",
+                                                   "https://client-ab.test/")} == set(CLIENT_AB)
+    # For a spreadsheet in a European locale: a BOM, semicolons.
+    out = tmp_path / "daily.csv"
+    result = cli(week.url, "export", "--what", "daily", "--tag", "client-ab", "--excel", "--delimiter", ";", "-o", str(out))
+    assert result.exit_code == 0, result.output
+    raw = out.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbfday;backlink_id;referring_url;")
+    table = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig")), delimiter=";"))
+    assert len(table) == 2 * 7 + 5 and {r["tags"] for r in table} == {"client-ab"}
+    assert f"wrote {len(table)} rows" in result.stdout
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("--run", "1"), "--run does not apply to --what daily"),
+    (("--kind", "lost"), "--kind applies to events only, not to --what daily"),
+])
+def test_export_daily_refuses_a_filter_it_cannot_apply(cli, week: Week, tmp_path: Path, args: tuple[str, ...], message: str) -> None:
+    out = tmp_path / "daily.csv"
+    result = cli(week.url, "export", "--what", "daily", *args, "-o", str(out))
+    assert result.exit_code == 2 and message in result.stderr and not out.exists()
+
+
+def _at_0005(engine) -> None:  # type: ignore[no-untyped-def]
+    config = Config()
+    config.set_main_option("script_location", migrations_dir())
+    config.attributes["engine"] = engine
+    command.downgrade(config, "0005")
+
+
+def test_init_upgrades_a_0005_database_and_again_changes_nothing(cli, db_url: str, sessions: sessionmaker) -> None:
+    engine = make_engine(db_url)
+    try:
+        build(sessions)
+        _at_0005(engine)  # as a database of the previous version: the tables and their history, no views
+        assert current_revision(engine) == "0005"
+        assert not set(inspect(engine).get_view_names()) & set(reporting.views.tables)
+        refused = cli(db_url, "export", "--what", "daily")
+        assert refused.exit_code == 2 and "run `backlinks init` first" in refused.stderr
+        for _ in range(2):  # a second init is a no-op
+            result = cli(db_url, "init")
+            assert result.exit_code == 0 and "is at schema 0006" in result.stdout
+            assert set(inspect(engine).get_view_names()) >= set(reporting.views.tables)
+            assert len(export(cli, db_url, "--tag", "client-a")) == 12 * 7
+    finally:
+        upgrade(engine)  # the shared PostgreSQL database stays at the head for the next tests
+        engine.dispose()
+
+
+DOCS = Path(__file__).parent.parent / "docs" / "reporting.md"
+QUERY = re.compile(r"<!-- query: (\w+), (any|postgresql) -->\n```sql\n(.*?)```", re.DOTALL)
+# What Metabase, Grafana and Looker Studio put in place of their variables, for a client and a week.
+FILLED = [
+    ("[[", ""), ("]]", ""), ("{{tag}}", "'client-a'"), ("{{since}}", "'2026-11-03'"),
+    ("${tag:sqlstring}", "'client-a'"), ("@DS_START_DATE", "'20261101'"), ("@DS_END_DATE", "'20261107'"),
+    ("@tag", "'client-a'"),
+]
+TIME_FILTER = re.compile(r"\$__timeFilter\((\w+)\)")
+
+
+def documented_queries() -> list[tuple[str, str, str]]:
+    found = QUERY.findall(DOCS.read_text())
+    assert len(found) >= 7
+    return found
+
+
+@pytest.mark.parametrize(("name", "backends", "sql"), documented_queries(), ids=[q[0] for q in documented_queries()])
+def test_the_documented_queries_run_and_count_right(
+    week: Week, name: str, backends: str, sql: str
+) -> None:
+    with week.sessions() as session:
+        if backends == "postgresql" and session.get_bind().dialect.name != "postgresql":
+            pytest.skip("a PostgreSQL query (Grafana, Looker Studio)")
+        for variable, value in FILLED:
+            sql = sql.replace(variable, value)
+        # As Grafana expands it for a range of 1 to 7 November.
+        sql = TIME_FILTER.sub(r"\1 BETWEEN '2026-11-01T00:00:00Z' AND '2026-11-07T23:59:59Z'", sql)
+        rows = session.execute(text(sql)).mappings().all()
+    assert rows
+    if name.startswith("live_per_day"):
+        live: Counter[str] = Counter()
+        for row in rows:
+            live[str(row.get("day", row.get("time")))[:10]] += row["live"]
+        assert live == {d.isoformat(): n for d, n in zip(DAYS, [12, 12, 11, 11, 11, 11, 12])}
+    if name == "domains":  # since 3 November
+        assert {r["referring_domain"]: (r["lost"], r["recovered"], r["new"]) for r in rows} == {
+            "alpha.test": (1, 2, 0), "beta.test": (0, 0, 1), "gamma.test": (0, 0, 0),
+        }

@@ -30,7 +30,7 @@ from crawler.reports.tables import EVENT_COLUMNS, events_table, run_summary, saf
 from crawler.cli.commands import report as report_command
 from crawler.cli.schedule import ENV_NODES, ScheduleError, parse_pairs, run_key, schedule_jobs
 from crawler.core.urls import InvalidURL, check_url, site_url
-from pipelines import queries
+from pipelines import queries, reporting
 from pipelines.db import SchemaError, database_url, make_engine, make_sessionmaker, require_schema, upgrade
 from pipelines.imports import import_rows
 
@@ -44,6 +44,7 @@ class What(str, Enum):
     current = "current"
     checks = "checks"
     events = "events"
+    daily = "daily"
 
 
 class ChangesFormat(str, Enum):
@@ -290,7 +291,7 @@ def changes(
 
 @app.command()
 def export(
-    what: Annotated[What, typer.Option(help="current state, every check, or change events")] = What.current,
+    what: Annotated[What, typer.Option(help="current state, every check, change events, or one row per backlink per day (report_daily)")] = What.current,
     format: Annotated[ExportFormat, typer.Option("--format", "-f")] = ExportFormat.csv,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="file to write; default stdout")] = None,
     since: SinceOption = None,
@@ -308,7 +309,7 @@ def export(
     means the same for every --what (current: backlinks last checked since / in that run)."""
     scope = _scope(
         tag=tag, since=since, run=run, referring_domain=referring_domain, target=target, kind=kind,
-        events=what is What.events, what=f"--what {what.value}",
+        events=what is What.events, runs=what is not What.daily, what=f"--what {what.value}",
     )
     delimiter = "\t" if delimiter in ("\\t", "tab") else delimiter
     if delimiter not in (",", ";", "\t"):
@@ -327,6 +328,8 @@ def export(
             rows, fields = queries.iter_current(session, scope), queries.CURRENT_FIELDS
         elif what is What.checks:
             rows, fields = queries.iter_checks(session, scope), queries.CHECK_FIELDS
+        elif what is What.daily:
+            rows, fields = reporting.iter_daily(session, reporting.daily_query(session, scope)), reporting.DAILY_FIELDS
         else:
             rows, fields = queries.iter_events(session, queries.events_query(session, scope)), queries.EVENT_FIELDS
         count = write_rows(rows, fields, format.value, out, terminal=output is None, delimiter=delimiter)
@@ -336,10 +339,11 @@ def export(
 
 def _scope(
     *, tag: str | None, since: str | None, run: int | None, referring_domain: str | None, target: str | None,
-    kind: list[str] | None, events: bool, what: str = "",
+    kind: list[str] | None, events: bool, runs: bool = True, what: str = "",
 ) -> Scope:
     """The filters of `changes` and `export`, checked before the database is opened; ``events``:
-    whether what is asked for is events (the only rows --kind applies to)."""
+    whether what is asked for is events (the only rows --kind applies to); ``runs``: whether --run
+    applies (not to days)."""
     try:
         scope = build_scope(
             tag=tag, since=parse_since(since, datetime.now(UTC)) if since else None, run=run,
@@ -347,6 +351,8 @@ def _scope(
         )
         if not events:
             scope.require_no_kinds(what)
+        if not runs:
+            scope.require_no_run(what)
         return scope
     except ScopeError as exc:
         _fail(str(exc))
