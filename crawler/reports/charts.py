@@ -113,7 +113,7 @@ def movement_chart(days: Sequence[Day]) -> Markup:
     """What happened each day: new links, losses, recoveries, and inconclusive checks (not losses)."""
     return _chart(
         pygal.Bar,
-        "New, lost and recovered per day",
+        "New, lost and recovered links; inconclusive checks",
         [day.day.isoformat() for day in days],
         {
             "new": [day.new for day in days],
