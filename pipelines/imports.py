@@ -26,7 +26,7 @@ logger = logging.getLogger(__name__)
 BATCH = 1000
 MAX_ERRORS = 1000  # bad rows kept with their messages; past that they are only counted
 _UPDATABLE = (
-    "referring_url", "target_url", "match", "expected_anchor", "expected_rel", "notes",
+    "referring_url", "target_url", "match", "expected_anchor", "expected_rel", "expected_target", "notes",
     "cost", "currency", "placed_on", "expires_on",
 )
 
@@ -250,6 +250,7 @@ def _unstorable(backlink: BacklinkIn) -> str | None:
         ("target_url", backlink.target_url, URL_CHARS, False),
         ("expected_anchor", backlink.expected_anchor, TEXT_CHARS, False),
         ("expected_rel", backlink.expected_rel, TOKEN_CHARS, False),
+        ("expected_target", backlink.expected_target, URL_CHARS, False),
         ("notes", backlink.notes, NOTES_CHARS, True),
         *(("tags", tag, TOKEN_CHARS, False) for tag in backlink.tags),
     ]
@@ -292,6 +293,7 @@ def _write(
             "match": backlink.match.value,
             "expected_anchor": backlink.expected_anchor,
             "expected_rel": backlink.expected_rel,
+            "expected_target": backlink.expected_target,
             "notes": backlink.notes,
             "cost": backlink.cost,
             "currency": backlink.currency,

@@ -19,7 +19,8 @@ from pipelines.queries import scoped
 
 LIST_FIELDS = (
     "id", "referring_url", "target_url", "match", "status", "reason", "verdict", "tags", "first_seen",
-    "last_seen", "last_checked", "expected_anchor", "expected_rel", "notes", "source",
+    "last_seen", "last_checked", "expected_anchor", "expected_rel", "expected_target", "notes", "source",
+    "cost", "currency", "placed_on", "expires_on",
 )
 _CHUNK = 500
 _YIELD = 1000
@@ -79,7 +80,10 @@ def _rows(session: Session, stmt: Select) -> Iterator[dict[str, Any]]:
         yield {name: row[name] for name in LIST_FIELDS}
 
 
-_BACKLINK_FIELDS = ("id", "referring_url", "target_url", "match", "expected_anchor", "expected_rel", "notes", "source")
+_BACKLINK_FIELDS = (
+    "id", "referring_url", "target_url", "match", "expected_anchor", "expected_rel", "expected_target", "notes",
+    "source", "cost", "currency", "placed_on", "expires_on",
+)
 _STATE_FIELDS = ("reason", "verdict", "first_seen", "last_seen", "last_checked")
 
 

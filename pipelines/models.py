@@ -83,6 +83,7 @@ class Backlink(Base):
     domain: Mapped[str] = mapped_column(String(255), index=True)
     expected_anchor: Mapped[str | None] = mapped_column(Text)
     expected_rel: Mapped[str | None] = mapped_column(String(255))
+    expected_target: Mapped[str | None] = mapped_column(Text)  # the landing page, exactly
     notes: Mapped[str | None] = mapped_column(Text)
     source: Mapped[str | None] = mapped_column(String(32))
     # A placed or paid link (our CSV): its price, and the days it went live and is paid until.

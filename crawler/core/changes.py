@@ -35,6 +35,10 @@ class EventKind(str, Enum):
     # A placed or paid link's term (our CSV's expires_on): reached, or a loss before it.
     EXPIRED = "expired"
     LOST_BEFORE_EXPIRY = "lost_before_expiry"
+    # An expectation (crawler.core.expect: anchor, rel, target, sponsored_without_rel) stopped
+    # being met, or is met again.
+    EXPECTATION_UNMET = "expectation_unmet"
+    EXPECTATION_MET = "expectation_met"
 
 
 class Change(BaseModel):
@@ -227,8 +231,9 @@ def _take_link(state: Snapshot, obs: Observation) -> None:
 
 def _live_changes(previous: Snapshot | None, obs: Observation) -> list[Change]:
     if previous is None or previous.first_seen is None:
-        return [Change(kind=EventKind.FIRST_SEEN, after=_joined(_anchors(obs)))]
-    changes = []
+        # A link that is wrong from the start (a paid link without sponsored) says so at once.
+        return [Change(kind=EventKind.FIRST_SEEN, after=_joined(_anchors(obs))), *_expectation_changes([], obs.mismatch)]
+    changes = _expectation_changes(previous.mismatch, obs.mismatch)
     # Back after a miss, confirmed (lost) or not (a false alarm cleared): never a silent flip.
     if previous.verdict in (Status.LOST, Status.MISSING_UNCONFIRMED):
         changes.append(Change(kind=EventKind.RECOVERED, before=_describe(previous), after="live"))
@@ -244,6 +249,19 @@ def _live_changes(previous: Snapshot | None, obs: Observation) -> list[Change]:
         # An unknown before (e.g. never rendered, so hidden unknown) is not a change.
         if before is not None and after is not None and before != after:
             changes.append(Change(kind=kind, before=before, after=after))
+    return changes
+
+
+def _expectation_changes(before: Sequence[str], after: Sequence[str]) -> list[Change]:
+    """The expectations that flipped between the last live check and this one: one event of each
+    kind at most (a check makes each kind once), naming them all ("anchor, rel")."""
+    unmet = [name for name in after if name not in before]
+    met = [name for name in before if name not in after]
+    changes = []
+    if unmet:
+        changes.append(Change(kind=EventKind.EXPECTATION_UNMET, after=", ".join(unmet)))
+    if met:
+        changes.append(Change(kind=EventKind.EXPECTATION_MET, before=", ".join(met)))
     return changes
 
 

@@ -133,7 +133,8 @@ class Observation(BaseModel):
     found_in: FoundIn | None = None
     # On a miss: the page now links to this other URL of the target's site instead.
     retargeted_to: str | None = None
-    mismatch: list[str] = Field(default_factory=list)  # expectations not met: "anchor", "rel"
+    # Expectations not met (crawler.core.expect): "anchor", "rel", "target", "sponsored_without_rel".
+    mismatch: list[str] = Field(default_factory=list)
 
     @model_validator(mode="before")
     @classmethod
@@ -157,6 +158,7 @@ class BacklinkIn(BaseModel):
     match: MatchMode = MatchMode.EXACT
     expected_anchor: str | None = None
     expected_rel: str | None = None
+    expected_target: str | None = None
     tags: list[str] = Field(default_factory=list)
     notes: str | None = None
     source: str | None = None  # which importer format produced it
@@ -179,6 +181,8 @@ class DueBacklink(BaseModel):
     match: MatchMode = MatchMode.EXACT
     expected_anchor: str | None = None
     expected_rel: str | None = None
+    expected_target: str | None = None  # the landing page the link must point to exactly
+    paid: bool = False  # tagged paid, or with a cost: its rel should say sponsored
 
 
 class DuePage(BaseModel):

@@ -1,9 +1,11 @@
 """Our own import format, as CSV (``csv``) or as JSON / JSON Lines (``json``).
 
 Columns (or keys): ``referring_url``, ``target_url``, ``match`` (exact|prefix|domain), and optionally
-``expected_anchor``, ``expected_rel``, ``tags`` (``|`` or ``;`` separated, or a JSON list), ``notes``.
-``expected_rel`` is normalised to sorted, space-separated tokens; the word ``follow`` means "a
-followed link" and is stored as ``""``, the same value the tool importers use for that.
+``expected_anchor`` (text, ``contains:TEXT`` or ``regex:PATTERN``), ``expected_rel`` (a rule such as
+``follow, not ugc``), ``expected_target`` (the landing page), ``tags`` (``|`` or ``;`` separated, or a
+JSON list), ``notes``, and a placed link's ``cost``, ``currency``, ``placed_on``, ``expires_on``.
+The rules are checked and normalised by :mod:`crawler.core.expect`; ``follow`` alone is stored as
+``""``, the same value the tool importers use for a followed link.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from crawler.core.importers.base import (
     ImportRow,
     Options,
     RowError,
+    field_url,
     make_backlink,
     parse_match,
 )
@@ -32,20 +35,20 @@ from crawler.core.importers.text import (
     undecodable,
     undecodable_message,
 )
+from crawler.core.expect import ExpectationError, check_anchor_rule, normalise_rel_rule
 from crawler.core.items import BacklinkIn
 from crawler.core.metrics import MetricError, parse_date, parse_number
 
 NAME = "csv"
 JSON_NAME = "json"
 FIELDS = (
-    "referring_url", "target_url", "match", "expected_anchor", "expected_rel", "tags", "notes",
+    "referring_url", "target_url", "match", "expected_anchor", "expected_rel", "expected_target", "tags", "notes",
     # A placed or paid link: what it cost, when it went live, until when it is paid for.
     "cost", "currency", "placed_on", "expires_on",
 )
 _KEYS = {normalise(f): f for f in FIELDS}  # "referring url" -> "referring_url"
 
 _TAG_SEPARATORS = re.compile(r"[|;]")
-_REL_SEPARATORS = re.compile(r"[\s,]+")
 
 JSON_CHUNK_CHARS = 64 * 1024
 MAX_JSON_OBJECT_CHARS = 1024 * 1024
@@ -79,8 +82,9 @@ def from_fields(fmt: str, fields: Mapping[str, object], options: Options) -> Bac
         referring_url=text["referring_url"],
         target_url=text["target_url"],
         match=parse_match(text["match"]),
-        expected_anchor=text["expected_anchor"],
+        expected_anchor=_anchor(text["expected_anchor"]),
         expected_rel=_rel(text["expected_rel"]),
+        expected_target=_landing(text["expected_target"]),
         tags=_tags(fields.get("tags")),
         notes=text["notes"],
         placement=_placement(text),
@@ -136,8 +140,25 @@ def _tags(value: object) -> list[str]:
 def _rel(value: str | None) -> str | None:
     if value is None or not value.strip():
         return None
-    tokens = {t for t in _REL_SEPARATORS.split(value.lower()) if t}
-    return "" if tokens == {"follow"} else " ".join(sorted(tokens))
+    try:
+        return normalise_rel_rule(value)
+    except ExpectationError as exc:
+        raise RowError(str(exc)) from None
+
+
+def _anchor(value: str | None) -> str | None:
+    if value is None or not value.strip():
+        return None
+    try:
+        return check_anchor_rule(value.strip())
+    except ExpectationError as exc:
+        raise RowError(str(exc)) from None
+
+
+def _landing(value: str | None) -> str | None:
+    if value is None or not value.strip():
+        return None
+    return field_url("expected_target", value)
 
 
 def read_json(path: Path, head: Head, options: Options) -> Iterator[ImportRow]:
