@@ -29,7 +29,7 @@ class DueFilter(BaseModel):
 def due_backlinks(stmt: Select, due: DueFilter) -> Select:
     """``stmt`` (over ``backlinks``) narrowed to the due backlinks."""
     stmt = stmt.outerjoin(State, State.backlink_id == Backlink.id).where(
-        or_(State.last_checked.is_(None), State.last_checked < due.cutoff)
+        or_(State.last_checked.is_(None), State.last_checked < due.cutoff), Backlink.archived_at.is_(None)
     )
     if due.domains:
         stmt = stmt.where(Backlink.domain.in_(due.domains))

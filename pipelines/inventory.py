@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, delete, func, or_, select
+from sqlalchemy import ColumnElement, Select, delete, func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from crawler.core.selection import UNCHECKED, Selection
@@ -20,7 +21,7 @@ from pipelines.queries import scoped
 LIST_FIELDS = (
     "id", "referring_url", "target_url", "match", "status", "reason", "verdict", "tags", "first_seen",
     "last_seen", "last_checked", "expected_anchor", "expected_rel", "expected_target", "notes", "source",
-    "cost", "currency", "placed_on", "expires_on",
+    "cost", "currency", "placed_on", "expires_on", "archived_at",
 )
 _CHUNK = 500
 _YIELD = 1000
@@ -82,7 +83,7 @@ def _rows(session: Session, stmt: Select) -> Iterator[dict[str, Any]]:
 
 _BACKLINK_FIELDS = (
     "id", "referring_url", "target_url", "match", "expected_anchor", "expected_rel", "expected_target", "notes",
-    "source", "cost", "currency", "placed_on", "expires_on",
+    "source", "cost", "currency", "placed_on", "expires_on", "archived_at",
 )
 _STATE_FIELDS = ("reason", "verdict", "first_seen", "last_seen", "last_checked")
 
@@ -150,6 +151,18 @@ def delete_backlinks(session: Session, ids: Sequence[int], *, dry_run: bool = Fa
 
 def _count(session: Session, stmt: Select) -> int:
     return session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+
+
+def set_archived(session: Session, ids: Sequence[int], at: datetime | None) -> int:
+    """Archive the backlinks ``ids`` at ``at`` (None: unarchive); returns how many changed."""
+    changed = 0
+    for chunk in batched(ids, _CHUNK):
+        already = Backlink.archived_at.is_(None) if at is not None else Backlink.archived_at.is_not(None)
+        result = session.execute(
+            update(Backlink).where(Backlink.id.in_(chunk), already).values(archived_at=at).execution_options(synchronize_session=False)
+        )
+        changed += result.rowcount
+    return changed
 
 
 def retag(session: Session, ids: Sequence[int], tag: str, *, add: bool) -> int:

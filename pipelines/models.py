@@ -93,6 +93,8 @@ class Backlink(Base):
     expires_on: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # Archived (`backlinks archive`): kept with its history, neither crawled nor in current reports.
+    archived_at: Mapped[datetime | None]
 
     tags: Mapped[list[Tag]] = relationship(cascade="all, delete-orphan", lazy="selectin")
     state: Mapped[State | None] = relationship(back_populates="backlink", lazy="raise")

@@ -56,15 +56,19 @@ EVENT_FIELDS = (
 _YIELD = 1000
 
 
-def _tagged(stmt: Select, tag: str | None) -> Select:
+def _tagged(stmt: Select, tag: str | None, archived: bool | None = False) -> Select:
+    """``stmt`` (which joins Backlink) kept to ``tag``'s backlinks, and to the active ones (not
+    archived) unless ``archived`` says otherwise."""
     if tag:
         stmt = stmt.where(Backlink.id.in_(select(Tag.backlink_id).where(Tag.tag == tag)))
+    if archived is not None:
+        stmt = stmt.where(Backlink.archived_at.is_not(None) if archived else Backlink.archived_at.is_(None))
     return stmt
 
 
 def scoped(session: Session, stmt: Select, scope: Scope) -> Select:
     """``stmt`` (which joins Backlink) kept to the backlinks of ``scope``: tag, referring domain, target."""
-    stmt = _tagged(stmt, scope.tag)
+    stmt = _tagged(stmt, scope.tag, scope.archived)
     if scope.referring_domain:
         stmt = stmt.where(Backlink.domain == scope.referring_domain)
     if scope.target_url:
@@ -104,6 +108,12 @@ def verdict_counts(session: Session, tag: str | None = None) -> list[tuple[str, 
         tag,
     )
     return [(v, n) for v, n in session.execute(stmt)]
+
+
+def archived_count(session: Session, tag: str | None = None) -> int:
+    """Backlinks archived (`backlinks archive`): left out of every count and report."""
+    stmt = _tagged(select(func.count(Backlink.id)), tag, archived=True)
+    return session.scalar(stmt) or 0
 
 
 def iter_current(session: Session, scope: Scope = Scope()) -> Iterator[dict[str, Any]]:

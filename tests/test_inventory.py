@@ -147,6 +147,7 @@ def test_list_selects_like_the_exports(db: str, tmp_path: Path) -> None:
         "reason": "link_removed", "verdict": "lost", "tags": ["client-a"], "first_seen": None, "last_seen": None,
         "last_checked": None, "expected_anchor": None, "expected_rel": None, "expected_target": None,
         "notes": "placed in May", "source": "csv", "cost": None, "currency": None, "placed_on": None, "expires_on": None,
+        "archived_at": None,
     }
     assert row["last_seen"] < row["last_checked"]
 
@@ -278,3 +279,49 @@ def test_show_marks_a_held_back_loss_on_the_check_that_confirmed_it(db_url: str,
     assert checks == [
         "missing_unconfirmed -> lost link_removed", "missing_unconfirmed link_removed", "live",
     ]
+
+
+def test_archived_backlinks_are_kept_but_neither_crawled_nor_reported(db: str) -> None:
+    from datetime import UTC, datetime
+
+    from pipelines.db import make_sessionmaker
+    from pipelines.due import DueFilter, due_chunk
+
+    archived = invoke(db, "archive", "--tag", "client-b")
+    assert archived.exit_code == 0, archived.output
+    assert archived.stdout.strip() == "archived 2 backlinks"
+    assert invoke(db, "archive", "--tag", "client-b").stdout.strip() == "archived 0 backlinks"
+    assert invoke(db, "archive").exit_code == 2  # never "everything"
+    # Out of every current view: list, status, exports, the reporting views.
+    assert listed(db) == set(CLIENT_A)
+    assert listed(db, "--archived") == set(CLIENT_B)
+    status = invoke(db, "status").stdout
+    assert "Archived: 2 (not crawled, not counted above" in status
+    assert "Verdicts: lost 3" in status
+    for what in ("current", "events", "checks", "daily"):
+        rows = invoke(db, "export", "--what", what, "--format", "jsonl").stdout.splitlines()
+        assert {(r["referring_url"], r["target_url"]) for r in map(json.loads, rows)} == set(CLIENT_A), what
+    engine = make_engine(db)
+    with engine.connect() as connection:
+        for view in ("report_links", "report_daily", "report_events", "report_metrics"):
+            urls = set(connection.scalars(select(func.distinct(text_column(view)))))
+            assert not urls & {r for r, _ in CLIENT_B if r not in {a for a, _ in CLIENT_A}}, view
+        domains = set(connection.scalars(select(func.distinct(text_column("report_domains_daily", "referring_domain")))))
+        assert "beta.test" not in domains
+    # Not crawled: no due page carries them, whatever the cutoff.
+    with make_sessionmaker(engine)() as session:
+        due = due_chunk(session, DueFilter(cutoff=datetime(2030, 1, 1, tzinfo=UTC)), "", 100)
+    engine.dispose()
+    assert {(p.url, b.target_url) for p in due for b in p.backlinks} == set(CLIENT_A)
+    assert "archived since " in invoke(db, "show", CLIENT_B[0][0]).stdout
+    # Tagging and deleting still reach them; unarchiving brings them back.
+    assert invoke(db, "tag", "add", "old", "--tag", "client-b").stdout.strip() == "tagged 2 of 2 selected backlinks 'old'"
+    assert invoke(db, "unarchive", "--tag", "old").stdout.strip() == "unarchived 2 backlinks"
+    assert listed(db) == set(CLIENT_A) | set(CLIENT_B)
+    assert "Archived" not in invoke(db, "status").stdout
+
+
+def text_column(view: str, column: str = "referring_url"):  # type: ignore[no-untyped-def]
+    from sqlalchemy import column as col, table
+
+    return table(view, col(column)).c[column]

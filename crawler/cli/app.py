@@ -131,6 +131,7 @@ def _status(tag: str | None) -> None:
     with sessions() as session:
         counts = queries.status_counts(session, tag)
         verdicts = queries.verdict_counts(session, tag)
+        archived = queries.archived_count(session, tag)
         runs = queries.recent_runs(session, 5)
     if console.is_terminal:
         console.print(status_table(counts))
@@ -138,6 +139,8 @@ def _status(tag: str | None) -> None:
         typer.echo(tsv(("status", "reason", "backlinks"), counts))  # not rich: it would expand the tabs
     # What is live, whatever the last check could see: a timeout leaves a live link live.
     console.print("Verdicts: " + ", ".join(f"{safe(v)} {n}" for v, n in verdicts), markup=False, highlight=False)
+    if archived:
+        console.print(f"Archived: {archived} (not crawled, not counted above; `backlinks list --archived`)", markup=False)
     for run in runs:
         checked = (run.counts or {}).get("checked", 0)
         ended = safe(run.finished_at) or "-"

@@ -8,6 +8,7 @@ commands that change or remove backlinks refuse an empty selection and say what 
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -50,10 +51,12 @@ class ListFormat(str, Enum):
 def selection(
     *, tag: str | None = None, referring_domain: str | None = None, target: str | None = None,
     url: list[str] | None = None, file: Path | None = None, file_format: str | None = None,
-    file_target: str | None = None, status: list[str] | None = None,
+    file_target: str | None = None, status: list[str] | None = None, archived: bool | None = False,
 ) -> Selection:
-    """The selection the options describe, checked before anything is changed."""
+    """The selection the options describe, checked before anything is changed; ``archived`` as
+    :class:`~crawler.core.scope.Scope` means it (False: active backlinks only)."""
     scope = scope_of(tag=tag, since=None, run=None, referring_domain=referring_domain, target=target, kind=None, events=False)
+    scope = scope.model_copy(update={"archived": archived})
     pairs = _file_pairs(file, file_format, file_target) if file is not None else None
     try:
         return build_selection(scope=scope, urls=url or (), pairs=pairs, statuses=status or ())
@@ -88,10 +91,11 @@ def list_(
     file_format: FileFormatOption = None,
     file_target: FileTargetOption = None,
     format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.table,
+    archived: Annotated[bool, typer.Option("--archived", help="the archived backlinks instead")] = False,
 ) -> None:
     """The known backlinks: status, verdict, tags, expectations; every filter of `delete` too."""
     chosen = selection(tag=tag, referring_domain=referring_domain, target=target, url=url, file=file,
-                       file_format=file_format, file_target=file_target, status=status)
+                       file_format=file_format, file_target=file_target, status=status, archived=archived)
     with sessions()() as session:
         rows = inventory.iter_backlinks(session, chosen)
         if format is not ListFormat.table:
@@ -131,6 +135,8 @@ def _history(history: inventory.History) -> str:
         f"; expected anchor: {safe(backlink.expected_anchor) or '-'}; expected rel: {_rule(backlink.expected_rel)}"
         + (f"; landing page: {safe(backlink.expected_target, None)}" if backlink.expected_target else ""),
     ]
+    if backlink.archived_at:
+        lines.append(f"  archived since {safe(backlink.archived_at)}: not crawled, not in reports (`backlinks unarchive`)")
     if backlink.notes:
         lines.append(f"  notes: {safe(backlink.notes, 500)}")
     if backlink.cost is not None or backlink.placed_on or backlink.expires_on:
@@ -185,9 +191,11 @@ def _rule(rel: str | None) -> str:
 
 def _changing(tag: str | None, referring_domain: str | None, target: str | None, url: list[str] | None,
               file: Path | None, file_format: str | None, file_target: str | None,
-              status: list[str] | None) -> Selection:
+              status: list[str] | None, archived: bool | None = None) -> Selection:
+    """A selection for a command that changes backlinks: never empty; archived ones included
+    unless ``archived`` says otherwise."""
     chosen = selection(tag=tag, referring_domain=referring_domain, target=target, url=url, file=file,
-                       file_format=file_format, file_target=file_target, status=status)
+                       file_format=file_format, file_target=file_target, status=status, archived=archived)
     if chosen.empty:
         fail("select the backlinks: --tag, --referring-domain, --target, --url, --file or --status")
     return chosen
@@ -238,6 +246,42 @@ def _retag(tag: str, add: bool, selected: Selection) -> None:
     console.print(f"{verb} {changed} of {len(ids)} selected backlinks {safe(tag)!r}", markup=False, highlight=False)
 
 
+def archive(
+    tag: TagOption = None,
+    referring_domain: ReferringDomainOption = None,
+    target: TargetOption = None,
+    url: UrlOption = None,
+    file: FileOption = None,
+    file_format: FileFormatOption = None,
+    file_target: FileTargetOption = None,
+    status: StatusOption = None,
+) -> None:
+    """Archive the selected backlinks: kept with their history, no longer crawled or reported."""
+    chosen = _changing(tag, referring_domain, target, url, file, file_format, file_target, status, archived=False)
+    _set_archived(chosen, datetime.now(UTC), "archived")
+
+
+def unarchive(
+    tag: TagOption = None,
+    referring_domain: ReferringDomainOption = None,
+    target: TargetOption = None,
+    url: UrlOption = None,
+    file: FileOption = None,
+    file_format: FileFormatOption = None,
+    file_target: FileTargetOption = None,
+    status: StatusOption = None,
+) -> None:
+    """Bring archived backlinks back: crawled again from the next run, in the reports again."""
+    chosen = _changing(tag, referring_domain, target, url, file, file_format, file_target, status, archived=True)
+    _set_archived(chosen, None, "unarchived")
+
+
+def _set_archived(chosen: Selection, at: datetime | None, verb: str) -> None:
+    with sessions()() as session, session.begin():
+        changed = inventory.set_archived(session, inventory.selected_ids(session, chosen), at)
+    console.print(f"{verb} {changed} backlinks", markup=False)
+
+
 TagArgument = Annotated[str, typer.Argument(help="the tag")]
 SelectTagOption = Annotated[str | None, typer.Option("--tag", help="only backlinks that already have this tag")]
 
@@ -272,7 +316,7 @@ def tag_remove(
 ) -> None:
     """Remove a tag from the selected backlinks (by default: from every backlink that has it)."""
     selected = selection(tag=tag or name, referring_domain=referring_domain, target=target, url=url, file=file,
-                         file_format=file_format, file_target=file_target, status=status)
+                         file_format=file_format, file_target=file_target, status=status, archived=None)
     _retag(name, False, selected)
 
 
@@ -280,4 +324,6 @@ def register(app: typer.Typer) -> None:
     app.command("list")(list_)
     app.command()(show)
     app.command()(delete)
+    app.command()(archive)
+    app.command()(unarchive)
     app.add_typer(tags_app, name="tag")

@@ -33,6 +33,9 @@ class Scope(BaseModel):
     target_url: str | None = None  # normalised, as backlinks.target_key holds it
     target_domain: str | None = None  # registrable domain of the target
     kinds: tuple[EventKind, ...] = ()  # events only
+    # Archived backlinks (`backlinks archive`): False leaves them out (every report), True keeps
+    # only them (`list --archived`, `unarchive`), None takes both (`delete`, `tag`).
+    archived: bool | None = False
 
     def require_no_kinds(self, what: str) -> None:
         if self.kinds:
