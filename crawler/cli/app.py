@@ -27,6 +27,7 @@ from crawler.core.items import MatchMode
 from crawler.core.outcome import RunStatus
 from crawler.core.scope import Scope, ScopeError, build_scope
 from crawler.reports.tables import EVENT_COLUMNS, events_table, run_summary, safe, status_table, tsv
+from crawler.cli.commands.notify import notify
 from crawler.cli.schedule import ENV_NODES, ScheduleError, parse_pairs, run_key, schedule_jobs
 from crawler.core.urls import InvalidURL, check_url, site_url
 from pipelines import queries
@@ -395,3 +396,6 @@ def demo(
     from crawler.demo.run import run_demo  # starts a web server: only load it when asked
 
     run_demo(directory.resolve(), say=lambda *parts: console.print(*parts, markup=False, highlight=False))
+
+
+app.command()(notify)  # `backlinks notify`: crawler/cli/commands/notify.py
