@@ -41,7 +41,7 @@ from crawler.shell import config as config_module
 from crawler.shell.config import BacklinksSettings, SettingsError
 from crawler.shell.runservice import NOTIFY_FAILED, RunService
 from crawler.shell.spiders.verify import VerifySpider
-from pipelines import batches, runs
+from pipelines import batches, deliveries, runs
 from pipelines.db import make_engine, make_sessionmaker
 from pipelines.due import DueFilter
 from pipelines.imports import import_clean
@@ -297,10 +297,10 @@ def _config(receiver: HttpReceiver | None = None, **values: Any) -> NotifyConfig
                            "backoff": 0.0, **values})
 
 
-def _deliver(url: str, config: NotifyConfig, **kwargs: Any) -> list[Any]:
+def _deliver(url: str, config: NotifyConfig, now: datetime | None = None, **kwargs: Any) -> list[Any]:
     engine = make_engine(url)
     try:
-        return deliver(make_sessionmaker(engine), config, now=datetime.now(UTC), **kwargs)
+        return deliver(make_sessionmaker(engine), config, now=now or datetime.now(UTC), **kwargs)
     finally:
         engine.dispose()
 
@@ -405,6 +405,20 @@ def test_a_run_that_never_notified_is_caught_up(nights: str, receiver: HttpRecei
     assert [(e["kind"], e["referring_url"], e["before"].split()[0]) for e in changes["events"]] == [("recovered", A[0], "lost")]
     assert _deliver(nights, _config(receiver), upto=recovered) == []
     assert ("webhook", f"run:{degraded}", "sent") in {(r["channel"], r["subject"], r["status"]) for r in _rows(nights)}
+
+
+def test_a_sender_that_died_mid_send_is_replaced_once_its_claim_is_stale(nights: str, receiver: HttpReceiver) -> None:
+    config = _config(receiver)
+    engine = make_engine(nights)
+    sessions = make_sessionmaker(engine)
+    now = datetime.now(UTC)
+    with sessions() as session:
+        (item,) = deliveries.due(session, "webhook", "", upto=2, stale_before=now - config.stale)
+    assert len(deliveries.claim(sessions, "webhook", "", item, now, now - config.stale)) == 3  # ...then killed
+    engine.dispose()
+    assert _deliver(nights, config, upto=2) == [] and receiver.received == []  # another process is on it
+    later = _deliver(nights, config, now=now + config.stale + timedelta(minutes=1), upto=2)
+    assert [o.events for o in later] == [3] and sorted(_sent_events(receiver)) == sorted(_alertable_ids(nights, 2))
 
 
 def test_a_dry_run_sends_and_records_nothing(nights: str, receiver: HttpReceiver) -> None:
@@ -604,6 +618,7 @@ def test_two_real_nights_send_each_event_once(tmp_path: Path, receiver: HttpRece
     assert all(verify(r.body, r.headers["X-Backlinks-Signature"], SECRET) for r in receiver.received)
     sent = _sent_events(receiver)
     assert len(sent) == len(set(sent)) and set(sent) == _alertable_ids(demo.database_url, 2) | _alertable_ids(demo.database_url, 1)
-    assert {"lost", "recovered", "anchor_changed"} <= {e["kind"] for r in receiver.received for e in json.loads(r.body)["events"]}
+    kinds = {e["kind"] for r in receiver.received for e in json.loads(r.body)["events"]}
+    assert {"lost", "anchor_changed", "follow_changed"} <= kinds, kinds
     again = runner.invoke(app, ["--database", demo.database_url, "notify"], env=hook)
     assert (again.exit_code, again.stdout.strip()) == (0, "Nothing to send.")
