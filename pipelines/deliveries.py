@@ -91,7 +91,7 @@ def due(
         first = upto if told is None else told + 1
         runs = list(session.scalars(select(Run.id).where(Run.id >= first, Run.id <= upto)))
     retried = session.execute(retry).all()
-    notices = {r for subject, r, e in retried if e is None}
+    notices = {r for _, r, e in retried if e is None}
     event_ids = {e for _, _, e in retried if e is not None}
     tried = select(Delivery.id).where(mine, Delivery.event_id == Event.id).exists()
     new = select(Event.id).where(Event.run_id.in_(runs), Event.kind.in_([k.value for k in ALERT_KINDS]), ~tried)
@@ -139,15 +139,14 @@ def _alert_events(session: Session, event_ids: Iterable[int]) -> list[AlertEvent
     return found
 
 
-def claim(session_factory: sessionmaker, channel: str, tag: str, due_run: Due, now: datetime,
-          stale_before: datetime) -> set[str]:
+def claim(sessions: sessionmaker, channel: str, tag: str, due_run: Due, now: datetime, stale_before: datetime) -> set[str]:
     """Claim ``due_run``'s subjects for this process; returns those it got (the others are sent or
     being sent by another process)."""
     subjects = {run_subject(due_run.run.id): None} if due_run.notice else {}
     subjects |= {event_subject(e.event_id): e.event_id for e in due_run.events}
     if not subjects:
         return set()
-    with writing(session_factory) as session:
+    with writing(sessions) as session:
         rows = [
             {"channel": channel, "tag": tag, "subject": subject, "run_id": due_run.run.id, "event_id": event_id,
              "status": SENDING, "attempts": 0, "first_tried_at": now, "last_tried_at": now}
@@ -175,12 +174,12 @@ def claim(session_factory: sessionmaker, channel: str, tag: str, due_run: Due, n
 
 
 def record(
-    session_factory: sessionmaker, channel: str, tag: str, subjects: Iterable[str], *, sent: bool, attempts: int,
+    sessions: sessionmaker, channel: str, tag: str, subjects: Iterable[str], *, sent: bool, attempts: int,
     error: str | None, now: datetime,
 ) -> None:
     """What became of claimed subjects: sent, or failed with ``error`` (one line, secrets removed)."""
     subjects = list(subjects)
-    with writing(session_factory) as session:
+    with writing(sessions) as session:
         for start in range(0, len(subjects), 500):
             session.execute(
                 update(Delivery)

@@ -35,6 +35,7 @@ from crawler.core.changes import ChangePolicy, EventKind
 from crawler.core.items import DueBacklink, LinkRecord, Observation, PageFacts
 from crawler.core.observe import observe_failure
 from crawler.core.outcome import Status
+from crawler.reports import notify as notify_module
 from crawler.reports.notify import NotifyConfig, deliver
 from crawler.reports.tables import run_summary
 from crawler.shell import config as config_module
@@ -421,6 +422,15 @@ def test_a_sender_that_died_mid_send_is_replaced_once_its_claim_is_stale(nights:
     assert [o.events for o in later] == [3] and sorted(_sent_events(receiver)) == sorted(_alertable_ids(nights, 2))
 
 
+def test_a_large_run_goes_in_several_requests(nights: str, receiver: HttpReceiver, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(notify_module, "chunks", lambda events: alerts.chunks(events, 2))  # 100 in production
+    outcomes = _deliver(nights, _config(receiver), upto=2)
+    assert [(o.ok, o.events) for o in outcomes] == [(True, 2), (True, 1)]
+    bodies = [json.loads(r.body) for r in receiver.received]
+    assert len({b["delivery_id"] for b in bodies}) == 2 and all(b["run"]["id"] == 2 for b in bodies)
+    assert sorted(_sent_events(receiver)) == sorted(_alertable_ids(nights, 2))
+
+
 def test_a_dry_run_sends_and_records_nothing(nights: str, receiver: HttpReceiver) -> None:
     (preview,) = _deliver(nights, _config(receiver), upto=2, dry_run=True)
     assert preview.events == 3 and '"schema_version": 1' in preview.preview
@@ -538,6 +548,17 @@ def test_notify_by_hand(nights: str, receiver: HttpReceiver, monkeypatch: pytest
     again = runner.invoke(app, ["--database", nights, "notify", "--run", "2"])
     assert (again.exit_code, again.stdout.strip()) == (0, "Nothing to send.")
     assert runner.invoke(app, ["--database", nights, "notify", "--run", "9"]).exit_code == 2
+
+
+def test_notify_without_the_extra_says_how_to_install_it(nights: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = config_module.importlib.util.find_spec
+    monkeypatch.setattr(config_module.importlib.util, "find_spec", lambda name: None if name == "apprise" else real(name))
+    monkeypatch.setenv("BACKLINKS_NOTIFY_URLS", "mailto://alerts:Pa55-word@example.com")
+    result = runner.invoke(app, ["--database", nights, "notify"])
+    assert result.exit_code == 2 and "Pa55-word" not in result.output + result.stderr
+    assert result.stderr.strip() == (
+        "error: bad settings: BACKLINKS_NOTIFY_URLS is set, but Apprise is not installed: pip install 'backlinks-verify[notify]'"
+    )
 
 
 # --- At the end of a run: the run service -------------------------------------------------------------------
