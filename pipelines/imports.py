@@ -28,10 +28,31 @@ MAX_ERRORS = 1000  # bad rows kept with their messages; past that they are only 
 _UPDATABLE = ("referring_url", "target_url", "match", "expected_anchor", "expected_rel", "notes")
 
 
+@dataclass(frozen=True, slots=True)
+class FieldChange:
+    """One field of one backlink a re-import changed (or, for ``match``, would have changed)."""
+
+    line: int
+    referring_url: str
+    target_url: str
+    field: str
+    before: str | None
+    after: str | None
+
+
+SAMPLE_CHANGES = 5  # changes kept as examples; --report writes them all
+
+
 @dataclass
 class ImportReport:
     added: int = 0
     updated: int = 0
+    # Per field: how many backlinks the import changed it on, and the first few changes.
+    changed_fields: dict[str, int] = field(default_factory=dict)
+    samples: list[FieldChange] = field(default_factory=list)
+    # Backlinks whose match mode the file would change but the import kept (no update_match).
+    kept_match: int = 0
+    kept_match_samples: list[FieldChange] = field(default_factory=list)
     unchanged: int = 0
     duplicates: int = 0  # rows naming a backlink already seen earlier in the same file
     errors: list[tuple[int, str]] = field(default_factory=list)  # (line, reason), the first MAX_ERRORS
@@ -41,6 +62,11 @@ class ImportReport:
     @property
     def rows(self) -> int:
         return self.added + self.updated + self.unchanged + self.duplicates + self.error_count
+
+    def changed(self, change: FieldChange) -> None:
+        self.changed_fields[change.field] = self.changed_fields.get(change.field, 0) + 1
+        if len(self.samples) < SAMPLE_CHANGES:
+            self.samples.append(change)
 
     def error(self, line: int, reason: str) -> None:
         self.error_count += 1
@@ -57,6 +83,8 @@ def import_rows(
     dry_run: bool = False,
     progress: Callable[[int], None] | None = None,
     waiting: Callable[[str], None] | None = None,
+    update_match: bool = False,
+    on_change: Callable[[FieldChange, bool], None] | None = None,
 ) -> ImportReport:
     """Add new backlinks and update changed ones in ONE transaction.
 
@@ -67,6 +95,11 @@ def import_rows(
     is rolled back on ``dry_run``, and on ``strict`` when any row was bad. Imports apply one at a
     time: one that finds another applying waits for it, and says so through ``waiting``.
     Rows are handled in batches and the session is emptied after each: bounded memory.
+
+    A re-imported row updates what it says differently; each change is counted per field, kept as
+    a sample and handed to ``on_change`` with whether it was applied (``--report``). A backlink's match mode changes only with
+    ``update_match``: an export whose format defaults to another mode (Moz's exact after Search
+    Console's domain) would otherwise turn site-wide links into page links without a word.
     """
     report = ImportReport()
     engine = sessions.kw["bind"]
@@ -76,7 +109,7 @@ def import_rows(
             _take_turn(connection, waiting or (lambda message: logger.warning("%s", message)))
             with Session(bind=connection, expire_on_commit=False) as session:
                 for batch in _staged_batches(session, staged):
-                    _write(session, batch, now, report)
+                    _write(session, batch, now, report, update_match, on_change)
             if dry_run or (strict and report.error_count):
                 connection.rollback()
             else:
@@ -229,6 +262,8 @@ def _write(
     batch: list[tuple[int, BacklinkIn, tuple[str, str], str]],
     now: datetime,
     report: ImportReport,
+    update_match: bool,
+    on_change: Callable[[FieldChange, bool], None] | None,
 ) -> None:
     if not batch:
         return
@@ -243,7 +278,7 @@ def _write(
         if (b.referring_key, b.target_key) in keys
     }
     new_rows, new_tags = [], {}
-    for _line, backlink, key, domain in batch:
+    for line, backlink, key, domain in batch:
         values = {
             "referring_url": backlink.referring_url,
             "target_url": backlink.target_url,
@@ -261,7 +296,18 @@ def _write(
             if backlink.tags:
                 new_tags[key] = backlink.tags
             continue
-        changed = _update(row, values, backlink.tags, now)
+        changes = _update(line, row, values, backlink.tags, now, update_match)
+        for change in changes:
+            applied = change.field != "match" or update_match
+            if applied:
+                report.changed(change)
+            else:
+                report.kept_match += 1
+                if len(report.kept_match_samples) < SAMPLE_CHANGES:
+                    report.kept_match_samples.append(change)
+            if on_change is not None:
+                on_change(change, applied)
+        changed = any(c.field != "match" or update_match for c in changes)
         report.updated += changed
         report.unchanged += not changed
     if new_rows:
@@ -282,19 +328,28 @@ def _write(
     session.expunge_all()
 
 
-def _update(row: Backlink, values: dict[str, object], tags: list[str], now: datetime) -> bool:
-    """Apply a re-imported row. Empty optional cells keep what is stored; tags only accumulate."""
-    changed = False
+def _update(
+    line: int, row: Backlink, values: dict[str, object], tags: list[str], now: datetime, update_match: bool
+) -> list[FieldChange]:
+    """Apply a re-imported row; returns what it changed (and a match change it did not apply unless
+    ``update_match``). Empty optional cells keep what is stored; tags only accumulate."""
+    changes = []
+
+    def change(name: str, before: object, after: object) -> FieldChange:
+        return FieldChange(line, row.referring_url, row.target_url, name,
+                           None if before is None else str(before), None if after is None else str(after))
+
     for name in _UPDATABLE:
         value = values[name]
         if value is not None and getattr(row, name) != value:
-            setattr(row, name, value)
-            changed = True
-    have = {t.tag for t in row.tags}
-    for tag in dict.fromkeys(tags):
-        if tag not in have:
-            row.tags.append(Tag(tag=tag))
-            changed = True
-    if changed:
+            changes.append(change(name, getattr(row, name), value))
+            if name != "match" or update_match:
+                setattr(row, name, value)
+    have = [t.tag for t in row.tags]
+    new = [tag for tag in dict.fromkeys(tags) if tag not in have]
+    if new:
+        changes.append(change("tags", "|".join(have), "|".join([*have, *new])))
+        row.tags.extend(Tag(tag=tag) for tag in new)
+    if any(c.field != "match" or update_match for c in changes):
         row.updated_at = now
-    return changed
+    return changes

@@ -56,7 +56,7 @@ def _tagged(stmt: Select, tag: str | None) -> Select:
     return stmt
 
 
-def _scoped(session: Session, stmt: Select, scope: Scope) -> Select:
+def scoped(session: Session, stmt: Select, scope: Scope) -> Select:
     """``stmt`` (which joins Backlink) kept to the backlinks of ``scope``: tag, referring domain, target."""
     stmt = _tagged(stmt, scope.tag)
     if scope.referring_domain:
@@ -102,7 +102,7 @@ def verdict_counts(session: Session, tag: str | None = None) -> list[tuple[str, 
 
 def iter_current(session: Session, scope: Scope = Scope()) -> Iterator[dict[str, Any]]:
     scope.require_no_kinds("the current state")
-    stmt = _scoped(
+    stmt = scoped(
         session, select(Backlink, State).outerjoin(State, State.backlink_id == Backlink.id).order_by(Backlink.id), scope
     )
     if scope.since:
@@ -129,7 +129,7 @@ def iter_current(session: Session, scope: Scope = Scope()) -> Iterator[dict[str,
 
 def iter_checks(session: Session, scope: Scope = Scope()) -> Iterator[dict[str, Any]]:
     scope.require_no_kinds("checks")
-    stmt = _scoped(
+    stmt = scoped(
         session,
         select(Check, Backlink.referring_url, Backlink.target_url).join(Backlink, Backlink.id == Check.backlink_id),
         scope,
@@ -154,7 +154,7 @@ def events_query(session: Session, scope: Scope = Scope()) -> Select:
         .correlate(Event)
         .scalar_subquery()
     )
-    stmt = _scoped(
+    stmt = scoped(
         session,
         select(Event, Backlink, Check, seen_before, State.last_seen)
         .join(Backlink, Backlink.id == Event.backlink_id)
@@ -201,11 +201,11 @@ def _sighting(side: str, check: Check | None) -> dict[str, Any]:
         f"{side}_anchors": check.anchors if check is not None else [],
         f"{side}_rel": check.rel if check is not None else [],
         f"{side}_position": check.position if check is not None else None,
-        f"{side}_context": _context(link) if link else None,
+        f"{side}_context": link_context(link) if link else None,
     }
 
 
-def _context(link: dict[str, Any]) -> str:
+def link_context(link: dict[str, Any]) -> str:
     """The text around the link, the anchor in brackets: "…read the [great shop] review…"."""
     return f"{link.get('left', '')} [{link.get('anchor', '')}] {link.get('right', '')}".strip()
 

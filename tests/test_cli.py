@@ -16,7 +16,8 @@ import typer
 from typer.testing import CliRunner
 
 from crawler.core.clean import TEXT_CHARS, storable
-from crawler.cli.app import app, parse_since
+from crawler.cli.app import app
+from crawler.cli.common import parse_since
 from crawler.core.items import LinkRecord
 from pipelines.queries import CURRENT_FIELDS, EVENT_FIELDS
 from tests.support.nights import live_then_missing
@@ -200,6 +201,7 @@ def test_import_output_keeps_each_message_on_its_own_line(db: str, tmp_path: Pat
     )
     assert done.returncode == 0, done.stdout
     assert done.stdout.splitlines() == [
+        f"{path}: read as csv (UTF-8, comma-separated)",
         f"{path}:3: referring_url: 'not a url' is not an absolute URL: expected http:// or https:// and a host",
         f"{path}: added 1, updated 0, unchanged 0, duplicates 0, bad rows 1",
     ]

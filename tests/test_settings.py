@@ -142,7 +142,7 @@ def _verify_crawler(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, render: str
     values.setdict({"BACKLINKS_DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite'}", **cmdline}, priority="cmdline")
     crawler = Crawler(VerifySpider, values)  # settings not applied yet, as in a real crawl
     before = crawler.settings.copy_to_dict()
-    spider = VerifySpider.from_crawler(crawler, render=render)
+    VerifySpider.from_crawler(crawler, render=render)
     assert crawler.settings.copy_to_dict() == before  # the spider rewrites no setting
     crawler.addons.load_settings(crawler.settings)  # as Scrapy does once the spider exists
     return crawler.settings

@@ -342,7 +342,7 @@ def test_heavy_pages_are_served_with_their_subresources_on_any_host(heavy: SimWe
     pages = [page_by_index(HEAVY, i) for i in range(50)]
     for page in (next(p for p in pages if p.kind is Kind.OK), next(p for p in pages if p.kind is Kind.JS)):
         status, _, body = get(heavy.port, page.host, page.path)
-        assert status == 200 and body.decode().count(f"/sub/") >= 40
+        assert status == 200 and body.decode().count("/sub/") >= 40
     started = time.monotonic()
     status, headers, _ = get(heavy.port, "cdn07.test", "/sub/slow/300/r0.css")
     assert status == 200 and headers["content-type"].startswith("text/css")

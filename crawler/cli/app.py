@@ -7,43 +7,37 @@ exporters to the database.
 from __future__ import annotations
 
 import os
-import re
 import sys
 from contextlib import nullcontext
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
-from sqlalchemy.exc import OperationalError
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from crawler.cli.common import (
+    KindOption, ReferringDomainOption, RunOption, SinceOption, TagOption, TargetOption, close, console, errors, state,
+)
+from crawler.cli.common import fail as _fail, scope_of as _scope, sessions as _sessions
 from crawler.reports.export import write_rows
-from crawler.core.importers import FORMATS, ImportFormatError, read_backlinks
 from crawler.core.changes import EventKind
-from crawler.core.items import MatchMode
 from crawler.core.outcome import RunStatus
-from crawler.core.scope import Scope, ScopeError, build_scope
 from crawler.reports.tables import EVENT_COLUMNS, events_table, run_summary, safe, status_table, tsv
-from crawler.cli.commands.notify import notify
+from crawler.cli import disavow, importing, inventory, notify
 from crawler.cli.schedule import ENV_NODES, ScheduleError, parse_pairs, run_key, schedule_jobs
-from crawler.core.urls import InvalidURL, check_url, site_url
-from pipelines import queries
-from pipelines.db import SchemaError, database_url, make_engine, make_sessionmaker, require_schema, upgrade
-from pipelines.imports import import_rows
+from pipelines import queries, reporting
+from pipelines.db import database_url, make_engine, upgrade
 
 # No locals in tracebacks: they would print database URLs and credentials.
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False, pretty_exceptions_show_locals=False)
-console = Console(soft_wrap=True)  # plain lines stay whole: users grep them
-errors = Console(stderr=True, soft_wrap=True)
 
 
 class What(str, Enum):
     current = "current"
     checks = "checks"
     events = "events"
+    daily = "daily"
 
 
 class ChangesFormat(str, Enum):
@@ -57,8 +51,6 @@ class ExportFormat(str, Enum):
     jsonl = "jsonl"
 
 
-_state: dict[str, str] = {}
-
 DatabaseOption = Annotated[
     str | None,
     typer.Option("--database", "-d", help="SQLAlchemy URL; default $BACKLINKS_DATABASE_URL, else ./backlinks.sqlite"),
@@ -66,118 +58,17 @@ DatabaseOption = Annotated[
 
 
 @app.callback()
-def main(database: DatabaseOption = None) -> None:
-    _state["url"] = database_url(database)
-
-# The filters of `changes` and every `export --what`: the same names, the same meaning.
-SinceOption = Annotated[str | None, typer.Option(help="since: 7d, 12h, 30m or an ISO date (current: last checked since)")]
-RunOption = Annotated[int | None, typer.Option(help="of this run (current: last checked in it)")]
-TagOption = Annotated[str | None, typer.Option(help="only backlinks with this tag")]
-ReferringDomainOption = Annotated[
-    str | None, typer.Option("--referring-domain", help="only backlinks from this registrable domain")
-]
-TargetOption = Annotated[
-    str | None, typer.Option(help="only backlinks to this target: a URL (exactly it) or a domain (any URL on it)")
-]
-KindOption = Annotated[list[str] | None, typer.Option(help="events only: of this kind (repeatable)")]
-
-
-def _sessions(check_schema: bool = True):  # type: ignore[no-untyped-def]
-    engine = make_engine(_state["url"])
-    if check_schema:
-        try:
-            require_schema(engine)
-        except SchemaError as exc:
-            _fail(str(exc))
-        except OperationalError as exc:
-            # The driver's message names host and port, never the password; the URL is shown masked.
-            _fail(f"cannot reach database {engine.url.render_as_string(hide_password=True)}: {exc.orig}")
-    return make_sessionmaker(engine)
-
-
-def _fail(message: str) -> NoReturn:
-    errors.print(f"error: {safe(message, 2000)}", markup=False, highlight=False)
-    raise typer.Exit(2)
-
-
-def parse_since(text: str, now: datetime) -> datetime:
-    """`7d`, `12h`, `30m`, or an ISO date/datetime (UTC unless it says otherwise)."""
-    relative = re.fullmatch(r"\s*(\d+)\s*([dhm])\s*", text)
-    if relative:
-        amount, unit = int(relative[1]), relative[2]
-        return now - timedelta(**{{"d": "days", "h": "hours", "m": "minutes"}[unit]: amount})
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise typer.BadParameter(f"{text!r}: use 7d, 12h, 30m or an ISO date like 2026-11-01") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+def main(context: typer.Context, database: DatabaseOption = None) -> None:
+    state["url"] = database_url(database)
+    context.call_on_close(close)
 
 
 @app.command()
 def init() -> None:
     """Create the database schema, or upgrade it to this version."""
-    engine = make_engine(_state["url"])
+    engine = make_engine(state["url"])
     revision = upgrade(engine)
     console.print(f"Database {engine.url.render_as_string(hide_password=True)} is at schema {revision}.", markup=False)
-
-
-@app.command("import")
-def import_(
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
-    format: Annotated[str | None, typer.Option("--format", "-f", help=f"one of {', '.join(FORMATS)}; default: detected")] = None,
-    target: Annotated[str | None, typer.Option(help="your site's URL, for exports that name no target (GSC, plain lists)")] = None,
-    match: Annotated[MatchMode | None, typer.Option(help="override the match mode of every row")] = None,
-    tag: Annotated[list[str] | None, typer.Option(help="add this tag to every row (repeatable)")] = None,
-    strict: Annotated[bool, typer.Option(help="import nothing if any row is bad")] = False,
-    dry_run: Annotated[bool, typer.Option(help="report what would change, change nothing")] = False,
-) -> None:
-    """Import known backlinks from our CSV/JSON, a URL list, GSC, Ahrefs, Semrush, Majestic or Moz."""
-    if format is not None and format not in FORMATS:
-        raise typer.BadParameter(f"{format!r}: choose one of {', '.join(FORMATS)}", param_hint="--format")
-    if target is not None and match is not None:  # else the format's default mode decides, on reading
-        try:
-            target = site_url(target) if match is MatchMode.DOMAIN else check_url(target)
-        except InvalidURL as exc:
-            raise typer.BadParameter(str(exc), param_hint="--target") from None
-    sessions = _sessions()
-    extra_tags = list(dict.fromkeys(tag or []))
-    try:
-        rows = read_backlinks(file, format=format, target=target, match=match)
-        if extra_tags:
-            rows = _with_tags(rows, extra_tags)
-        # Rows stream through, so the total is unknown up front: show the line reached.
-        progress = Progress(TextColumn("importing"), BarColumn(), TextColumn("line {task.fields[line]}"),
-                            TimeElapsedColumn(), console=errors, transient=True, disable=not errors.is_terminal)
-        with progress:
-            task = progress.add_task("import", total=None, line=0)
-
-            def advance(line: int) -> None:
-                if line % 1000 == 0:
-                    progress.update(task, line=line)
-
-            report = import_rows(sessions, rows, datetime.now(UTC), strict=strict, dry_run=dry_run, progress=advance,
-                                 waiting=lambda message: errors.print(f"{file}: {message}", markup=False))
-    except ImportFormatError as exc:
-        _fail(f"{file}: {exc}")
-    for line, reason in report.errors[:50]:
-        errors.print(f"{file}:{line}: {safe(reason, 300)}", markup=False, highlight=False)
-    if report.error_count > 50:
-        errors.print(f"... {report.error_count - 50} more bad rows", markup=False)
-    verb = "would add" if dry_run else ("added" if report.committed else "rolled back; would have added")
-    console.print(
-        f"{file}: {verb} {report.added}, updated {report.updated}, unchanged {report.unchanged}, "
-        f"duplicates {report.duplicates}, bad rows {report.error_count}",
-        markup=False,
-    )
-    if strict and report.error_count:
-        _fail("--strict: nothing imported because of the bad rows above")
-
-
-def _with_tags(rows, tags):  # type: ignore[no-untyped-def]
-    for row in rows:
-        if row.backlink is not None:
-            row.backlink.tags = list(dict.fromkeys([*row.backlink.tags, *tags]))
-        yield row
 
 
 # What `status --run ... --fail-on` can test a run for.
@@ -290,7 +181,7 @@ def changes(
 
 @app.command()
 def export(
-    what: Annotated[What, typer.Option(help="current state, every check, or change events")] = What.current,
+    what: Annotated[What, typer.Option(help="current state, every check, change events, or one row per backlink per day (report_daily)")] = What.current,
     format: Annotated[ExportFormat, typer.Option("--format", "-f")] = ExportFormat.csv,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="file to write; default stdout")] = None,
     since: SinceOption = None,
@@ -308,7 +199,7 @@ def export(
     means the same for every --what (current: backlinks last checked since / in that run)."""
     scope = _scope(
         tag=tag, since=since, run=run, referring_domain=referring_domain, target=target, kind=kind,
-        events=what is What.events, what=f"--what {what.value}",
+        events=what is What.events, runs=what is not What.daily, what=f"--what {what.value}",
     )
     delimiter = "\t" if delimiter in ("\\t", "tab") else delimiter
     if delimiter not in (",", ";", "\t"):
@@ -327,29 +218,13 @@ def export(
             rows, fields = queries.iter_current(session, scope), queries.CURRENT_FIELDS
         elif what is What.checks:
             rows, fields = queries.iter_checks(session, scope), queries.CHECK_FIELDS
+        elif what is What.daily:
+            rows, fields = reporting.iter_daily(session, reporting.daily_query(session, scope)), reporting.DAILY_FIELDS
         else:
             rows, fields = queries.iter_events(session, queries.events_query(session, scope)), queries.EVENT_FIELDS
         count = write_rows(rows, fields, format.value, out, terminal=output is None, delimiter=delimiter)
     if output:
         console.print(f"wrote {count} rows to {output}", markup=False)
-
-
-def _scope(
-    *, tag: str | None, since: str | None, run: int | None, referring_domain: str | None, target: str | None,
-    kind: list[str] | None, events: bool, what: str = "",
-) -> Scope:
-    """The filters of `changes` and `export`, checked before the database is opened; ``events``:
-    whether what is asked for is events (the only rows --kind applies to)."""
-    try:
-        scope = build_scope(
-            tag=tag, since=parse_since(since, datetime.now(UTC)) if since else None, run=run,
-            referring_domain=referring_domain, target=target, kinds=tuple(kind or ()),
-        )
-        if not events:
-            scope.require_no_kinds(what)
-        return scope
-    except ScopeError as exc:
-        _fail(str(exc))
 
 
 @app.command()
@@ -398,4 +273,7 @@ def demo(
     run_demo(directory.resolve(), say=lambda *parts: console.print(*parts, markup=False, highlight=False))
 
 
-app.command()(notify)  # `backlinks notify`: crawler/cli/commands/notify.py
+disavow.register(app)
+importing.register(app)
+inventory.register(app)
+notify.register(app)

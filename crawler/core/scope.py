@@ -38,6 +38,10 @@ class Scope(BaseModel):
         if self.kinds:
             raise ScopeError(f"--kind applies to events only, not to {what}: drop it or use --what events")
 
+    def require_no_run(self, what: str) -> None:
+        if self.run is not None:
+            raise ScopeError(f"--run does not apply to {what}: each day carries every run until then; use --since")
+
 
 def build_scope(
     *,

@@ -84,6 +84,12 @@ def _shown(value: str, limit: int = 60) -> str:
     return repr(value if len(value) <= limit else value[: limit - 3] + "...")
 
 
+def href(url: str) -> str:
+    """``url`` as a browser sends it, without its fragment: ASCII only (punycode host,
+    percent-encoded path and query), as files for other tools need it (Google's disavow file)."""
+    return _whatwg(check_url(url)).partition("#")[0]
+
+
 def _whatwg(url: str) -> str:
     """The WHATWG serialisation (href) of the absolute URL ``url``, or :class:`InvalidURL`."""
     try:

@@ -8,6 +8,10 @@ yielded as an :class:`ImportRow` with an ``error`` and reading goes on.
 from crawler.core.importers.base import ImportFormatError, ImportRow
 from crawler.core.importers.detect import detect_format
 from crawler.core.importers.formats import FORMATS
-from crawler.core.importers.read import read_backlinks
+from crawler.core.importers.mapping import parse_column_map
+from crawler.core.importers.read import ImportFile, open_backlinks, read_backlinks
 
-__all__ = ["FORMATS", "ImportFormatError", "ImportRow", "detect_format", "read_backlinks"]
+__all__ = [
+    "FORMATS", "ImportFile", "ImportFormatError", "ImportRow", "detect_format", "open_backlinks", "parse_column_map",
+    "read_backlinks",
+]

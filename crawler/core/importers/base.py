@@ -102,13 +102,23 @@ def parse_match(value: str | None) -> MatchMode | None:
         raise RowError(f"match: {text!r} is not one of {allowed}") from None
 
 
-_TRUE = frozenset({"true", "1", "yes", "y"})
-_FALSE = frozenset({"false", "0", "no", "n"})
+# Excel writes its booleans in the user's language when a sheet is re-saved as CSV: a Semrush export
+# re-saved in German says WAHR/FALSCH. Compared case-folded.
+_TRUE = frozenset({
+    "true", "1", "yes", "y",
+    "wahr", "vrai", "verdadero", "vero", "waar", "verdadeiro", "sant", "sand", "sann", "tosi", "prawda",
+    "pravda", "igaz", "doğru", "истина", "ja", "oui", "sí", "si", "sim",
+})
+_FALSE = frozenset({
+    "false", "0", "no", "n",
+    "falsch", "faux", "falso", "onwaar", "falskt", "falsk", "usann", "epätosi", "fałsz", "nepravda",
+    "hamis", "yanlış", "yanliş", "ложь", "nein", "non", "não", "nej", "nee",
+})
 
 
 def parse_flag(field: str, value: str | None) -> bool | None:
     """A tool's boolean cell; empty means the tool did not say."""
-    text = (value or "").strip().lower()
+    text = (value or "").strip().casefold()
     if not text:
         return None
     if text in _TRUE:

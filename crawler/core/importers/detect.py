@@ -8,6 +8,7 @@ or a comment (a plain list); Search Console's URL-and-date columns; a ``.txt`` e
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 from crawler.core.importers.base import ImportFormatError
 from crawler.core.importers.formats import FORMATS, TABULAR
 from crawler.core.importers.header import Header, Sample
+from crawler.core.importers.mapping import ColumnMap, relabel
 from crawler.core.importers.records import read_records, sniff_delimiter
 from crawler.core.importers.text import Head, read_head
 
@@ -32,8 +34,14 @@ class Sniffed:
     sample: Sample | None  # for the delimited formats
 
 
-def sniff(path: Path, format: str | None = None) -> Sniffed:
-    """Read the head of ``path`` and settle its format (``format`` if given) and header."""
+def sniff(path: Path, format: str | None = None, columns: ColumnMap | None = None) -> Sniffed:
+    """Read the head of ``path`` and settle its format (``format`` if given) and header.
+
+    ``columns`` (``--map``) renames header labels to our fields: the file is read as our CSV."""
+    if columns:
+        format = format or "csv"
+        if format != "csv":
+            raise ImportFormatError(f"--map reads a file as our csv format, not as {format}")
     if format is not None and format not in FORMATS:
         raise ImportFormatError(f"unknown format {format!r}; choose one of {', '.join(FORMATS)}")
     head = read_head(path)
@@ -47,14 +55,15 @@ def sniff(path: Path, format: str | None = None) -> Sniffed:
         return Sniffed("json", head, None)
 
     candidates = _header_lines(head)
+    relabel_ = (lambda cells: relabel(cells, columns)) if columns else None
     if format is not None:
         fmt = TABULAR[format]
         for number, text in candidates:
-            if fmt.recognises(sample := _sample(head, number, text)):
+            if fmt.recognises(sample := _sample(head, number, text, relabel_=relabel_)):
                 return Sniffed(format, head, sample)
         # Bind the first line, so the error names the columns that are missing.
         number, text = candidates[0]
-        return Sniffed(format, head, _sample(head, number, text))
+        return Sniffed(format, head, _sample(head, number, text, relabel_=relabel_))
 
     for number, text in candidates:
         header_only = _sample(head, number, text, rows=0)
@@ -64,7 +73,7 @@ def sniff(path: Path, format: str | None = None) -> Sniffed:
                 f"{path.name} could be {' or '.join(found)}; pass --format with the right one"
             )
         if found:
-            return Sniffed(found[0], head, _sample(head, number, text))
+            return Sniffed(found[0], head, _sample(head, number, text, relabel_=relabel_))
 
     number, first = candidates[0]
     if first.lstrip("\ufeff \t").lower().startswith(("http://", "https://", "#")):
@@ -89,9 +98,12 @@ def _header_lines(head: Head) -> list[tuple[int, str]]:
     return list(islice(lines, MAX_PREAMBLE_LINES))
 
 
-def _sample(head: Head, number: int, text: str, rows: int = SAMPLE_ROWS) -> Sample:
+def _sample(
+    head: Head, number: int, text: str, rows: int = SAMPLE_ROWS, relabel_: Callable[[list[str]], list[str]] | None = None
+) -> Sample:
     delimiter = sniff_delimiter(text)
-    header = Header(next(csv.reader([text], delimiter=delimiter)))
+    cells = next(csv.reader([text], delimiter=delimiter))
+    header = Header(relabel_(cells) if relabel_ else cells)
     lines = head.lines()
     for n, _ in lines:
         if n == number:
