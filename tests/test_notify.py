@@ -36,6 +36,7 @@ from crawler.core.items import DueBacklink, LinkRecord, Observation, PageFacts
 from crawler.core.observe import observe_failure
 from crawler.core.outcome import Status
 from crawler.reports import notify as notify_module
+from crawler.reports import senders
 from crawler.reports.notify import NotifyConfig, deliver
 from crawler.reports.tables import run_summary
 from crawler.shell import config as config_module
@@ -379,6 +380,20 @@ def test_a_receiver_that_fails_loses_nothing(nights: str, receiver: HttpReceiver
     assert sent.ok and sorted(_sent_events(receiver)) == sorted(_alertable_ids(nights, 2))
     assert _deliver(nights, _config(receiver), upto=2) == []
     assert {(r["status"], r["attempts"], r["last_error"]) for r in _rows(nights)} == {("sent", 3, None)}
+
+
+def test_retries_back_off_and_a_client_error_is_not_retried(receiver: HttpReceiver) -> None:
+    waits: list[float] = []
+    receiver.mode = "500"
+    tried = senders.post_webhook(f"{receiver.url}/hook", SECRET, b"{}", delivery_id="d", timeout=1, attempts=4,
+                                 backoff=1.5, sleep=waits.append)
+    assert (tried.ok, tried.attempts, tried.error, waits) == (False, 4, "answered HTTP 500", [1.5, 3.0, 6.0])
+    for status, error in (("401", "answered HTTP 401"), ("301", "answered HTTP 301 (a redirect: give the webhook's final URL)")):
+        receiver.mode = status
+        tried = senders.post_webhook(f"{receiver.url}/hook", SECRET, b"{}", delivery_id="d", timeout=1, attempts=4,
+                                     backoff=1.5, sleep=waits.append)
+        assert (tried.ok, tried.attempts, tried.error, waits) == (False, 1, error, [1.5, 3.0, 6.0])  # no new wait
+    assert receiver.received == []
 
 
 def test_two_senders_at_once_send_each_event_once(nights: str, receiver: HttpReceiver) -> None:

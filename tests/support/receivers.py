@@ -26,7 +26,8 @@ class Received:
 
 @dataclass
 class HttpReceiver:
-    """``mode``: "ok" (204, recorded), "500", or "slow" (answers after ``delay`` seconds, unrecorded)."""
+    """``mode``: "ok" (204, recorded), an HTTP status such as "500" or "301", or "slow" (answers
+    after ``delay`` seconds, unrecorded)."""
 
     server: ThreadingHTTPServer
     received: list[Received] = field(default_factory=list)
@@ -56,8 +57,9 @@ def http_receiver() -> Iterator[HttpReceiver]:
                 self.send_response(200)
                 self.end_headers()
                 return
-            if receiver.mode == "500":
-                self.send_response(500)
+            if receiver.mode.isdigit():  # an error status, or a redirect
+                self.send_response(int(receiver.mode))
+                self.send_header("Location", "/elsewhere")
                 self.end_headers()
                 return
             receiver.received.append(Received(self.path, dict(self.headers.items()), body))
