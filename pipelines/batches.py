@@ -23,7 +23,7 @@ from crawler.core.outcome import Status
 from crawler.core.render_policy import RenderMemory, needed_render
 from pipelines import bulk
 from pipelines.db import native_insert, writing
-from crawler.core.changes import SNAPSHOT_FIELDS, Change, ChangePolicy, Snapshot, detect
+from crawler.core.changes import SNAPSHOT_FIELDS, Change, ChangePolicy, Snapshot, detect, term_changes
 from pipelines.models import Backlink, Check, Event, RenderMemoryEntry, Run, RunWorker, State
 
 logger = logging.getLogger(__name__)
@@ -201,14 +201,16 @@ def write_batch(
         ids = {obs.backlink_id for obs in observations}
         # Lock the batch's backlinks, in id order: processes writing the same backlinks take turns
         # (no lost update, no second "first" state row, no duplicate event) and cannot deadlock.
-        existing = set(
-            session.scalars(
-                select(Backlink.id)
+        # With each backlink's paid term: a check after it, or a loss before it, is an event.
+        expiry = dict(
+            session.execute(
+                select(Backlink.id, Backlink.expires_on)
                 .where(bulk.among(session, Backlink.id, ids))
                 .order_by(Backlink.id)
                 .with_for_update(key_share=True)
-            )
+            ).all()
         )
+        existing = set(expiry)
         states = {
             backlink_id: Snapshot.from_values(values)
             for backlink_id, *values in session.execute(
@@ -225,7 +227,9 @@ def write_batch(
             if obs.backlink_id not in existing:  # deleted while the run was on: nothing to store
                 continue
             # A backlink twice in one batch folds in order, as two batches would.
-            new, changes = detect(states.get(obs.backlink_id), obs, policy, run_id=run_id, overlapping=overlapping)
+            previous = states.get(obs.backlink_id)
+            new, changes = detect(previous, obs, policy, run_id=run_id, overlapping=overlapping)
+            changes += term_changes(expiry[obs.backlink_id], previous.last_checked if previous else None, obs.checked_at, changes)
             states[obs.backlink_id] = new
             checks.append(_check_values(run_id, obs, new))
             results.append((obs, new, changes))

@@ -6,9 +6,10 @@ from collections.abc import Iterator
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, exists, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from crawler.core.expect import PAID_TAG
 from crawler.core.items import DueBacklink, DuePage, MatchMode
 from pipelines.models import Backlink, State, Tag
 
@@ -67,6 +68,9 @@ def due_chunk(session: Session, due: DueFilter, after: str, size: int) -> list[D
         Backlink.match,
         Backlink.expected_anchor,
         Backlink.expected_rel,
+        Backlink.expected_target,
+        # A paid link: tagged so, or with a price (its rel should say sponsored).
+        or_(Backlink.cost.is_not(None), exists().where(Tag.backlink_id == Backlink.id, Tag.tag == PAID_TAG)).label("paid"),
     )
     rows = session.execute(
         due_backlinks(select(*columns), due)
@@ -88,6 +92,8 @@ def due_chunk(session: Session, due: DueFilter, after: str, size: int) -> list[D
                     match=MatchMode(r.match),
                     expected_anchor=r.expected_anchor,
                     expected_rel=r.expected_rel,
+                    expected_target=r.expected_target,
+                    paid=bool(r.paid),
                 )
                 for r in group
             ),

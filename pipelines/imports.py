@@ -9,23 +9,26 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Connection, insert, select, text
+from sqlalchemy import Connection, delete, insert, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from crawler.core.clean import NOTES_CHARS, TEXT_CHARS, TOKEN_CHARS, URL_CHARS, unstorable
+from crawler.core.clean import NOTES_CHARS, TEXT_CHARS, TOKEN_CHARS, URL_CHARS, storable, unstorable
 from crawler.core.importers import ImportRow, read_backlinks
 from crawler.core.items import BacklinkIn
 from crawler.core.urls import InvalidURL, normalise, registrable_domain
 from pipelines.db import READ, WRITE, is_postgresql, make_engine, make_sessionmaker, upgrade
-from pipelines.models import Backlink, Tag
+from pipelines.models import Backlink, Metric, Tag
 from pipelines.batches import Patience, transient
 
 logger = logging.getLogger(__name__)
 
 BATCH = 1000
 MAX_ERRORS = 1000  # bad rows kept with their messages; past that they are only counted
-_UPDATABLE = ("referring_url", "target_url", "match", "expected_anchor", "expected_rel", "notes")
+_UPDATABLE = (
+    "referring_url", "target_url", "match", "expected_anchor", "expected_rel", "expected_target", "notes",
+    "cost", "currency", "placed_on", "expires_on",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,6 +250,7 @@ def _unstorable(backlink: BacklinkIn) -> str | None:
         ("target_url", backlink.target_url, URL_CHARS, False),
         ("expected_anchor", backlink.expected_anchor, TEXT_CHARS, False),
         ("expected_rel", backlink.expected_rel, TOKEN_CHARS, False),
+        ("expected_target", backlink.expected_target, URL_CHARS, False),
         ("notes", backlink.notes, NOTES_CHARS, True),
         *(("tags", tag, TOKEN_CHARS, False) for tag in backlink.tags),
     ]
@@ -278,6 +282,10 @@ def _write(
         if (b.referring_key, b.target_key) in keys
     }
     new_rows, new_tags = [], {}
+    # Metrics go in after the rows, by backlink id: a metric is a value of the day, not a field
+    # of the backlink, and a new value never counts as an update.
+    metrics: dict[int, tuple[str | None, dict[str, float | str]]] = {}
+    new_metrics: dict[tuple[str, str], tuple[str | None, dict[str, float | str]]] = {}
     for line, backlink, key, domain in batch:
         values = {
             "referring_url": backlink.referring_url,
@@ -285,7 +293,12 @@ def _write(
             "match": backlink.match.value,
             "expected_anchor": backlink.expected_anchor,
             "expected_rel": backlink.expected_rel,
+            "expected_target": backlink.expected_target,
             "notes": backlink.notes,
+            "cost": backlink.cost,
+            "currency": backlink.currency,
+            "placed_on": backlink.placed_on,
+            "expires_on": backlink.expires_on,
         }
         row = existing.get(key)
         if row is None:
@@ -295,7 +308,11 @@ def _write(
             )
             if backlink.tags:
                 new_tags[key] = backlink.tags
+            if backlink.metrics:
+                new_metrics[key] = (backlink.source, backlink.metrics)
             continue
+        if backlink.metrics:
+            metrics[row.id] = (backlink.source, backlink.metrics)
         changes = _update(line, row, values, backlink.tags, now, update_match)
         for change in changes:
             applied = change.field != "match" or update_match
@@ -316,16 +333,38 @@ def _write(
         inserted = session.execute(
             insert(Backlink).returning(Backlink.id, Backlink.referring_key, Backlink.target_key), new_rows
         )
+        ids = [(row_id, (referring_key, target_key)) for row_id, referring_key, target_key in inserted]
         tag_rows = [
-            {"backlink_id": row_id, "tag": tag}
-            for row_id, referring_key, target_key in inserted
-            for tag in dict.fromkeys(new_tags.get((referring_key, target_key), ()))
+            {"backlink_id": row_id, "tag": tag} for row_id, key in ids for tag in dict.fromkeys(new_tags.get(key, ()))
         ]
+        metrics.update({row_id: new_metrics[key] for row_id, key in ids if key in new_metrics})
         if tag_rows:
             session.execute(insert(Tag), tag_rows)
         report.added += len(new_rows)
     session.flush()
+    _write_metrics(session, metrics, now)
     session.expunge_all()
+
+
+def _write_metrics(session: Session, metrics: dict[int, tuple[str | None, dict[str, float | str]]], now: datetime) -> None:
+    """Each backlink's metrics as this import gives them: the values it carries replace the stored
+    ones of the same names (whatever tool gave those); the others stay."""
+    if not metrics:
+        return
+    # One delete per set of names (the rows of one export mostly carry the same), not per backlink.
+    by_names: dict[frozenset[str], list[int]] = {}
+    for backlink_id, (_, values) in metrics.items():
+        by_names.setdefault(frozenset(values), []).append(backlink_id)
+    for names, ids in by_names.items():
+        session.execute(delete(Metric).where(Metric.backlink_id.in_(ids), Metric.name.in_(sorted(names))))
+    session.execute(insert(Metric), [
+        {"backlink_id": backlink_id, "name": name, "source": source or "import", "as_of": now.date(),
+         "number": value if isinstance(value, float) else None,
+         # Text from a vendor's export (a page title) is cleaned, not refused: a metric is an extra.
+         "text": storable(value, TEXT_CHARS) if isinstance(value, str) else None}
+        for backlink_id, (source, values) in metrics.items()
+        for name, value in values.items()
+    ])
 
 
 def _update(

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, delete, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from crawler.core.selection import UNCHECKED, Selection
 from pipelines.models import Backlink, Check, Delivery, Event, State, Tag
@@ -19,7 +19,8 @@ from pipelines.queries import scoped
 
 LIST_FIELDS = (
     "id", "referring_url", "target_url", "match", "status", "reason", "verdict", "tags", "first_seen",
-    "last_seen", "last_checked", "expected_anchor", "expected_rel", "notes", "source",
+    "last_seen", "last_checked", "expected_anchor", "expected_rel", "expected_target", "notes", "source",
+    "cost", "currency", "placed_on", "expires_on",
 )
 _CHUNK = 500
 _YIELD = 1000
@@ -79,7 +80,10 @@ def _rows(session: Session, stmt: Select) -> Iterator[dict[str, Any]]:
         yield {name: row[name] for name in LIST_FIELDS}
 
 
-_BACKLINK_FIELDS = ("id", "referring_url", "target_url", "match", "expected_anchor", "expected_rel", "notes", "source")
+_BACKLINK_FIELDS = (
+    "id", "referring_url", "target_url", "match", "expected_anchor", "expected_rel", "expected_target", "notes",
+    "source", "cost", "currency", "placed_on", "expires_on",
+)
 _STATE_FIELDS = ("reason", "verdict", "first_seen", "last_seen", "last_checked")
 
 
@@ -101,6 +105,7 @@ def histories(session: Session, url: str, limit: int) -> list[History]:
         select(Backlink, State)
         .outerjoin(State, State.backlink_id == Backlink.id)
         .where(or_(Backlink.referring_key == url, Backlink.target_key == url))
+        .options(selectinload(Backlink.metrics))
         .order_by(Backlink.referring_key, Backlink.target_key)
     )
     found = []

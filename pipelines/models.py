@@ -6,16 +6,19 @@ it by :func:`crawler.core.changes.detect`; ``events`` explains every change betw
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     MetaData,
+    Numeric,
     String,
     Text,
     TypeDecorator,
@@ -80,13 +83,35 @@ class Backlink(Base):
     domain: Mapped[str] = mapped_column(String(255), index=True)
     expected_anchor: Mapped[str | None] = mapped_column(Text)
     expected_rel: Mapped[str | None] = mapped_column(String(255))
+    expected_target: Mapped[str | None] = mapped_column(Text)  # the landing page, exactly
     notes: Mapped[str | None] = mapped_column(Text)
     source: Mapped[str | None] = mapped_column(String(32))
+    # A placed or paid link (our CSV): its price, and the days it went live and is paid until.
+    cost: Mapped[float | None] = mapped_column(Numeric(14, 2, asdecimal=False))
+    currency: Mapped[str | None] = mapped_column(String(3))
+    placed_on: Mapped[date | None] = mapped_column(Date)
+    expires_on: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
     tags: Mapped[list[Tag]] = relationship(cascade="all, delete-orphan", lazy="selectin")
     state: Mapped[State | None] = relationship(back_populates="backlink", lazy="raise")
+    # Loaded only where asked for (selectinload): the crawl never needs them.
+    metrics: Mapped[list[Metric]] = relationship(lazy="raise", viewonly=True)
+
+
+class Metric(Base):
+    """A vendor's metric of a backlink's referring page (crawler.core.metrics.METRICS): the value
+    the last import that carried it gave, from which tool, as of which day."""
+
+    __tablename__ = "metrics"
+
+    backlink_id: Mapped[int] = mapped_column(ForeignKey("backlinks.id", ondelete="CASCADE"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    number: Mapped[float | None] = mapped_column(Float)  # NUMBER metrics
+    text: Mapped[str | None] = mapped_column(Text)  # TEXT metrics, and DATE ones as yyyy-mm-dd
+    source: Mapped[str] = mapped_column(String(32))  # the import format: ahrefs, semrush, majestic, moz
+    as_of: Mapped[date] = mapped_column(Date)  # the day it was imported
 
 
 class Tag(Base):

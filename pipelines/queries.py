@@ -6,8 +6,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import Select, func, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session, aliased, selectinload
 
+from crawler.core.metrics import METRICS
 from crawler.core.outcome import Status
 from crawler.core.scope import Scope, target_in_domain
 from pipelines.models import Backlink, Check, Event, Run, State, Tag
@@ -21,7 +22,12 @@ CURRENT_FIELDS = (
     # The last sighting of the link (at last_seen), kept apart: the link fields above say what the
     # last check saw, so a lost or unreachable backlink never counts as a link that is there.
     "last_seen_anchors", "last_seen_rel", "last_seen_follow", "last_seen_position", "last_seen_url",
+    # A placed or paid link's terms, and the vendors' metrics (one column per metric, empty when no
+    # import gave it; crawler/core/metrics.py says what each is).
+    "cost", "currency", "placed_on", "expires_on",
+    *(f"metric_{name}" for name in METRICS),
 )
+_BACKLINK_FIELDS = ("referring_url", "target_url", "match", "cost", "currency", "placed_on", "expires_on")
 # What the last check saw of the link; empty unless it saw the link (status live).
 _LINK_FIELDS = {
     "anchors": [], "rel": [], "follow": None, "position": None, "link_count": 0, "linked_url": None,
@@ -103,19 +109,20 @@ def verdict_counts(session: Session, tag: str | None = None) -> list[tuple[str, 
 def iter_current(session: Session, scope: Scope = Scope()) -> Iterator[dict[str, Any]]:
     scope.require_no_kinds("the current state")
     stmt = scoped(
-        session, select(Backlink, State).outerjoin(State, State.backlink_id == Backlink.id).order_by(Backlink.id), scope
+        session,
+        select(Backlink, State).outerjoin(State, State.backlink_id == Backlink.id)
+        .options(selectinload(Backlink.metrics)).order_by(Backlink.id),
+        scope,
     )
     if scope.since:
         stmt = stmt.where(State.last_checked >= scope.since)
     if scope.run:
         stmt = stmt.where(State.last_check_id.in_(select(Check.id).where(Check.run_id == scope.run)))
     for backlink, state in session.execute(stmt).yield_per(_YIELD):
-        row: dict[str, Any] = {
-            "referring_url": backlink.referring_url,
-            "target_url": backlink.target_url,
-            "match": backlink.match,
-            "tags": [t.tag for t in backlink.tags],
-        }
+        row: dict[str, Any] = {name: getattr(backlink, name) for name in _BACKLINK_FIELDS}
+        row["tags"] = [t.tag for t in backlink.tags]
+        row.update({f"metric_{name}": None for name in METRICS})
+        row.update({f"metric_{m.name}": m.number if m.number is not None else m.text for m in backlink.metrics})
         if state is None:  # never checked: no link now, and no sighting
             row.update(_LINK_FIELDS, status="unchecked")
             row.update({seen: _LINK_FIELDS[field] for seen, field in _LAST_SEEN.items()})

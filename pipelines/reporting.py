@@ -1,4 +1,4 @@
-"""The reporting views (migration 0006, docs/reporting.md) as the read side sees them.
+"""The reporting views (migrations 0006 and 0007, docs/reporting.md) as the read side sees them.
 
 Their columns are declared here with their types, so that a read gives the same Python values on
 SQLite (where days and timestamps are text) and PostgreSQL. They live in a MetaData of their own:
@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from datetime import UTC
 from typing import Any
 
-from sqlalchemy import Column, Date, Integer, MetaData, Select, String, Table, Text, select
+from sqlalchemy import Column, Date, Float, Integer, MetaData, Select, String, Table, Text, select
 from sqlalchemy.orm import Session
 
 from crawler.core.scope import Scope
@@ -73,6 +73,12 @@ report_runs = Table(
         "degraded", "pages", "checks", "live", "missing_unconfirmed", "lost", "inconclusive", "held_back", "errors",
         "events",
     )),
+)
+
+report_metrics = Table(  # migration 0007
+    "report_metrics", views,
+    *_backlink(), Column("name", String), Column("number", Float), Column("text", Text), Column("source", String),
+    Column("as_of", Date),
 )
 
 DAILY_FIELDS = tuple(c.name for c in report_daily.columns)

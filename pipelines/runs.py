@@ -28,7 +28,7 @@ from sqlalchemy import Select, and_, func, or_, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from crawler.core.outcome import RunStatus, Status
-from crawler.core.changes import ChangePolicy, EventKind, confirm_loss
+from crawler.core.changes import ChangePolicy, EventKind, confirm_loss, term_changes
 from pipelines.db import is_postgresql, native_insert, writing
 from pipelines.due import DueFilter, due_backlinks
 from pipelines.models import Backlink, Check, Event, Run, RunDomain, RunWorker, State
@@ -454,18 +454,23 @@ def _confirm_losses(session: Session, run_id: int, policy: ChangePolicy, tally: 
         lost, change = confirm_loss(previous)
         state.status, state.verdict, state.since = lost.status.value, lost.verdict.value, lost.since  # type: ignore[union-attr]
         assert state.last_check_id is not None
-        session.add(
-            Event(
-                backlink_id=state.backlink_id, run_id=run_id, check_id=state.last_check_id,
-                kind=change.kind.value, before=change.before, after=change.after, at=state.last_checked,
+        expires_on = session.scalar(select(Backlink.expires_on).where(Backlink.id == state.backlink_id))
+        # The loss was decided on the last check: a paid term is judged at that check's time
+        # (previous_check None: whether it expired was already told when that check was stored).
+        term = [c for c in term_changes(expires_on, None, state.last_checked, [change]) if c.kind is not EventKind.EXPIRED]
+        for made in (change, *term):
+            session.add(
+                Event(
+                    backlink_id=state.backlink_id, run_id=run_id, check_id=state.last_check_id,
+                    kind=made.kind.value, before=made.before, after=made.after, at=state.last_checked,
+                )
             )
-        )
+            tally.events[made.kind.value] += 1
         tally.statuses[Status.MISSING_UNCONFIRMED.value] -= 1
         tally.statuses[Status.LOST.value] += 1
         if state.reason:
             tally.reasons[f"{Status.MISSING_UNCONFIRMED.value}/{state.reason}"] -= 1
             tally.reasons[f"{Status.LOST.value}/{state.reason}"] += 1
-        tally.events[EventKind.LOST.value] += 1
         confirmed += 1
     return confirmed
 

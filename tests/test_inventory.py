@@ -145,7 +145,8 @@ def test_list_selects_like_the_exports(db: str, tmp_path: Path) -> None:
     assert row | {"first_seen": None, "last_seen": None, "last_checked": None} == {
         "id": 1, "referring_url": CLIENT_A[0][0], "target_url": CLIENT_A[0][1], "match": "exact", "status": "lost",
         "reason": "link_removed", "verdict": "lost", "tags": ["client-a"], "first_seen": None, "last_seen": None,
-        "last_checked": None, "expected_anchor": None, "expected_rel": None, "notes": "placed in May", "source": "csv",
+        "last_checked": None, "expected_anchor": None, "expected_rel": None, "expected_target": None,
+        "notes": "placed in May", "source": "csv", "cost": None, "currency": None, "placed_on": None, "expires_on": None,
     }
     assert row["last_seen"] < row["last_checked"]
 

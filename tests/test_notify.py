@@ -81,6 +81,10 @@ runner = CliRunner()
         ("position_changed", "main", True),
         ("hidden_changed", "no", True),
         ("page_became_indexable", "yes", True),
+        ("lost_before_expiry", "paid until 2026-12-01", True),
+        ("expired", None, True),
+        ("expectation_unmet", None, True),
+        ("expectation_met", "anchor", True),
         ("bogus", None, False),
     ],
 )
@@ -131,6 +135,23 @@ def test_hostile_strings_in_a_digest_stay_one_harmless_line() -> None:
     assert "Lost (99)" not in lines and "<" not in body and ">" not in body.replace("->", "").replace("=>", "")
     assert "@everyone" not in body and "@here" not in body and "](" not in body and "`" not in body
     assert len(lines[-1]) < 3 * alerts.DIGEST_TEXT_LIMIT
+
+
+@pytest.mark.parametrize(
+    ("kind", "before", "after", "line"),
+    [
+        ("lost", "live", "page_not_found", "(page_not_found; was live)"),
+        ("recovered", "lost (link_removed)", "live", "(was lost (link_removed))"),
+        ("lost_before_expiry", "paid until 2026-12-01", "link_removed", ': "paid until 2026-12-01" => "link_removed"'),
+        ("expired", None, "2026-12-01", "(paid until 2026-12-01)"),
+        ("expectation_unmet", None, "anchor, rel", "(unmet: anchor, rel)"),
+        ("expectation_met", "rel", None, "(met again: rel)"),
+        ("rel_changed", "", "nofollow", ': (none) => "nofollow"'),
+    ],
+)
+def test_each_kind_has_its_digest_line(kind: str, before: str | None, after: str | None, line: str) -> None:
+    body = digest(_run(), [_event(1, kind, before=before, after=after)], limit=10).body
+    assert f"- https://r1.example/ -> https://mine.test/ {line}".replace("/ :", "/:") in body.splitlines()
 
 
 @pytest.mark.parametrize(

@@ -52,3 +52,9 @@ def test_every_folder_of_modules_is_a_regular_package(wheel: list[PurePosixPath]
     folders = {path.parent for path in wheel if path.suffix == ".py"}
     namespace = sorted(str(f) for f in folders if str(f) not in NOT_PACKAGES and f / "__init__.py" not in set(wheel))
     assert namespace == []
+
+
+def test_the_wheel_holds_the_report_templates(wheel: list[PurePosixPath]) -> None:
+    """Package data ([tool.setuptools.package-data]): without it `backlinks report` fails once installed."""
+    templates = {PurePosixPath(p.relative_to(ROOT).as_posix()) for p in (ROOT / "crawler/reports/templates").iterdir()}
+    assert templates and templates - set(wheel) == set()

@@ -128,10 +128,20 @@ def _history(history: inventory.History) -> str:
     lines = [
         f"{safe(backlink.referring_url, None)} -> {safe(backlink.target_url, None)}  (match {backlink.match})",
         f"  tags: {safe(', '.join(sorted(t.tag for t in backlink.tags))) or '-'}"
-        f"; expected anchor: {safe(backlink.expected_anchor) or '-'}; expected rel: {safe(backlink.expected_rel) or '-'}",
+        f"; expected anchor: {safe(backlink.expected_anchor) or '-'}; expected rel: {_rule(backlink.expected_rel)}"
+        + (f"; landing page: {safe(backlink.expected_target, None)}" if backlink.expected_target else ""),
     ]
     if backlink.notes:
         lines.append(f"  notes: {safe(backlink.notes, 500)}")
+    if backlink.cost is not None or backlink.placed_on or backlink.expires_on:
+        cost = f"{backlink.cost:,.2f} {backlink.currency or ''}".rstrip() if backlink.cost is not None else "-"
+        lines.append(f"  placed: cost {cost}; placed on {backlink.placed_on or '-'}; paid until {backlink.expires_on or '-'}")
+    if backlink.metrics:
+        shown = ", ".join(
+            f"{m.name} {safe(m.text, 80) if m.number is None else f'{m.number:g}'} ({m.source}, {m.as_of})"
+            for m in sorted(backlink.metrics, key=lambda m: m.name)
+        )
+        lines.append(f"  metrics: {shown}")
     if state is None:
         lines.append("  never checked")
     else:
@@ -164,6 +174,13 @@ def _history(history: inventory.History) -> str:
         change = f"{safe(event.before) or '-'} -> {safe(event.after) or '-'}" if event.before or event.after else ""
         lines.append(f"    {safe(event.at)}  {event.kind}  {change}".rstrip())
     return "\n".join(lines)
+
+
+def _rule(rel: str | None) -> str:
+    """A stored rel rule as the user wrote it: "" is a followed link, "!ugc" is "not ugc"."""
+    if rel is None:
+        return "-"
+    return ", ".join(token.replace("!", "not ") for token in rel.split()) or "follow"
 
 
 def _changing(tag: str | None, referring_domain: str | None, target: str | None, url: list[str] | None,

@@ -33,7 +33,10 @@ WEBHOOK_CHUNK = 100  # events per webhook request
 # Digest sections, in this order: losses first, what a user acts on.
 KIND_TITLES = {
     EventKind.LOST: "Lost",
+    EventKind.LOST_BEFORE_EXPIRY: "Lost before its paid term ended",
     EventKind.RECOVERED: "Recovered",
+    EventKind.EXPECTATION_UNMET: "No longer as expected",
+    EventKind.EXPECTATION_MET: "As expected again",
     EventKind.FOLLOW_CHANGED: "Follow changed",
     EventKind.REL_CHANGED: "Rel changed",
     EventKind.TARGET_CHANGED: "Now links elsewhere on your site",
@@ -43,6 +46,7 @@ KIND_TITLES = {
     EventKind.ANCHOR_CHANGED: "Anchor changed",
     EventKind.POSITION_CHANGED: "Position changed",
     EventKind.HIDDEN_CHANGED: "Hidden changed",
+    EventKind.EXPIRED: "Paid term ended",
 }
 # first_seen is the first sighting of a backlink you imported, not a change: the first night would
 # alert once per backlink.
@@ -157,6 +161,12 @@ def _line(event: AlertEvent) -> str:
         return f"{link} ({inert(event.after or event.reason, 40)}; was {inert(event.before, 40)})"
     if event.kind == EventKind.RECOVERED.value:
         return f"{link} (was {inert(event.before, 40)})"
+    if event.kind == EventKind.EXPIRED.value:
+        return f"{link} (paid until {inert(event.after, 40)})"
+    if event.kind == EventKind.EXPECTATION_UNMET.value:
+        return f"{link} (unmet: {inert(event.after)})"
+    if event.kind == EventKind.EXPECTATION_MET.value:
+        return f"{link} (met again: {inert(event.before)})"
     return f"{link}: {_quoted(event.before)} => {_quoted(event.after)}"
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
-from datetime import datetime
+from datetime import date, datetime
 from enum import Enum
 from typing import Any
 
@@ -32,6 +32,13 @@ class EventKind(str, Enum):
     PAGE_BECAME_NOINDEX = "page_became_noindex"
     PAGE_BECAME_INDEXABLE = "page_became_indexable"
     PAGE_CANONICAL_CHANGED = "page_canonical_changed"
+    # A placed or paid link's term (our CSV's expires_on): reached, or a loss before it.
+    EXPIRED = "expired"
+    LOST_BEFORE_EXPIRY = "lost_before_expiry"
+    # An expectation (crawler.core.expect: anchor, rel, target, sponsored_without_rel) stopped
+    # being met, or is met again.
+    EXPECTATION_UNMET = "expectation_unmet"
+    EXPECTATION_MET = "expectation_met"
 
 
 class Change(BaseModel):
@@ -189,6 +196,21 @@ def confirm_loss(state: Snapshot) -> tuple[Snapshot, Change]:
     return lost, Change(kind=EventKind.LOST, before=before, after=state.reason)
 
 
+def term_changes(expires_on: date | None, previous_check: datetime | None, at: datetime, changes: Sequence[Change]) -> list[Change]:
+    """A paid link's own events for a check at ``at`` that made ``changes``: ``expired`` on the first
+    check on or after its last paid day (``expires_on``: the link is no longer owed), and
+    ``lost_before_expiry`` when it is lost while still paid for (what the buyer asks a refund for)."""
+    if expires_on is None:
+        return []
+    found = []
+    if at.date() > expires_on and (previous_check is None or previous_check.date() <= expires_on):
+        found.append(Change(kind=EventKind.EXPIRED, after=expires_on.isoformat()))
+    if at.date() <= expires_on and any(change.kind is EventKind.LOST for change in changes):
+        found.append(Change(kind=EventKind.LOST_BEFORE_EXPIRY, before=f"paid until {expires_on.isoformat()}",
+                            after=next(c.after for c in changes if c.kind is EventKind.LOST)))
+    return found
+
+
 def _describe(prev: Snapshot) -> str:
     verdict = prev.verdict.value if prev.verdict else prev.status.value
     return f"{verdict} ({prev.reason})" if prev.reason and verdict != Status.LIVE.value else verdict
@@ -209,8 +231,9 @@ def _take_link(state: Snapshot, obs: Observation) -> None:
 
 def _live_changes(previous: Snapshot | None, obs: Observation) -> list[Change]:
     if previous is None or previous.first_seen is None:
-        return [Change(kind=EventKind.FIRST_SEEN, after=_joined(_anchors(obs)))]
-    changes = []
+        # A link that is wrong from the start (a paid link without sponsored) says so at once.
+        return [Change(kind=EventKind.FIRST_SEEN, after=_joined(_anchors(obs))), *_expectation_changes([], obs.mismatch)]
+    changes = _expectation_changes(previous.mismatch, obs.mismatch)
     # Back after a miss, confirmed (lost) or not (a false alarm cleared): never a silent flip.
     if previous.verdict in (Status.LOST, Status.MISSING_UNCONFIRMED):
         changes.append(Change(kind=EventKind.RECOVERED, before=_describe(previous), after="live"))
@@ -226,6 +249,19 @@ def _live_changes(previous: Snapshot | None, obs: Observation) -> list[Change]:
         # An unknown before (e.g. never rendered, so hidden unknown) is not a change.
         if before is not None and after is not None and before != after:
             changes.append(Change(kind=kind, before=before, after=after))
+    return changes
+
+
+def _expectation_changes(before: Sequence[str], after: Sequence[str]) -> list[Change]:
+    """The expectations that flipped between the last live check and this one: one event of each
+    kind at most (a check makes each kind once), naming them all ("anchor, rel")."""
+    unmet = [name for name in after if name not in before]
+    met = [name for name in before if name not in after]
+    changes = []
+    if unmet:
+        changes.append(Change(kind=EventKind.EXPECTATION_UNMET, after=", ".join(unmet)))
+    if met:
+        changes.append(Change(kind=EventKind.EXPECTATION_MET, before=", ".join(met)))
     return changes
 
 

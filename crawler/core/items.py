@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import Enum
 from typing import Any
 
@@ -133,7 +133,8 @@ class Observation(BaseModel):
     found_in: FoundIn | None = None
     # On a miss: the page now links to this other URL of the target's site instead.
     retargeted_to: str | None = None
-    mismatch: list[str] = Field(default_factory=list)  # expectations not met: "anchor", "rel"
+    # Expectations not met (crawler.core.expect): "anchor", "rel", "target", "sponsored_without_rel".
+    mismatch: list[str] = Field(default_factory=list)
 
     @model_validator(mode="before")
     @classmethod
@@ -157,9 +158,17 @@ class BacklinkIn(BaseModel):
     match: MatchMode = MatchMode.EXACT
     expected_anchor: str | None = None
     expected_rel: str | None = None
+    expected_target: str | None = None
     tags: list[str] = Field(default_factory=list)
     notes: str | None = None
     source: str | None = None  # which importer format produced it
+    # A placed or paid link (our CSV): what it cost, when it went live, until when it is paid for.
+    cost: float | None = None
+    currency: str | None = None  # ISO 4217, upper case
+    placed_on: date | None = None
+    expires_on: date | None = None
+    # What the vendor's export said of the page (crawler.core.metrics.METRICS names).
+    metrics: dict[str, float | str] = Field(default_factory=dict)
 
 
 class DueBacklink(BaseModel):
@@ -172,6 +181,8 @@ class DueBacklink(BaseModel):
     match: MatchMode = MatchMode.EXACT
     expected_anchor: str | None = None
     expected_rel: str | None = None
+    expected_target: str | None = None  # the landing page the link must point to exactly
+    paid: bool = False  # tagged paid, or with a cost: its rel should say sponsored
 
 
 class DuePage(BaseModel):

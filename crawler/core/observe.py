@@ -22,6 +22,7 @@ from crawler.core.extract.page import (
     looks_like_challenge,
     too_deep,
 )
+from crawler.core.expect import anchor_met, rel_met
 from crawler.core.items import DueBacklink, LinkRecord, MatchMode, Observation, PageFacts
 from crawler.core.outcome import GONE_HTTP, FoundIn, Miss, Status, classify_http
 from crawler.core.urls import Target, canonical_link, same_site_as_any
@@ -164,28 +165,26 @@ def miss_reason(facts: PageFacts) -> Miss:
     return Miss.LINK_REMOVED
 
 
-_EQUITY_TOKENS = frozenset({"nofollow", "sponsored", "ugc"})
-_FOLLOW_WORDS = frozenset({"follow", "dofollow"})
-
-
 def expectation_mismatch(
     backlink: DueBacklink, links: Sequence[LinkRecord], facts: PageFacts
 ) -> list[str]:
-    """Which of the user's expectations (anchor, rel) none of the matching links meets."""
+    """Which of the user's expectations none of the matching links meets: ``anchor``, ``rel``,
+    ``target`` (the landing page), and ``sponsored_without_rel`` for a paid link (crawler.core.expect)."""
     mismatch = []
-    if backlink.expected_anchor is not None:
-        wanted = " ".join(backlink.expected_anchor.split()).casefold()
-        if not any(" ".join((link.anchor or link.alt or "").split()).casefold() == wanted for link in links):
-            mismatch.append("anchor")
-    if backlink.expected_rel is not None:
-        words = {w.lower() for w in backlink.expected_rel.replace(",", " ").split()}
-        wanted_tokens = words & _EQUITY_TOKENS
-        if words & _FOLLOW_WORDS or not words:
-            ok = any(effective_follow(link, facts) for link in links)
-        else:
-            ok = any(wanted_tokens <= set(link.rel) for link in links)
-        if not ok:
-            mismatch.append("rel")
+    if backlink.expected_anchor is not None and not anchor_met(
+        backlink.expected_anchor, [link.anchor or link.alt or "" for link in links]
+    ):
+        mismatch.append("anchor")
+    if backlink.expected_rel is not None and not any(
+        rel_met(backlink.expected_rel, link.rel, effective_follow(link, facts)) for link in links
+    ):
+        mismatch.append("rel")
+    if backlink.expected_target is not None:
+        landing = Target(backlink.expected_target, MatchMode.EXACT)
+        if not any(landing.matches(link.url) for link in links):
+            mismatch.append("target")
+    if backlink.paid and not any("sponsored" in link.rel for link in links):
+        mismatch.append("sponsored_without_rel")
     return mismatch
 
 

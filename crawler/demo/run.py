@@ -2,7 +2,8 @@
 
 Starts :class:`~crawler.demo.site.DemoSite` on 127.0.0.1, imports its backlinks into a fresh SQLite
 file, runs `scrapy crawl verify` (a real crawl in a child process, exactly as cron would), switches
-the web to its second night, crawls again, and prints what each night found and what changed.
+the web to its second night, crawls again, prints what each night found and what changed, and
+writes the client report of both nights (report.html).
 """
 
 from __future__ import annotations
@@ -12,15 +13,19 @@ import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from crawler.core.outcome import RunStatus
+from crawler.core.scope import Scope
 from crawler.demo.site import DemoSite, write_backlinks_csv
+from crawler.reports.html import write_report
 from crawler.reports.tables import run_report
 from pipelines.db import make_engine, make_sessionmaker
 from pipelines.imports import import_clean
 from pipelines.queries import get_run
+from pipelines.report_data import ReportData, gather
 
 # Crawl settings for a simulated web on loopback: fake hosts resolve to the demo server, and the
 # timeout is short enough that the demo's deliberately slow page shows up as `timeout` quickly.
@@ -30,6 +35,8 @@ DEMO_SETTINGS = {
     "RETRY_TIMES": "0",
 }
 DELAY_SCALE = 0.5  # the slow page answers after 4 s: past the 3 s timeout
+REPORT_FILE = "report.html"
+REPORT_TITLE = "Demo: two nights of backlink checks"
 
 
 def crawl_env(database_url: str) -> dict[str, str]:
@@ -100,6 +107,17 @@ class Demo:
         engine.dispose()
         return run_id
 
+    def write_report(self, path: Path, since: datetime) -> ReportData:
+        """The client report of every backlink from ``since`` on, written to ``path`` (HTML)."""
+        engine = make_engine(self.database_url)
+        try:
+            with make_sessionmaker(engine)() as session, session.begin():
+                data = gather(session, Scope(), since, datetime.now(UTC))
+        finally:
+            engine.dispose()
+        write_report(data, REPORT_TITLE, path)
+        return data
+
     def report(self, run_id: int) -> list[Any]:
         engine = make_engine(self.database_url)
         try:
@@ -108,8 +126,10 @@ class Demo:
             engine.dispose()
 
 
-def run_demo(workdir: Path, say: Callable[..., None]) -> None:
+def run_demo(workdir: Path, say: Callable[..., None]) -> Path:
+    """Two nights, their summaries, and the client report of both; returns the report's path."""
     say(f"Demo web on 127.0.0.1; database {workdir / 'backlinks.sqlite'}")
+    started = datetime.now(UTC)
     demo = Demo.prepare(workdir)
     try:
         say(f"Imported the demo's backlinks from {workdir / 'demo-backlinks.csv'}.\n")
@@ -118,10 +138,15 @@ def run_demo(workdir: Path, say: Callable[..., None]) -> None:
             say(*demo.report(demo.night(number, cwd=workdir)))
     finally:
         demo.site.stop()
+    report = workdir / REPORT_FILE
+    demo.write_report(report, since=started)
+    say(f"Client report of both nights: {report} (open it in a browser; it loads nothing from the network)\n")
     say(
         "Explore it yourself:\n"
         f"  cd {workdir}\n"
         "  backlinks status\n"
         "  backlinks changes\n"
-        "  backlinks export --what current --format csv"
+        "  backlinks export --what current --format csv\n"
+        "  backlinks report -o report.html --since 7d"
     )
+    return report

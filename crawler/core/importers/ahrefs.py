@@ -19,6 +19,13 @@ COLUMNS = ToolColumns(
     flags={"nofollow": ("nofollow",), "sponsored": ("sponsored",), "ugc": ("ugc",)},
     dofollow=("dofollow",),
     rel_text=("link type",),  # old files: harmless when it holds "text" or "image"
+    metrics={
+        "domain_rating": ("domain rating", "dr"), "url_rating": ("url rating", "ur"),
+        "domain_traffic": ("domain traffic",), "page_traffic": ("page traffic",),
+        "referring_domains": ("referring domains",), "linked_domains": ("linked domains",),
+        "external_links": ("external links",), "source_title": ("referring page title",),
+        "vendor_first_seen": ("first seen",), "vendor_last_seen": ("last seen",),
+    },
 )
 
 

@@ -149,8 +149,11 @@ def make_backlink(
     match: MatchMode | None = None,
     expected_anchor: str | None = None,
     expected_rel: str | None = None,
+    expected_target: str | None = None,
     tags: Sequence[str] = (),
     notes: str | None = None,
+    metrics: dict[str, float | str] | None = None,
+    placement: dict[str, object] | None = None,
 ) -> BacklinkIn:
     referring = field_url("referring_url", referring_url)
     mode = options.match or match or MatchMode.EXACT
@@ -161,7 +164,10 @@ def make_backlink(
         match=mode,
         expected_anchor=optional_text(expected_anchor),
         expected_rel=expected_rel,
+        expected_target=expected_target,
         tags=list(tags),
         notes=optional_text(notes),
         source=fmt,
+        metrics=metrics or {},
+        **(placement or {}),
     )

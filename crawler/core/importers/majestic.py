@@ -16,6 +16,12 @@ COLUMNS = ToolColumns(
     target=("target url",),
     anchor=("anchor text", "anchor"),
     flags={"nofollow": ("flagnofollow", "flag nofollow")},
+    metrics={
+        "trust_flow": ("sourcetrustflow", "source trust flow", "trust flow"),
+        "citation_flow": ("sourcecitationflow", "source citation flow", "citation flow"),
+        "vendor_first_seen": ("source first found date", "first indexed date"),
+        "vendor_last_seen": ("source crawl date", "last seen date"),
+    },
 )
 # Semrush shares "Source URL" and "Target URL"; Majestic alone has these.
 _OWN_COLUMNS = ("source crawl date", "source first found date")

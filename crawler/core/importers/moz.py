@@ -16,6 +16,10 @@ COLUMNS = ToolColumns(
     anchor=("anchor text",),
     flags={"nofollow": ("nofollow",)},
     rel_text=("link type", "link types", "link type(s)"),  # e.g. "nofollow, 301"
+    metrics={
+        "domain_authority": ("domain authority", "da"), "page_authority": ("page authority", "pa"),
+        "spam_score": ("spam score",), "source_title": ("title",),
+    },
 )
 
 

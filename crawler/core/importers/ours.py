@@ -1,15 +1,18 @@
 """Our own import format, as CSV (``csv``) or as JSON / JSON Lines (``json``).
 
 Columns (or keys): ``referring_url``, ``target_url``, ``match`` (exact|prefix|domain), and optionally
-``expected_anchor``, ``expected_rel``, ``tags`` (``|`` or ``;`` separated, or a JSON list), ``notes``.
-``expected_rel`` is normalised to sorted, space-separated tokens; the word ``follow`` means "a
-followed link" and is stored as ``""``, the same value the tool importers use for that.
+``expected_anchor`` (text, ``contains:TEXT`` or ``regex:PATTERN``), ``expected_rel`` (a rule such as
+``follow, not ugc``), ``expected_target`` (the landing page), ``tags`` (``|`` or ``;`` separated, or a
+JSON list), ``notes``, and a placed link's ``cost``, ``currency``, ``placed_on``, ``expires_on``.
+The rules are checked and normalised by :mod:`crawler.core.expect`; ``follow`` alone is stored as
+``""``, the same value the tool importers use for a followed link.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from datetime import date
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
@@ -19,6 +22,7 @@ from crawler.core.importers.base import (
     ImportRow,
     Options,
     RowError,
+    field_url,
     make_backlink,
     parse_match,
 )
@@ -31,15 +35,20 @@ from crawler.core.importers.text import (
     undecodable,
     undecodable_message,
 )
+from crawler.core.expect import ExpectationError, check_anchor_rule, normalise_rel_rule
 from crawler.core.items import BacklinkIn
+from crawler.core.metrics import MetricError, parse_date, parse_number
 
 NAME = "csv"
 JSON_NAME = "json"
-FIELDS = ("referring_url", "target_url", "match", "expected_anchor", "expected_rel", "tags", "notes")
+FIELDS = (
+    "referring_url", "target_url", "match", "expected_anchor", "expected_rel", "expected_target", "tags", "notes",
+    # A placed or paid link: what it cost, when it went live, until when it is paid for.
+    "cost", "currency", "placed_on", "expires_on",
+)
 _KEYS = {normalise(f): f for f in FIELDS}  # "referring url" -> "referring_url"
 
 _TAG_SEPARATORS = re.compile(r"[|;]")
-_REL_SEPARATORS = re.compile(r"[\s,]+")
 
 JSON_CHUNK_CHARS = 64 * 1024
 MAX_JSON_OBJECT_CHARS = 1024 * 1024
@@ -73,16 +82,46 @@ def from_fields(fmt: str, fields: Mapping[str, object], options: Options) -> Bac
         referring_url=text["referring_url"],
         target_url=text["target_url"],
         match=parse_match(text["match"]),
-        expected_anchor=text["expected_anchor"],
+        expected_anchor=_anchor(text["expected_anchor"]),
         expected_rel=_rel(text["expected_rel"]),
+        expected_target=_landing(text["expected_target"]),
         tags=_tags(fields.get("tags")),
         notes=text["notes"],
+        placement=_placement(text),
     )
+
+
+_CURRENCY = re.compile(r"[A-Z]{3}")
+
+
+def _placement(text: Mapping[str, str | None]) -> dict[str, object]:
+    """``cost``, ``currency``, ``placed_on``, ``expires_on``: the blank ones left out."""
+    found: dict[str, object] = {}
+    for name, parse in (("cost", parse_number), ("placed_on", _day), ("expires_on", _day)):
+        if (value := (text[name] or "").strip()):
+            try:
+                found[name] = parse(value)
+            except MetricError as exc:
+                raise RowError(f"{name}: {exc}") from None
+    if (currency := (text["currency"] or "").strip().upper()):
+        if not _CURRENCY.fullmatch(currency):
+            raise RowError(f"currency: {text['currency']!r} is not an ISO 4217 code like EUR or USD")
+        found["currency"] = currency
+    placed, expires = found.get("placed_on"), found.get("expires_on")
+    if isinstance(placed, date) and isinstance(expires, date) and expires < placed:
+        raise RowError("expires_on: before placed_on")
+    return found
+
+
+def _day(text: str) -> date:
+    return date.fromisoformat(parse_date(text))
 
 
 def _string(field: str, value: object) -> str | None:
     if value is None or isinstance(value, str):
         return value
+    if field == "cost" and isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)  # JSON gives a number
     raise RowError(f"{field}: expected a string, got {type(value).__name__}")
 
 
@@ -101,8 +140,25 @@ def _tags(value: object) -> list[str]:
 def _rel(value: str | None) -> str | None:
     if value is None or not value.strip():
         return None
-    tokens = {t for t in _REL_SEPARATORS.split(value.lower()) if t}
-    return "" if tokens == {"follow"} else " ".join(sorted(tokens))
+    try:
+        return normalise_rel_rule(value)
+    except ExpectationError as exc:
+        raise RowError(str(exc)) from None
+
+
+def _anchor(value: str | None) -> str | None:
+    if value is None or not value.strip():
+        return None
+    try:
+        return check_anchor_rule(value.strip())
+    except ExpectationError as exc:
+        raise RowError(str(exc)) from None
+
+
+def _landing(value: str | None) -> str | None:
+    if value is None or not value.strip():
+        return None
+    return field_url("expected_target", value)
 
 
 def read_json(path: Path, head: Head, options: Options) -> Iterator[ImportRow]:

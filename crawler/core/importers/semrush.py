@@ -16,6 +16,11 @@ COLUMNS = ToolColumns(
     target=("target url",),
     anchor=("anchor", "anchor text"),
     flags={"nofollow": ("nofollow",), "sponsored": ("sponsored",), "ugc": ("ugc",)},
+    metrics={
+        "page_ascore": ("page ascore", "page as"), "source_title": ("source title",),
+        "external_links": ("external links",), "internal_links": ("internal links",),
+        "vendor_first_seen": ("first seen",), "vendor_last_seen": ("last seen",),
+    },
 )
 # Majestic shares "Source URL" and "Target URL"; these columns exist only in Semrush files.
 _OWN_COLUMNS = (

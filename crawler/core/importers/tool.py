@@ -12,9 +12,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from crawler.core.importers.base import REL_TOKENS, Convert, Options, make_backlink, parse_flag, rel_from_flags
+from crawler.core.importers.base import REL_TOKENS, Convert, Options, RowError, make_backlink, parse_flag, rel_from_flags
 from crawler.core.importers.header import Header, Sample, cell, check_width
 from crawler.core.items import BacklinkIn
+from crawler.core.metrics import MetricError, parse_metric
 
 _FOLLOW_WORDS = frozenset({"follow", "followed", "dofollow"})
 
@@ -30,6 +31,7 @@ class ToolColumns:
     flags: dict[str, tuple[str, ...]] = field(default_factory=dict)  # rel token -> boolean columns
     dofollow: tuple[str, ...] = ()  # boolean columns where true means followed
     rel_text: tuple[str, ...] = ()  # free-text columns such as "nofollow, 301"
+    metrics: dict[str, tuple[str, ...]] = field(default_factory=dict)  # metric name -> columns
 
     def has_link_columns(self, header: Header) -> bool:
         return header.has(*self.referring) and header.has(*self.target)
@@ -45,6 +47,18 @@ class ToolColumns:
         flags = [(tok, i) for tok, aliases in self.flags.items() if (i := header.find(*aliases)) is not None]
         dofollow = header.find(*self.dofollow)
         rel_text = header.find(*self.rel_text)
+        metric_columns = [(name, i) for name, aliases in self.metrics.items() if (i := header.find(*aliases)) is not None]
+
+        def metrics(cells: Sequence[str]) -> dict[str, float | str]:
+            found = {}
+            for name, i in metric_columns:
+                try:
+                    value = parse_metric(name, cells[i])
+                except MetricError as exc:
+                    raise RowError(f"{header.labels[i]}: {exc}") from None
+                if value is not None:
+                    found[name] = value
+            return found
 
         def rel(cells: Sequence[str]) -> str | None:
             found = rel_from_flags((tok, parse_flag(header.labels[i], cells[i])) for tok, i in flags)
@@ -64,6 +78,7 @@ class ToolColumns:
                 target_url=cell(cells, target),
                 expected_anchor=cell(cells, anchor),
                 expected_rel=rel(cells),
+                metrics=metrics(cells),
             )
 
         return convert
