@@ -509,6 +509,14 @@ def test_an_apprise_receiver_that_is_down_or_slow_loses_nothing(nights: str, rec
     assert _deliver(nights, _config(apprise_urls=(f"json://127.0.0.1:{port}/digest",)), upto=2) == []
 
 
+def test_an_apprise_url_apprise_cannot_use_is_a_failed_delivery(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.DEBUG):
+        tried = senders.send_apprise("nosuchservice://user:Pa55-word@host.example/t0ken-value", 2, "t", "b",
+                                     attempts=3, backoff=0)
+    assert tried == senders.Attempt(False, 0, "Apprise cannot use URL 2 (nosuchservice://...): unknown scheme or bad form")
+    assert "Pa55-word" not in caplog.text and "t0ken-value" not in caplog.text
+
+
 @pytest.fixture(scope="module")
 def smtp() -> Iterator[SmtpReceiver]:
     with smtp_receiver() as server:
