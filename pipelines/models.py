@@ -289,22 +289,28 @@ class RenderMemoryEntry(Base):
 
 
 class Delivery(Base):
-    """One event sent (or tried) on one notification channel: a re-run never sends an event twice
-    to a channel that has it, and one that failed is tried again by the next run.
+    """One subject (an event, or a degraded run's notice) sent, being sent, or tried on one
+    notification channel: a re-run or a second process never sends it twice to that channel, and
+    one that failed is tried again by the next run (pipelines/deliveries.py, docs/alerts.md).
 
-    ``channel`` names the channel without its secrets ("webhook", or "apprise:" and a digest of the
-    URL): Apprise URLs carry passwords and tokens, which never reach the database or a log.
+    ``channel`` names the channel without its secrets: ``webhook``, or ``apprise:<place>:<scheme>``
+    (the URL's place in BACKLINKS_NOTIFY_URLS and its scheme). Apprise URLs carry passwords and
+    tokens, which never reach the database or a log; nothing here is derived from them.
     """
 
     __tablename__ = "deliveries"
-    __table_args__ = (UniqueConstraint("channel", "event_id"),)
+    __table_args__ = (UniqueConstraint("channel", "tag", "subject"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     channel: Mapped[str] = mapped_column(String(64))
-    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
-    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"), index=True)  # the run that tried last
-    status: Mapped[str] = mapped_column(String(16))  # sent | failed
-    attempts: Mapped[int]
+    tag: Mapped[str] = mapped_column(String(255), default="", server_default="")  # a per-tag digest's; "" for all
+    # "event:<id>", or "run:<id>" for the notice of a degraded run (said even when nothing changed).
+    subject: Mapped[str] = mapped_column(String(40))
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)  # the subject's run
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    # sending: claimed by a process now (one that died leaves it stale: retried after a while) | sent | failed
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int]  # requests made so far, every retry counted
     last_error: Mapped[str | None] = mapped_column(Text)  # one line, secrets removed
     first_tried_at: Mapped[datetime]
     last_tried_at: Mapped[datetime]

@@ -35,6 +35,12 @@ CHECKS = {
     "BACKLINKS_RENDER_PAGE_IDLE": "0",
     "BACKLINKS_RENDER_JS_HEAP_MB": "-1",
     "BACKLINKS_PROGRESS_SECONDS": "-1",
+    "BACKLINKS_NOTIFY_URLS": "not-a-url",
+    "BACKLINKS_NOTIFY_LIMIT": "0",
+    "BACKLINKS_WEBHOOK_URL": "ftp://hooks.example/",
+    "BACKLINKS_WEBHOOK_TIMEOUT": "0",
+    "BACKLINKS_NOTIFY_ATTEMPTS": "0",
+    "BACKLINKS_NOTIFY_BACKOFF": "-1",
 }
 
 
@@ -50,8 +56,9 @@ def test_the_defaults_are_valid() -> None:
 
 
 def test_every_project_setting_with_a_value_to_check_is_checked() -> None:
-    # A new BACKLINKS_* setting needs a check here (BROWSER_PATH is checked by the browser finder).
-    assert project_setting_names() - set(CHECKS) == {"BACKLINKS_BROWSER_PATH"}
+    # A new BACKLINKS_* setting needs a check here (BROWSER_PATH is checked by the browser finder;
+    # any text is a list of tags or a webhook secret).
+    assert project_setting_names() - set(CHECKS) == {"BACKLINKS_BROWSER_PATH", "BACKLINKS_NOTIFY_TAGS", "BACKLINKS_WEBHOOK_SECRET"}
     for name, value in CHECKS.items():
         (found,) = problems(project_settings(**{name: value}))
         assert found.startswith(name)

@@ -39,6 +39,8 @@ STORED = {"backlinks/run_id": 1, "item_scraped_count": 10, "backlinks/stored": 1
         ({**STORED, "backlinks/run_status": "incomplete"}, False, ExitCode.INCOMPLETE, "work left"),
         ({**STORED, "backlinks/run_status": "incomplete"}, True, ExitCode.OK, "ok"),  # -a limit asked for it
         ({**STORED, "backlinks/run_degraded": 1}, False, ExitCode.DEGRADED, "degraded"),
+        ({**STORED, "backlinks/notify/failed": 2}, False, ExitCode.NOT_NOTIFIED, "2 alerts not delivered"),
+        ({**STORED, "backlinks/notify/failed": 1, "backlinks/run_degraded": 1}, False, ExitCode.DEGRADED, "alerts not"),
         # The worst wins: lost results over an early stop over a degraded run.
         ({**STORED, "backlinks/stored": 1, "finish_reason": "shutdown", "backlinks/run_degraded": 1}, False,
          ExitCode.NOT_STORED, "9 results were not stored; the crawl stopped early (shutdown); the run is degraded"),

@@ -11,6 +11,8 @@ degraded must not exit 0 like a good night. The codes (README, docs/production.m
     4  the crawl stopped before the end (SIGTERM, a close-spider limit, a start-up error of the
        spider's page source), or the run has work left: the next run resumes it
     5  the run is degraded (mostly inconclusive results): it moved no backlink to lost
+    6  results stored and the run healthy, but an alert (webhook, digest) was not delivered: it is
+       recorded, and the next run or `backlinks notify` tries again
 
 When several hold, the lowest code above 0 wins: lost data is worse than an unfinished run.
 """
@@ -28,6 +30,7 @@ from crawler.core.outcome import RunStatus
 from crawler.shell.args import ArgumentError
 from crawler.shell.config import SettingsError
 from crawler.shell.render.browser import BrowserNotFound
+from crawler.shell.runservice import NOTIFY_FAILED
 from pipelines.db import SchemaError
 from pipelines.runs import RunMismatch
 
@@ -41,6 +44,7 @@ class ExitCode(IntEnum):
     NOT_STORED = 3
     INCOMPLETE = 4
     DEGRADED = 5
+    NOT_NOTIFIED = 6
 
 
 def outcome(stats: Mapping[str, Any], *, limited: bool = False) -> tuple[ExitCode, str]:
@@ -64,6 +68,8 @@ def outcome(stats: Mapping[str, Any], *, limited: bool = False) -> tuple[ExitCod
         problems.append((ExitCode.INCOMPLETE, "the run has work left"))
     if stats.get("backlinks/run_degraded"):
         problems.append((ExitCode.DEGRADED, "the run is degraded: most results were inconclusive"))
+    if stats.get(NOTIFY_FAILED, 0):
+        problems.append((ExitCode.NOT_NOTIFIED, f"{stats[NOTIFY_FAILED]} alerts not delivered (tried again by the next run)"))
     if not problems:
         return ExitCode.OK, "ok"
     worst = min(code for code, _ in problems)

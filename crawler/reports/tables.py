@@ -19,6 +19,7 @@ from sqlalchemy.orm import sessionmaker
 
 from crawler.core.changes import EventKind
 from crawler.core.scope import Scope
+from pipelines.deliveries import run_deliveries
 from pipelines.queries import events_query, get_run, iter_events
 
 # What a terminal would act on instead of showing: C0 and C1 controls (escape sequences clear the
@@ -103,6 +104,7 @@ def run_report(sessions: sessionmaker, run_id: int) -> list[Any]:
         kinds = tuple(EventKind(k) for k in (run.events or {}) if k != EventKind.FIRST_SEEN.value)
         stmt = events_query(session, Scope(run=run_id, kinds=kinds)).limit(SUMMARY_EVENTS) if kinds else None
         events = list(iter_events(session, stmt)) if stmt is not None else []
+        alerts = run_deliveries(session, run_id)
     changed = sum(n for k, n in (run.events or {}).items() if k != EventKind.FIRST_SEEN.value)
     first_seen = (run.events or {}).get(EventKind.FIRST_SEEN.value, 0)
     parts: list[Any] = [status_table(rows, title=f"Run {run_id}: {counts.get('checked', 0)} backlinks checked")]
@@ -119,6 +121,11 @@ def run_report(sessions: sessionmaker, run_id: int) -> list[Any]:
             parts.append(f"... and {changed - SUMMARY_EVENTS} more: backlinks changes --run {run_id}")
     elif not first_seen:
         parts.append("No changes in this run.")
+    for tally in alerts:  # docs/alerts.md: one line per channel the run's changes went to (or failed to)
+        scope = f" for tag {safe(tally.tag, 60)}" if tally.tag else ""
+        said = ", ".join(f"{n} {status}" for status, n in sorted(tally.counts.items()))
+        failed = f" ({safe(tally.last_error, 200)}); `backlinks notify --run {run_id}` tries again" if tally.last_error else ""
+        parts.append(f"Alerts: {safe(tally.channel, 64)}{scope}: {said}{failed}")
     return parts
 
 

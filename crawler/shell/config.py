@@ -17,20 +17,24 @@ README.md's settings table lists these fields with their defaults and descriptio
 from __future__ import annotations
 
 import difflib
+import importlib.util
 import logging
 import os
 from collections.abc import Callable, Iterable, Mapping
 from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from scrapy.crawler import Crawler
 from scrapy.settings import BaseSettings
 from sqlalchemy.engine import make_url
 
+from crawler.core.alerts import split_tags, split_urls
 from crawler.core.guard import parse_networks
 from crawler.core.hostmap import parse_rules
 from crawler.core.render_policy import RenderMode
 from crawler.core.robotstxt import check_product_token
+from crawler.reports.notify import NotifyConfig
+from crawler.reports.senders import NOT_INSTALLED
 from pipelines.db import DEFAULT_URL
 
 logger = logging.getLogger(__name__)
@@ -116,6 +120,21 @@ def _spec(parse: Callable[[str], object]) -> Callable[[Any], str]:
     return check
 
 
+def _apprise_urls(value: Any) -> str:
+    spec = " ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value or "")
+    split_urls(spec)  # names an entry by its place only: it may hold a password
+    if spec.strip() and importlib.util.find_spec("apprise") is None:
+        raise ValueError(f"is set, but {NOT_INSTALLED}")
+    return spec
+
+
+def _webhook_url(value: Any) -> str:
+    url = str(value or "").strip()
+    if url and not url.lower().startswith(("http://", "https://")):
+        raise ValueError("must be an http:// or https:// URL")
+    return url
+
+
 Count = Annotated[int, BeforeValidator(_whole(1))]
 Megabytes = Annotated[int, BeforeValidator(_whole(0))]
 Positive = Annotated[float, BeforeValidator(_number(0, strict=True))]
@@ -126,8 +145,13 @@ Mode = Annotated[RenderMode, BeforeValidator(_render_mode)]
 DatabaseUrl = Annotated[str, BeforeValidator(_database)]
 Networks = Annotated[str, BeforeValidator(_spec(parse_networks))]
 HostRules = Annotated[str, BeforeValidator(_spec(parse_rules))]
+AppriseUrls = Annotated[SecretStr, BeforeValidator(_apprise_urls)]
+WebhookUrl = Annotated[SecretStr, BeforeValidator(_webhook_url)]
+Tags = Annotated[str, BeforeValidator(_spec(split_tags))]
 
 ENV = {"env": True}  # json_schema_extra of a setting an environment variable may give
+# ...that holds a password or a token: never shown, not even in an error about its value.
+SECRET = {"env": True, "secret": True}
 
 
 class BacklinksSettings(BaseModel):
@@ -231,6 +255,65 @@ class BacklinksSettings(BaseModel):
     # --- Output ---
     BACKLINKS_PROGRESS_SECONDS: NonNegative = Field(30.0, description="seconds between progress lines in the log (0: off)")
 
+    # --- Alerts after each run (docs/alerts.md) ---
+    # Secrets: better given as environment variables than with -s, which `ps` shows to everyone.
+    BACKLINKS_NOTIFY_URLS: AppriseUrls = Field(
+        "",
+        validate_default=True,
+        description="Apprise URLs (comma or space separated: `mailto://`, `slack://`, `msteams://`, `discord://`, "
+        "`ntfy://`, ...) that get a digest of each run's confirmed changes; needs the `notify` extra",
+        json_schema_extra=SECRET,
+    )
+    BACKLINKS_NOTIFY_TAGS: Tags = Field(
+        "", description="comma-separated tags: one digest per tag, each with only that tag's backlinks", json_schema_extra=ENV
+    )
+    BACKLINKS_NOTIFY_LIMIT: Count = Field(
+        10, description="changes listed per kind in a digest; the rest are counted (`and N more`)", json_schema_extra=ENV
+    )
+    BACKLINKS_WEBHOOK_URL: WebhookUrl = Field(
+        "",
+        validate_default=True,
+        description="an http(s) URL each run's confirmed changes are POSTed to as signed JSON",
+        json_schema_extra=SECRET,
+    )
+    BACKLINKS_WEBHOOK_SECRET: SecretStr = Field(
+        "",
+        validate_default=True,
+        description="the webhook's shared secret: `X-Backlinks-Signature` is its HMAC-SHA256 of the body "
+        "(required with `BACKLINKS_WEBHOOK_URL`)",
+        json_schema_extra=SECRET,
+    )
+    BACKLINKS_WEBHOOK_TIMEOUT: Positive = Field(
+        10.0, description="seconds the webhook may take to connect, and then to answer", json_schema_extra=ENV
+    )
+    BACKLINKS_NOTIFY_ATTEMPTS: Count = Field(
+        3,
+        description="tries per message (webhook or digest) before it is recorded failed; the next run tries again",
+        json_schema_extra=ENV,
+    )
+    BACKLINKS_NOTIFY_BACKOFF: NonNegative = Field(
+        2.0, description="seconds before a message's second try, doubled before each further one", json_schema_extra=ENV
+    )
+
+    @model_validator(mode="after")
+    def _webhook_signed(self) -> Self:
+        if self.BACKLINKS_WEBHOOK_URL.get_secret_value() and not self.BACKLINKS_WEBHOOK_SECRET.get_secret_value():
+            # A receiver could not tell our requests from anyone's.
+            raise ValueError("BACKLINKS_WEBHOOK_SECRET must be set when BACKLINKS_WEBHOOK_URL is (the webhook is always signed)")
+        return self
+
+    def notify_config(self) -> NotifyConfig:
+        return NotifyConfig(
+            apprise_urls=tuple(split_urls(self.BACKLINKS_NOTIFY_URLS.get_secret_value())),
+            tags=tuple(split_tags(self.BACKLINKS_NOTIFY_TAGS)),
+            limit=self.BACKLINKS_NOTIFY_LIMIT,
+            webhook_url=self.BACKLINKS_WEBHOOK_URL.get_secret_value(),
+            webhook_secret=self.BACKLINKS_WEBHOOK_SECRET.get_secret_value(),
+            timeout=self.BACKLINKS_WEBHOOK_TIMEOUT,
+            attempts=self.BACKLINKS_NOTIFY_ATTEMPTS,
+            backoff=self.BACKLINKS_NOTIFY_BACKOFF,
+        )
+
     @classmethod
     def from_settings(cls, settings: BaseSettings, environ: Mapping[str, str] | None = None) -> Self:
         """The typed settings, or :class:`SettingsError` naming every bad value."""
@@ -246,7 +329,12 @@ class BacklinksSettings(BaseModel):
     @classmethod
     def environment_names(cls) -> set[str]:
         """The settings an environment variable of the same name may give."""
-        return {name for name, field in cls.model_fields.items() if field.json_schema_extra == ENV}
+        return {name for name, field in cls.model_fields.items() if (field.json_schema_extra or {}).get("env")}
+
+    @classmethod
+    def secret_names(cls) -> set[str]:
+        """Settings that hold a password or a token: never shown."""
+        return {name for name, field in cls.model_fields.items() if (field.json_schema_extra or {}).get("secret")}
 
     @classmethod
     def _validated(cls, settings: BaseSettings, environ: Mapping[str, str]) -> tuple[Self | None, list[str]]:
@@ -260,11 +348,14 @@ class BacklinksSettings(BaseModel):
 
 
 def _problem(error: Any) -> str:
-    name = str(error["loc"][0])
     message = str(error["ctx"]["error"]) if error["type"] == "value_error" else error["msg"]
+    if not error["loc"]:  # a check of several settings together: its message names them
+        return message
+    name = str(error["loc"][0])
     if message.startswith(name):
         return message
-    shown = "" if name == "BACKLINKS_DATABASE_URL" else f" (got {str(error['input'])[:80]!r})"
+    hidden = BacklinksSettings.secret_names() | {"BACKLINKS_DATABASE_URL"}  # the URL may hold a password
+    shown = "" if name in hidden else f" (got {str(error['input'])[:80]!r})"
     return f"{name} {message}{shown}"
 
 

@@ -26,6 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from crawler.core.changes import ChangePolicy
 from crawler.core.items import DuePage, Observation
 from crawler.core.render_policy import RenderMemory
+from crawler.reports import notify
 from crawler.reports.tables import run_summary
 from crawler.shell.config import BacklinksSettings
 from pipelines import batches, runs
@@ -36,6 +37,7 @@ logger = logging.getLogger(__name__)
 
 # The finish reason of a crawl whose process could not join its run (the crawl command exits 2).
 NOT_JOINED = "run_not_joined"
+NOTIFY_FAILED = "backlinks/notify/failed"  # stats: alert messages not delivered (the crawl command exits 6)
 
 
 class RunService:
@@ -62,6 +64,7 @@ class RunService:
         self.join_error: Exception | None = None
         self.writing = asyncio.Lock()
         self.heartbeat: asyncio.Task[None] | None = None
+        self.alerts = ours.notify_config()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -203,8 +206,34 @@ class RunService:
                 "It moved no backlink to lost; %d losses are held back until a healthy run sees them again.",
                 ticket.run_id, self.policy.degraded_share * 100, departure.held_back,
             )
+        if self.alerts.enabled:
+            await self._notify(ticket.run_id)
         summary = await asyncio.to_thread(run_summary, self.sessions, ticket.run_id)
         logger.info("Run %s %s (%s)\n%s", ticket.run_id, departure.status, reason, summary)
+
+
+    async def _notify(self, run_id: int) -> None:
+        """Send the run's alerts (and what earlier runs failed to send): after the run is closed, so
+        a failure here can neither lose a result nor change a verdict; one WARNING line each, counted
+        for the exit status, recorded for the next run to try again."""
+        stats = self.crawler.stats
+        try:
+            outcomes = await asyncio.to_thread(notify.deliver, self.sessions, self.alerts, now=datetime.now(UTC), upto=run_id)
+        except Exception as exc:  # the database, most likely: the subjects stay due
+            stats.inc_value(NOTIFY_FAILED)
+            logger.warning("Run %s: notifications not sent (%s: %s); `backlinks notify` tries again",
+                           run_id, type(exc).__name__, str(exc).splitlines()[0][:300] if str(exc) else "")
+            return
+        for outcome in outcomes:
+            if outcome.ok:
+                stats.inc_value("backlinks/notify/sent")
+                logger.info("Run %s: %s: run %s, %d changes sent", run_id, outcome.channel.label, outcome.run_id, outcome.events)
+            else:
+                stats.inc_value(NOTIFY_FAILED)
+                logger.warning(
+                    "Run %s: %s: run %s's %d changes not delivered (%s); the next run or `backlinks notify --run %s` "
+                    "tries again", run_id, outcome.channel.label, outcome.run_id, outcome.events, outcome.error, outcome.run_id,
+                )
 
 
 def preflight_run(database_url: str, key: str | None, arguments: dict[str, Any]) -> None:
