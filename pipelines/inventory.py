@@ -14,9 +14,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, delete, func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
+from crawler.core.scope import Scope
 from crawler.core.selection import UNCHECKED, Selection
 from pipelines.models import Backlink, Check, Delivery, Event, State, Tag
-from pipelines.queries import scoped
+from pipelines.queries import events_query, scoped
 
 LIST_FIELDS = (
     "id", "referring_url", "target_url", "match", "status", "reason", "verdict", "tags", "first_seen",
@@ -96,7 +97,9 @@ class History:
     state: State | None
     checks: list[Check]
     total_checks: int
-    events: list[Event]
+    # Each event with its evidence: the check it happened on, and the last check before it that
+    # saw the link (None: none did), newest first.
+    events: list[tuple[Event, Check, Check | None]]
 
 
 def histories(session: Session, url: str, limit: int) -> list[History]:
@@ -115,9 +118,9 @@ def histories(session: Session, url: str, limit: int) -> list[History]:
             select(Check).where(Check.backlink_id == backlink.id).order_by(Check.checked_at.desc(), Check.id.desc()).limit(limit)
         ))
         total = session.scalar(select(func.count()).select_from(Check).where(Check.backlink_id == backlink.id)) or 0
-        events = list(session.scalars(
-            select(Event).where(Event.backlink_id == backlink.id).order_by(Event.at.desc(), Event.id.desc())
-        ))
+        evidence = events_query(session, Scope(archived=None)).where(Event.backlink_id == backlink.id)
+        events = [(event, check, before) for event, _, check, before, _ in session.execute(evidence)]
+        events.sort(key=lambda row: (row[0].at, row[0].id), reverse=True)
         found.append(History(backlink, state, checks, total, events))
     return found
 

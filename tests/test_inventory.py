@@ -325,3 +325,37 @@ def text_column(view: str, column: str = "referring_url"):  # type: ignore[no-un
     from sqlalchemy import column as col, table
 
     return table(view, col(column)).c[column]
+
+
+@pytest.mark.parametrize(("before", "after", "diff"), [
+    ("read the [Widget Co] review", "read the [Widget Co] review", "read the [Widget Co] review"),
+    ("read the [Widget Co] review", "read the [best widgets] review", "read the [-[Widget Co]-] {+[best widgets]+} review"),
+    ("a b c", "a c", "a [-b-] c"),
+    ("", "new text", "{+new text+}"),
+])
+def test_word_diff(before: str, after: str, diff: str) -> None:
+    from crawler.reports.evidence import word_diff
+
+    assert word_diff(before, after) == diff
+
+
+def test_show_prints_the_evidence_of_each_change(db_url: str, tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from crawler.core.outcome import Status
+    from pipelines.db import make_sessionmaker
+    from tests.support.history import LIVE, Outcome, night
+
+    assert invoke(db_url, "import", str(write_csv(tmp_path / "one.csv", CLIENT_A[:1]))).exit_code == 0
+    engine = make_engine(db_url)
+    sessions = make_sessionmaker(engine)
+    start = datetime(2026, 11, 1, 2, tzinfo=UTC)
+    night(sessions, start, {1: LIVE})
+    night(sessions, start + timedelta(days=1), {1: Outcome(Status.LIVE, anchor="best \x1b[31mwidgets")})
+    engine.dispose()
+    shown = invoke(db_url, "show", CLIENT_A[0][0]).stdout
+    changed = shown[shown.index("anchor_changed"):].splitlines()
+    assert changed[0] == "anchor_changed  a link -> best [31mwidgets"
+    assert changed[1] == "      context: read the [-[a link]-] {+[best [31mwidgets]+} review"
+    assert changed[2].startswith("      page: check 1, HTTP 200") and " -> check 2, HTTP 200" in changed[2]
+    assert "\x1b" not in shown

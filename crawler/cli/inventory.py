@@ -22,6 +22,7 @@ from crawler.core.scope import ScopeError
 from crawler.core.selection import STATUSES, Selection, build_selection, check_tag
 from crawler.core.urls import InvalidURL, normalise
 from crawler.reports.export import write_rows
+from crawler.reports.evidence import evidence
 from crawler.reports.tables import safe, tsv
 from pipelines import inventory
 from pipelines.queries import link_context
@@ -157,7 +158,7 @@ def _history(history: inventory.History) -> str:
         )
     shown = f"{len(history.checks)} of {history.total_checks}" if history.total_checks > len(history.checks) else str(history.total_checks)
     lines.append(f"  checks ({shown}, newest first):")
-    confirmed = {event.check_id for event in history.events if event.kind == EventKind.LOST.value}
+    confirmed = {event.check_id for event, _, _ in history.events if event.kind == EventKind.LOST.value}
     for check in history.checks:
         link = ((check.details or {}).get("links") or [None])[0]
         facts = ", ".join(part for part in (
@@ -176,9 +177,10 @@ def _history(history: inventory.History) -> str:
         if link:
             lines.append(f"      context: {safe(link_context(link), 300)}")
     lines.append(f"  events ({len(history.events)}, newest first):" if history.events else "  no events")
-    for event in history.events:
+    for event, check, before in history.events:
         change = f"{safe(event.before) or '-'} -> {safe(event.after) or '-'}" if event.before or event.after else ""
         lines.append(f"    {safe(event.at)}  {event.kind}  {change}".rstrip())
+        lines.extend(f"      {line}" for line in evidence(before, check))
     return "\n".join(lines)
 
 
