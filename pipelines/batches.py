@@ -385,7 +385,7 @@ def _check_values(run_id: int | None, obs: Observation, new: Snapshot) -> dict[s
         noindex=page.noindex if page else None,
         canonical=page.canonical if page else None,
         found_in=obs.found_in,
-        details=obs.model_dump(mode="json", include={"page", "links", "retargeted_to", "mismatch"}),
+        details=obs.model_dump(mode="json", include={"page", "links", "retargeted_to", "mismatch", "mentions"}),
     )
 
 

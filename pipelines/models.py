@@ -233,6 +233,8 @@ class State(Base):
     # The run whose miss was counted last: a miss from a run that overlapped it in time is the
     # same night's evidence and not counted again (runs are never deleted: no foreign key needed).
     miss_run_id: Mapped[int | None]
+    # The last conclusive check found the brand named on the page without the link (mentions).
+    mentioned: Mapped[bool | None]
     # The link as last seen live.
     anchors: Mapped[list[str]]
     rel: Mapped[list[str]]

@@ -227,6 +227,42 @@ def link_context(link: dict[str, Any]) -> str:
     return f"{link.get('left', '')} [{link.get('anchor', '')}] {link.get('right', '')}".strip()
 
 
+MENTION_FIELDS = ("referring_url", "target_url", "status", "reason", "last_checked", "last_seen", "tags", "mentions")
+
+
+def iter_mentions(session: Session, scope: Scope = Scope()) -> Iterator[dict[str, Any]]:
+    """Backlinks whose page, at its last conclusive check, named the brand without the link
+    (``BACKLINKS_BRAND_TERMS``), with the sentences that name it: the links to reclaim."""
+    scope.require_no_kinds("mentions")
+    stmt = scoped(
+        session,
+        select(Backlink, State, Check)
+        .join(State, State.backlink_id == Backlink.id)
+        .join(Check, Check.id == _last_conclusive_check())
+        .where(State.mentioned.is_(True)),
+        scope,
+    )
+    if scope.since:
+        stmt = stmt.where(Check.checked_at >= scope.since)
+    for backlink, state, check in session.execute(stmt.order_by(Backlink.id)).yield_per(_YIELD):
+        yield {
+            "referring_url": backlink.referring_url, "target_url": backlink.target_url, "status": state.status,
+            "reason": state.reason, "last_checked": state.last_checked, "last_seen": state.last_seen,
+            "tags": [t.tag for t in backlink.tags], "mentions": (check.details or {}).get("mentions") or [],
+        }
+
+
+def _last_conclusive_check() -> Any:
+    """The backlink's last check that could see the page: where its mention was found (an outage
+    since leaves ``states.mentioned`` standing)."""
+    inner = aliased(Check)
+    conclusive = [Status.LIVE.value, Status.MISSING_UNCONFIRMED.value]
+    return (
+        select(func.max(inner.id)).where(inner.backlink_id == State.backlink_id, inner.observed.in_(conclusive))
+        .correlate(State).scalar_subquery()
+    )
+
+
 def get_run(session: Session, run_id: int | None) -> Run | None:
     """A run by id, or the latest one."""
     if run_id is not None:

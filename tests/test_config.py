@@ -10,6 +10,7 @@ from crawler.shell.config import BacklinksSettings, SettingsError, check_setting
 
 # A wrong value for every setting that has a check: a new setting needs one here.
 CHECKS = {
+    "BACKLINKS_BRAND_TERMS": "Example Shop, ???",
     "BACKLINKS_DATABASE_URL": "postgresql://u:p@:::/x::",
     "BACKLINKS_BATCH_SIZE": "0",
     "BACKLINKS_BATCH_SECONDS": "0",
@@ -68,6 +69,7 @@ def test_every_project_setting_with_a_value_to_check_is_checked() -> None:
     ("name", "value", "message"),
     [
         ("BACKLINKS_BATCH_SIZE", "1O", "BACKLINKS_BATCH_SIZE must be a whole number of at least 1 (got '1O')"),
+        ("BACKLINKS_BRAND_TERMS", "Example Shop, ???", "brand term '???': needs a letter or a digit"),
         ("BACKLINKS_BATCH_SIZE", "0", "at least 1"),
         ("BACKLINKS_CONFIRM_MISSES", "-1", "at least 1"),
         ("BACKLINKS_RECHECK_HOURS", "soon", "must be a number of at least 0"),

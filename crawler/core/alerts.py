@@ -47,6 +47,8 @@ KIND_TITLES = {
     EventKind.POSITION_CHANGED: "Position changed",
     EventKind.HIDDEN_CHANGED: "Hidden changed",
     EventKind.EXPIRED: "Paid term ended",
+    EventKind.MENTION_FOUND: "Names you without linking (to reclaim)",
+    EventKind.MENTION_LINKED: "Links to you again where it named you",
 }
 # first_seen is the first sighting of a backlink you imported, not a change: the first night would
 # alert once per backlink.
@@ -167,6 +169,8 @@ def _line(event: AlertEvent) -> str:
         return f"{link} (unmet: {inert(event.after)})"
     if event.kind == EventKind.EXPECTATION_MET.value:
         return f"{link} (met again: {inert(event.before)})"
+    if event.kind == EventKind.MENTION_FOUND.value:
+        return f"{link}: {_quoted(event.after)}"
     return f"{link}: {_quoted(event.before)} => {_quoted(event.after)}"
 
 

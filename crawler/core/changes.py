@@ -39,6 +39,10 @@ class EventKind(str, Enum):
     # being met, or is met again.
     EXPECTATION_UNMET = "expectation_unmet"
     EXPECTATION_MET = "expectation_met"
+    # The page lost the link but names the brand (crawler.core.mentions: one to reclaim), and a
+    # mentioning page that links again.
+    MENTION_FOUND = "mention_found"
+    MENTION_LINKED = "mention_linked"
 
 
 class Change(BaseModel):
@@ -104,6 +108,7 @@ class Snapshot:
     noindex: bool | None = None
     canonical: str | None = None
     miss_run_id: int | None = None  # the run of the last counted miss
+    mentioned: bool | None = None  # the last conclusive check found the brand named without the link
 
     @classmethod
     def from_row(cls, row: Any) -> Snapshot:
@@ -182,6 +187,9 @@ def detect(
         # verdict stands, so an outage can neither cause nor hide a loss.
         new_status = obs.status
 
+    if not obs.status.inconclusive:
+        changes += _mention_changes(prev.mentioned if previous else None, obs)
+        state.mentioned = bool(obs.mentions)
     if previous is None or new_status is not prev.status:
         state.since = at
     state.status = new_status
@@ -250,6 +258,15 @@ def _live_changes(previous: Snapshot | None, obs: Observation) -> list[Change]:
         if before is not None and after is not None and before != after:
             changes.append(Change(kind=kind, before=before, after=after))
     return changes
+
+
+def _mention_changes(mentioned: bool | None, obs: Observation) -> list[Change]:
+    """A mention found on a page whose link is missing, or a mentioning page that links again."""
+    if obs.mentions and not mentioned:
+        return [Change(kind=EventKind.MENTION_FOUND, after=obs.mentions[0])]
+    if mentioned and obs.status is Status.LIVE:
+        return [Change(kind=EventKind.MENTION_LINKED, before="mentioned without a link", after="live")]
+    return []
 
 
 def _expectation_changes(before: Sequence[str], after: Sequence[str]) -> list[Change]:

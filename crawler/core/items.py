@@ -133,6 +133,8 @@ class Observation(BaseModel):
     found_in: FoundIn | None = None
     # On a miss: the page now links to this other URL of the target's site instead.
     retargeted_to: str | None = None
+    # A missing link's page still naming the brand (crawler.core.mentions): the sentences.
+    mentions: list[str] = Field(default_factory=list)
     # Expectations not met (crawler.core.expect): "anchor", "rel", "target", "sponsored_without_rel".
     mismatch: list[str] = Field(default_factory=list)
 

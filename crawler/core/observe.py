@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
+from lxml import etree
 from parsel import Selector
 from pydantic import BaseModel, Field
 
 from crawler.core.extract.html import parse_html
-from crawler.core.extract.links import HIDDEN_ATTR, scan_links
+from crawler.core.extract.links import HIDDEN_ATTR, page_text, scan_links
 from crawler.core.extract.page import (
     effective_follow,
     extract_page,
@@ -23,6 +24,7 @@ from crawler.core.extract.page import (
     too_deep,
 )
 from crawler.core.expect import anchor_met, rel_met
+from crawler.core.mentions import find_mentions
 from crawler.core.items import DueBacklink, LinkRecord, MatchMode, Observation, PageFacts
 from crawler.core.outcome import GONE_HTTP, FoundIn, Miss, Status, classify_http
 from crawler.core.urls import Target, canonical_link, same_site_as_any
@@ -62,9 +64,11 @@ def observe_page(
     *,
     strip_tracking: bool = True,
     rendered: bool = False,
+    brand_terms: Sequence[str] = (),
 ) -> list[Observation]:
     """``rendered``: ``page`` is a browser's DOM, its links marked hidden or not by the render probe;
-    live links are then ``found_in="rendered"`` (else ``"raw"``) until :func:`merge_rendered`."""
+    live links are then ``found_in="rendered"`` (else ``"raw"``) until :func:`merge_rendered`.
+    ``brand_terms``: a page that misses a link but names one of them keeps the sentences."""
     challenge = looks_like_challenge(page.http_status, page.headers, page.text or "")
     inconclusive = classify_http(page.http_status, challenge=challenge)
     if inconclusive:
@@ -112,7 +116,22 @@ def observe_page(
         # The HTML parser stops building the tree past its depth limit: what it dropped may hold
         # the link, so a miss on such a page is no evidence.
         return [_unjudged(obs) if obs.status is Status.MISSING_UNCONFIRMED else obs for obs in judged]
+    if brand_terms and any(obs.status is Status.MISSING_UNCONFIRMED for obs in judged):
+        # Read only when a link is missing: the page's text is the slow part of a page.
+        mentions = find_mentions(_visible_text(sel), brand_terms)
+        if mentions:
+            judged = [obs.model_copy(update={"mentions": mentions}) if obs.status is Status.MISSING_UNCONFIRMED else obs
+                      for obs in judged]
     return judged
+
+
+def _visible_text(sel: Selector) -> str:
+    """The text a reader sees: the body's (or the document's), no scripts, styles or attributes."""
+    root = sel.root
+    if not isinstance(root, etree._Element):
+        return ""
+    body = root.getroottree().getroot().find("body")
+    return page_text(body if body is not None else root)
 
 
 def _empty_document(sel: Selector) -> bool:

@@ -29,6 +29,7 @@ from scrapy.settings import BaseSettings
 from sqlalchemy.engine import make_url
 
 from crawler.core.alerts import split_tags, split_urls
+from crawler.core.mentions import parse_terms
 from crawler.core.guard import parse_networks
 from crawler.core.hostmap import parse_rules
 from crawler.core.render_policy import RenderMode
@@ -148,6 +149,7 @@ HostRules = Annotated[str, BeforeValidator(_spec(parse_rules))]
 AppriseUrls = Annotated[SecretStr, BeforeValidator(_apprise_urls)]
 WebhookUrl = Annotated[SecretStr, BeforeValidator(_webhook_url)]
 Tags = Annotated[str, BeforeValidator(_spec(split_tags))]
+BrandTerms = Annotated[str, BeforeValidator(_spec(parse_terms))]
 
 ENV = {"env": True}  # json_schema_extra of a setting an environment variable may give
 # ...that holds a password or a token: never shown, not even in an error about its value.
@@ -250,6 +252,14 @@ class BacklinksSettings(BaseModel):
     )
     BACKLINKS_RENDER_JS_HEAP_MB: Megabytes = Field(
         512, description="a page's JavaScript heap; beyond it the tab crashes, not the machine (0: no limit)"
+    )
+
+    # --- Unlinked mentions (crawler/core/mentions.py) ---
+    BACKLINKS_BRAND_TERMS: BrandTerms = Field(
+        "",
+        description="comma-separated names of your brand: a referring page that lost its link but still names one "
+        "is a mention to reclaim (`backlinks mentions`)",
+        json_schema_extra=ENV,
     )
 
     # --- Output ---

@@ -22,6 +22,7 @@ from twisted.python.failure import Failure
 from crawler.shell.args import VerifyArgs
 from crawler.shell.config import check_settings
 from crawler.core.items import DuePage, Observation
+from crawler.core.mentions import parse_terms
 from crawler.core.observe import Fetched, merge_failed_render, merge_rendered, observe_failure, observe_page
 from crawler.core.outcome import FoundIn, Status
 from crawler.shell.failures import classify_failure
@@ -78,6 +79,7 @@ class VerifySpider(Spider):
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider.recheck = timedelta(hours=ours.BACKLINKS_RECHECK_HOURS)
         spider.strip_tracking = ours.BACKLINKS_STRIP_TRACKING
+        spider.brand_terms = parse_terms(ours.BACKLINKS_BRAND_TERMS)
         # The one decision that needs the `render` argument; the add-on wires the crawl for it.
         plan = plan_rendering(crawler, spider.arguments.render)
         spider.render_mode, spider.render_unavailable = plan.mode, plan.unavailable
@@ -176,6 +178,7 @@ class VerifySpider(Spider):
             observations, reason = await self.pages.run(
                 read_static, page.backlinks, fetched, now, strip_tracking=self.strip_tracking,
                 auto_render=self.render_mode is RenderMode.AUTO, confirm_by_render=self.confirm_by_render,
+                brand_terms=self.brand_terms,
             )
         except OverBudget as exc:
             observations, reason = self._over_budget(page, exc, now), None
@@ -216,11 +219,13 @@ class VerifySpider(Spider):
         try:
             rendered = await self.pages.run(
                 observe_page, page.backlinks, _fetched(page, response), now, strip_tracking=self.strip_tracking,
-                rendered=True,
+                rendered=True, brand_terms=self.brand_terms,
             )
             raw, raw_page = static, _raw_page(page, probe)
             if raw is None and raw_page is not None:
-                raw = await self.pages.run(observe_page, page.backlinks, raw_page, now, strip_tracking=self.strip_tracking)
+                raw = await self.pages.run(
+                    observe_page, page.backlinks, raw_page, now, strip_tracking=self.strip_tracking, brand_terms=self.brand_terms
+                )
         except OverBudget as exc:
             unread = self._over_budget(page, exc, now)
             for observation in merge_failed_render(static, Status.TOO_LARGE, exc.reason, now) if static else unread:
