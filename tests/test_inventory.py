@@ -193,7 +193,9 @@ def test_show_tells_the_whole_history_newest_first(db: str) -> None:
     assert "context: read the []0;owned<b>[red]great[/red]</b>] review" in first
     assert "\x1b" not in result.stdout
     events = first[first.index("events (2, newest first):"):].splitlines()[1:]
-    assert [line.split()[1] for line in events] == ["lost", "first_seen"]
+    # An event's line, then its evidence, indented further.
+    assert [line.split()[1] for line in events if not line.startswith("      ")] == ["lost", "first_seen"]
+    assert "      last seen (check " in first and "read the [" in first
     assert len(invoke(db, "show", "https://shared.test/roundup", "--limit", "1").stdout.split("checks (1 of 2")) == 3
 
 
