@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, aliased, selectinload
 from crawler.core.metrics import METRICS
 from crawler.core.outcome import Status
 from crawler.core.scope import Scope, target_in_domain
+from crawler.core.signals import TEMPLATE_POSITIONS, signals
 from pipelines.models import Backlink, Check, Event, Run, State, Tag
 
 CURRENT_FIELDS = (
@@ -249,6 +250,44 @@ def iter_mentions(session: Session, scope: Scope = Scope()) -> Iterator[dict[str
             "referring_url": backlink.referring_url, "target_url": backlink.target_url, "status": state.status,
             "reason": state.reason, "last_checked": state.last_checked, "last_seen": state.last_seen,
             "tags": [t.tag for t in backlink.tags], "mentions": (check.details or {}).get("mentions") or [],
+        }
+
+
+SIGNAL_FIELDS = (
+    "referring_url", "target_url", "referring_domain", "status", "verdict", "position", "signals",
+    "template_placement", "sitewide", "external_links", "crowded_page", "sponsored_share", "mostly_sponsored",
+)
+
+
+def iter_signals(session: Session, scope: Scope = Scope()) -> Iterator[dict[str, Any]]:
+    """Each checked backlink's quality signals (crawler.core.signals) from its last conclusive check
+    and where its link was last seen."""
+    scope.require_no_kinds("signals")
+    template = list(TEMPLATE_POSITIONS)
+    # Per referring domain: how many known pages carry a template-placed link (a site-wide link).
+    per_domain = dict(session.execute(
+        _tagged(select(Backlink.domain, func.count(func.distinct(Backlink.referring_key)))
+                .join(State, State.backlink_id == Backlink.id)
+                .where(State.verdict == Status.LIVE.value, State.position.in_(template)), None)
+        .group_by(Backlink.domain)
+    ).all())
+    stmt = scoped(
+        session,
+        select(Backlink, State, Check)
+        .join(State, State.backlink_id == Backlink.id)
+        .join(Check, Check.id == _last_conclusive_check()),
+        scope,
+    )
+    if scope.since:
+        stmt = stmt.where(State.last_checked >= scope.since)
+    for backlink, state, check in session.execute(stmt.order_by(Backlink.id)).yield_per(_YIELD):
+        page = (check.details or {}).get("page") or {}
+        position = state.position if state.verdict == Status.LIVE.value else None
+        found = signals(position, per_domain.get(backlink.domain, 0), page.get("external_links"), page.get("sponsored_links"))
+        yield {
+            "referring_url": backlink.referring_url, "target_url": backlink.target_url, "referring_domain": backlink.domain,
+            "status": state.status, "verdict": state.verdict, "position": position, "signals": found.names,
+            **found.model_dump(),
         }
 
 

@@ -99,6 +99,7 @@ class PageFacts(BaseModel):
     title: str | None = None
     lang: str | None = None
     external_links: int = 0  # links to other hosts than the final URL's
+    sponsored_links: int = 0  # of those, with rel=sponsored
     content_hash: str | None = None
     # Where the browser's scripts took the page after it loaded (a script redirect, or Chromium's
     # error page for a dead URL); the page was then judged on its own HTML.

@@ -106,6 +106,7 @@ def observe_page(
         redirects=page.redirects,
         body=page.body,
         external_links=scan.external_links,
+        sponsored_links=scan.sponsored_links,
     )
     links = scan.links
     found_in = FoundIn.RENDERED if rendered else FoundIn.RAW

@@ -59,6 +59,7 @@ def run(name: str) -> dict[str, Any]:
         redirects=case.get("redirects", ()),
         body=body,
         external_links=scan.external_links,
+        sponsored_links=scan.sponsored_links,
     )
     return {
         "is_html": is_html(content_type, body),

@@ -60,6 +60,7 @@ class LinkScan(NamedTuple):
 
     links: list[LinkRecord]  # the kept links, in document order
     external_links: int  # http(s) <a>/<area> links to another host than the page's ("www." aside)
+    sponsored_links: int = 0  # of those, the ones with rel=sponsored (a page of paid links)
 
 
 def scan_links(
@@ -86,7 +87,7 @@ def scan_links(
     resolve = _Resolver(document_base(document, page_url))
     page = _Origin(page_url)
     kept: list[tuple[etree._Element, str, str]] = []
-    external = 0
+    external = sponsored = 0
     for element in root.iter("a", "area"):
         href = element.get("href")
         if href is None:
@@ -98,6 +99,8 @@ def scan_links(
             continue
         if not page.same_host(url):
             external += 1
+            if "sponsored" in rel_tokens(element.get("rel")):
+                sponsored += 1
         if keep is None or keep(url):
             # A kept link gets the browser's exact URL (the quick resolution above is only
             # good enough to decide); one a browser would not follow is no link.
@@ -108,7 +111,7 @@ def scan_links(
         _record(element, href, url, context_chars=context_chars, snippet_chars=snippet_chars, hidden_attr=hidden_attr)
         for element, href, url in kept
     ]
-    return LinkScan(links, external)
+    return LinkScan(links, external, sponsored)
 
 
 def _svg_xlink_href(element: etree._Element) -> str | None:

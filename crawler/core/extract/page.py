@@ -38,6 +38,7 @@ def extract_page(
     redirects: Sequence[str] = (),
     body: bytes = b"",
     external_links: int,
+    sponsored_links: int = 0,
 ) -> PageFacts:
     """Facts about the page at ``final_url`` (reached from ``url`` through ``redirects``).
 
@@ -58,6 +59,7 @@ def extract_page(
         title=_title(document),
         lang=_lang(document),
         external_links=external_links,
+        sponsored_links=sponsored_links,
         content_hash=content_hash(document, body),
     )
 
