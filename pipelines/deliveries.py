@@ -27,10 +27,13 @@ from sqlalchemy import Select, and_, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from crawler.core.alerts import ALERT_KINDS, AlertEvent, RunFacts, alertable
+from crawler.core.chunks import batched
 from crawler.core.scope import Scope
 from pipelines.db import native_insert, writing
 from pipelines.models import Delivery, Event, Run, Tag
 from pipelines.queries import events_query, iter_events
+
+_CHUNK = 500  # ids or subjects per statement
 
 SENDING, SENT, FAILED = "sending", "sent", "failed"
 
@@ -125,8 +128,7 @@ def _for_run(session: Session, by_run: dict[int, Due], run_id: int) -> Due:
 def _alert_events(session: Session, event_ids: Iterable[int]) -> list[AlertEvent]:
     ids = sorted(event_ids)
     found: list[AlertEvent] = []
-    for start in range(0, len(ids), 500):
-        part = ids[start : start + 500]
+    for part in batched(ids, _CHUNK):
         # (check, kind) names an event (unique): the evidence rows carry the check, not the event id.
         keys = {(c, k): i for c, k, i in session.execute(select(Event.check_id, Event.kind, Event.id).where(Event.id.in_(part)))}
         for row in iter_events(session, events_query(session, Scope()).where(Event.id.in_(part))):
@@ -180,10 +182,10 @@ def record(
     """What became of claimed subjects: sent, or failed with ``error`` (one line, secrets removed)."""
     subjects = list(subjects)
     with writing(sessions) as session:
-        for start in range(0, len(subjects), 500):
+        for part in batched(subjects, _CHUNK):
             session.execute(
                 update(Delivery)
-                .where(Delivery.channel == channel, Delivery.tag == tag, Delivery.subject.in_(subjects[start : start + 500]))
+                .where(Delivery.channel == channel, Delivery.tag == tag, Delivery.subject.in_(part))
                 .values(
                     status=SENT if sent else FAILED, attempts=Delivery.attempts + attempts, last_error=error,
                     last_tried_at=now, sent_at=now if sent else None,

@@ -223,6 +223,12 @@ def import_clean(url: str, path: Path) -> ImportReport:
     return report
 
 
+def backlink_key(backlink: BacklinkIn) -> tuple[str, str]:
+    """The identity of a backlink, as ``backlinks`` stores it (``referring_key``, ``target_key``):
+    a re-import of the same pair updates it. Raises InvalidURL."""
+    return normalise(backlink.referring_url), normalise(backlink.target_url)
+
+
 def _keyed(row: ImportRow, report: ImportReport) -> tuple[int, BacklinkIn, tuple[str, str], str] | None:
     if row.backlink is None:
         report.error(row.line, row.error or "invalid row")
@@ -233,7 +239,7 @@ def _keyed(row: ImportRow, report: ImportReport) -> tuple[int, BacklinkIn, tuple
         report.error(row.line, problem)
         return None
     try:
-        key = (normalise(backlink.referring_url), normalise(backlink.target_url))
+        key = backlink_key(backlink)
         domain = registrable_domain(backlink.referring_url)
     except InvalidURL as exc:
         report.error(row.line, str(exc))
@@ -314,8 +320,7 @@ def _write(
         if backlink.metrics:
             metrics[row.id] = (backlink.source, backlink.metrics)
         changes = _update(line, row, values, backlink.tags, now, update_match)
-        for change in changes:
-            applied = change.field != "match" or update_match
+        for change, applied in changes:
             if applied:
                 report.changed(change)
             else:
@@ -324,7 +329,7 @@ def _write(
                     report.kept_match_samples.append(change)
             if on_change is not None:
                 on_change(change, applied)
-        changed = any(c.field != "match" or update_match for c in changes)
+        changed = any(applied for _, applied in changes)
         report.updated += changed
         report.unchanged += not changed
     if new_rows:
@@ -369,10 +374,10 @@ def _write_metrics(session: Session, metrics: dict[int, tuple[str | None, dict[s
 
 def _update(
     line: int, row: Backlink, values: dict[str, object], tags: list[str], now: datetime, update_match: bool
-) -> list[FieldChange]:
-    """Apply a re-imported row; returns what it changed (and a match change it did not apply unless
-    ``update_match``). Empty optional cells keep what is stored; tags only accumulate."""
-    changes = []
+) -> list[tuple[FieldChange, bool]]:
+    """Apply a re-imported row; returns each change it makes, with whether it was applied (a match
+    change only with ``update_match``). Empty optional cells keep what is stored; tags only accumulate."""
+    changes: list[tuple[FieldChange, bool]] = []
 
     def change(name: str, before: object, after: object) -> FieldChange:
         return FieldChange(line, row.referring_url, row.target_url, name,
@@ -381,14 +386,15 @@ def _update(
     for name in _UPDATABLE:
         value = values[name]
         if value is not None and getattr(row, name) != value:
-            changes.append(change(name, getattr(row, name), value))
-            if name != "match" or update_match:
+            applied = name != "match" or update_match
+            changes.append((change(name, getattr(row, name), value), applied))
+            if applied:
                 setattr(row, name, value)
     have = [t.tag for t in row.tags]
     new = [tag for tag in dict.fromkeys(tags) if tag not in have]
     if new:
-        changes.append(change("tags", "|".join(have), "|".join([*have, *new])))
+        changes.append((change("tags", "|".join(have), "|".join([*have, *new])), True))
         row.tags.extend(Tag(tag=tag) for tag in new)
-    if any(c.field != "match" or update_match for c in changes):
+    if any(applied for _, applied in changes):
         row.updated_at = now
     return changes

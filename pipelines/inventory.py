@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, delete, func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
+from crawler.core.chunks import batched
 from crawler.core.scope import Scope
 from crawler.core.selection import UNCHECKED, Selection
 from pipelines.models import Backlink, Check, Delivery, Event, State, Tag
@@ -26,12 +27,6 @@ LIST_FIELDS = (
 )
 _CHUNK = 500
 _YIELD = 1000
-
-
-def batched(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    """``items`` in slices of ``size`` (itertools.batched is Python 3.12+)."""
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
 
 
 def _status() -> ColumnElement[str]:

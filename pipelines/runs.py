@@ -21,14 +21,15 @@ import socket
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, and_, func, or_, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from crawler.core.outcome import RunStatus, Status
-from crawler.core.changes import ChangePolicy, EventKind, confirm_loss, term_changes
+from crawler.core.changes import ChangePolicy, confirm_loss, term_changes
+from crawler.core.chunks import batched
 from pipelines.db import is_postgresql, native_insert, writing
 from pipelines.due import DueFilter, due_backlinks
 from pipelines.models import Backlink, Check, Event, Run, RunDomain, RunWorker, State
@@ -448,16 +449,20 @@ def _confirm_losses(session: Session, run_id: int, policy: ChangePolicy, tally: 
     """Move this healthy run's held-back losses to lost, with their events; ``tally`` takes them."""
     confirmed = 0
     # Rows locked in a stable order, as write_batch locks them: no deadlock with a crawl writing.
-    for state in session.scalars(_pending(run_id, policy).order_by(State.backlink_id).with_for_update(of=State)):
+    pending = list(session.scalars(_pending(run_id, policy).order_by(State.backlink_id).with_for_update(of=State)))
+    # The paid terms of those backlinks, in one read: a lost link still paid for is an event too.
+    expiry: dict[int, date | None] = {}
+    for part in batched([state.backlink_id for state in pending], 500):
+        expiry.update(session.execute(select(Backlink.id, Backlink.expires_on).where(Backlink.id.in_(part))).all())
+    for state in pending:
         previous = snapshot(state)
         assert previous is not None and policy.pending_loss(previous)
         lost, change = confirm_loss(previous)
         state.status, state.verdict, state.since = lost.status.value, lost.verdict.value, lost.since  # type: ignore[union-attr]
         assert state.last_check_id is not None
-        expires_on = session.scalar(select(Backlink.expires_on).where(Backlink.id == state.backlink_id))
-        # The loss was decided on the last check: a paid term is judged at that check's time
-        # (previous_check None: whether it expired was already told when that check was stored).
-        term = [c for c in term_changes(expires_on, None, state.last_checked, [change]) if c.kind is not EventKind.EXPIRED]
+        # The loss was decided on the last check, which was stored already (and told whether the
+        # term ended then): the term is judged at that check, with itself as the check before.
+        term = term_changes(expiry[state.backlink_id], state.last_checked, state.last_checked, [change])
         for made in (change, *term):
             session.add(
                 Event(

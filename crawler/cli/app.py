@@ -17,7 +17,8 @@ from typing import Annotated
 import typer
 
 from crawler.cli.common import (
-    KindOption, ReferringDomainOption, RunOption, SinceOption, TagOption, TargetOption, close, console, errors, state,
+    KindOption, ReferringDomainOption, RunOption, SinceOption, TableFormat, TableFormatOption, TagOption, TargetOption, close,
+    console, errors, state,
 )
 from crawler.cli.common import fail as _fail, scope_of as _scope, sessions as _sessions
 from crawler.reports.export import write_rows
@@ -38,12 +39,6 @@ class What(str, Enum):
     checks = "checks"
     events = "events"
     daily = "daily"
-
-
-class ChangesFormat(str, Enum):
-    table = "table"
-    csv = "csv"
-    jsonl = "jsonl"
 
 
 class ExportFormat(str, Enum):
@@ -161,7 +156,7 @@ def changes(
     tag: TagOption = None,
     referring_domain: ReferringDomainOption = None,
     target: TargetOption = None,
-    format: Annotated[ChangesFormat, typer.Option("--format", "-f")] = ChangesFormat.table,
+    format: TableFormatOption = TableFormat.table,
     limit: Annotated[int, typer.Option(help="show at most this many")] = 200,
 ) -> None:
     """What changed: first seen, lost (with reason), recovered, anchor/rel/position/target changes."""
@@ -172,7 +167,7 @@ def changes(
             latest = queries.get_run(session, None)
             scope = scope.model_copy(update={"run": latest.id if latest else -1})
         rows = list(queries.iter_events(session, queries.events_query(session, scope).limit(limit)))
-    if format is not ChangesFormat.table:
+    if format is not TableFormat.table:
         write_rows(iter(rows), queries.EVENT_FIELDS, format.value, sys.stdout, terminal=True)
     elif not rows:
         console.print("No changes.")

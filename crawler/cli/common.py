@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from enum import Enum
 from typing import Annotated, NoReturn
 
 import typer
@@ -19,6 +20,16 @@ from pipelines.db import SchemaError, make_engine, make_sessionmaker, require_sc
 
 console = Console(soft_wrap=True)  # plain lines stay whole: users grep them
 errors = Console(stderr=True, soft_wrap=True)
+
+class TableFormat(str, Enum):
+    """What a listing command prints: lines for a reader (TSV when piped), or rows for a tool."""
+
+    table = "table"
+    csv = "csv"
+    jsonl = "jsonl"
+
+
+TableFormatOption = Annotated[TableFormat, typer.Option("--format", "-f")]
 
 # The database URL the callback settled, for the command that runs.
 state: dict[str, str] = {}

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import sys
 from datetime import UTC, datetime
-from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from crawler.cli.common import ReferringDomainOption, TagOption, TargetOption, console, errors, fail, scope_of, sessions
+from crawler.cli.common import (
+    ReferringDomainOption, TableFormat, TableFormatOption, TagOption, TargetOption, console, errors, fail, scope_of, sessions,
+)
 from crawler.core.changes import EventKind
 from crawler.core.importers import ImportFormatError, read_backlinks
 from crawler.core.scope import ScopeError
@@ -25,6 +26,7 @@ from crawler.reports.export import write_rows
 from crawler.reports.evidence import evidence
 from crawler.reports.tables import safe, tsv
 from pipelines import inventory
+from pipelines.imports import backlink_key
 from pipelines.queries import link_context
 
 tags_app = typer.Typer(help="Add or remove a tag on the selected backlinks.", no_args_is_help=True)
@@ -41,12 +43,6 @@ FileTargetOption = Annotated[
     str | None, typer.Option("--file-target", help="--file's target, for files that name none (GSC, URL lists)")
 ]
 StatusOption = Annotated[list[str] | None, typer.Option("--status", help=f"of this status (repeatable): {', '.join(STATUSES)}")]
-
-
-class ListFormat(str, Enum):
-    table = "table"
-    csv = "csv"
-    jsonl = "jsonl"
 
 
 def selection(
@@ -74,7 +70,7 @@ def _file_pairs(file: Path, file_format: str | None, file_target: str | None) ->
             if row.backlink is None:
                 fail(f"{file}:{row.line}: {row.error}")
             try:
-                pairs.add((normalise(row.backlink.referring_url), normalise(row.backlink.target_url)))
+                pairs.add(backlink_key(row.backlink))
             except InvalidURL as exc:
                 fail(f"{file}:{row.line}: {exc}")
     except ImportFormatError as exc:
@@ -91,7 +87,7 @@ def list_(
     file: FileOption = None,
     file_format: FileFormatOption = None,
     file_target: FileTargetOption = None,
-    format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.table,
+    format: TableFormatOption = TableFormat.table,
     archived: Annotated[bool, typer.Option("--archived", help="the archived backlinks instead")] = False,
 ) -> None:
     """The known backlinks: status, verdict, tags, expectations; every filter of `delete` too."""
@@ -99,7 +95,7 @@ def list_(
                        file_format=file_format, file_target=file_target, status=status, archived=archived)
     with sessions()() as session:
         rows = inventory.iter_backlinks(session, chosen)
-        if format is not ListFormat.table:
+        if format is not TableFormat.table:
             write_rows(rows, inventory.LIST_FIELDS, format.value, sys.stdout, terminal=True)
             return
         columns = ("id", "status", "verdict", "referring_url", "target_url", "tags", "last_checked")

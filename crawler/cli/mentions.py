@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 import sys
-from enum import Enum
-from typing import Annotated
 
 import typer
 
-from crawler.cli.common import ReferringDomainOption, SinceOption, TagOption, TargetOption, console, errors, scope_of, sessions
+from crawler.cli.common import (
+    ReferringDomainOption, SinceOption, TableFormat, TableFormatOption, TagOption, TargetOption, console, errors, scope_of,
+    sessions,
+)
 from crawler.reports.export import write_rows
 from crawler.reports.tables import tsv
 from pipelines import queries
-
-
-class MentionsFormat(str, Enum):
-    table = "table"
-    csv = "csv"
-    jsonl = "jsonl"
 
 
 def mentions(
@@ -25,14 +20,14 @@ def mentions(
     since: SinceOption = None,
     referring_domain: ReferringDomainOption = None,
     target: TargetOption = None,
-    format: Annotated[MentionsFormat, typer.Option("--format", "-f")] = MentionsFormat.table,
+    format: TableFormatOption = TableFormat.table,
 ) -> None:
     """Pages that name your brand (BACKLINKS_BRAND_TERMS) but no longer link to you: the links to
     reclaim, with the sentences that name you."""
     scope = scope_of(tag=tag, since=since, run=None, referring_domain=referring_domain, target=target, kind=None, events=False)
     with sessions()() as session:
         rows = list(queries.iter_mentions(session, scope))
-    if format is not MentionsFormat.table:
+    if format is not TableFormat.table:
         write_rows(iter(rows), queries.MENTION_FIELDS, format.value, sys.stdout, terminal=True)
         return
     if not rows:

@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 import sys
-from enum import Enum
 from typing import Annotated
 
 import typer
 
-from crawler.cli.common import ReferringDomainOption, SinceOption, TagOption, TargetOption, console, scope_of, sessions
+from crawler.cli.common import (
+    ReferringDomainOption, SinceOption, TableFormat, TableFormatOption, TagOption, TargetOption, console, scope_of, sessions,
+)
 from crawler.reports.export import write_rows
 from crawler.reports.tables import tsv
 from pipelines import queries
-
-
-class SignalsFormat(str, Enum):
-    table = "table"
-    csv = "csv"
-    jsonl = "jsonl"
 
 
 def signals(
@@ -26,14 +21,14 @@ def signals(
     referring_domain: ReferringDomainOption = None,
     target: TargetOption = None,
     flagged: Annotated[bool, typer.Option("--flagged", help="only backlinks with at least one signal")] = False,
-    format: Annotated[SignalsFormat, typer.Option("--format", "-f")] = SignalsFormat.table,
+    format: TableFormatOption = TableFormat.table,
 ) -> None:
     """Signals that weigh a link (not verdicts): template placement (nav, header, footer, sidebar),
     site-wide, a crowded page, a page of mostly sponsored links."""
     scope = scope_of(tag=tag, since=since, run=None, referring_domain=referring_domain, target=target, kind=None, events=False)
     with sessions()() as session:
         rows = [row for row in queries.iter_signals(session, scope) if row["signals"] or not flagged]
-    if format is not SignalsFormat.table:
+    if format is not TableFormat.table:
         write_rows(iter(rows), queries.SIGNAL_FIELDS, format.value, sys.stdout, terminal=True)
         return
     if not rows:

@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from crawler.core.changes import EventKind
+from crawler.core.chunks import batched
 from crawler.core.outcome import Status
 
 SCHEMA_VERSION = 1
@@ -219,8 +220,8 @@ def signature(secret: str, body: bytes) -> str:
 
 
 def chunks(events: Sequence[AlertEvent], size: int = WEBHOOK_CHUNK) -> Iterable[Sequence[AlertEvent]]:
-    for start in range(0, len(events), size):
-        yield events[start : start + size]
+    """A run's events in webhook requests of at most ``size``."""
+    return batched(events, size)
 
 
 # --- Settings' text --------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ import re
 from collections.abc import Iterable
 
 REL_WORDS = ("follow", "nofollow", "sponsored", "ugc")
-_FOLLOW_SYNONYMS = {"followed": "follow", "dofollow": "follow", "follow": "follow"}
+FOLLOW_WORDS = frozenset({"follow", "followed", "dofollow"})  # how exports and users write "a followed link"
 _NEGATIONS = ("not", "no", "!")
 CONTAINS, REGEX = "contains:", "regex:"
 PAID_TAG = "paid"  # the tag that marks a paid link (a cost does too)
@@ -70,7 +70,7 @@ def normalise_rel_rule(text: str) -> str:
             continue
         if word.startswith("!") and len(word) > 1:
             negate, word = True, word[1:]
-        token = _FOLLOW_SYNONYMS.get(word, word)
+        token = "follow" if word in FOLLOW_WORDS else word
         if token not in REL_WORDS:
             raise ExpectationError(
                 f"expected_rel: {word!r} is not one of {', '.join(REL_WORDS)} (write 'not ugc' for a token that must be absent)"

@@ -9,18 +9,18 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from lxml import etree
 from parsel import Selector
 from pydantic import BaseModel, Field
 
 from crawler.core.extract.html import parse_html
-from crawler.core.extract.links import HIDDEN_ATTR, page_text, scan_links
+from crawler.core.extract.links import HIDDEN_ATTR, scan_links
 from crawler.core.extract.page import (
     effective_follow,
     extract_page,
     first_header,
     is_html,
     looks_like_challenge,
+    reader_text,
     too_deep,
 )
 from crawler.core.expect import anchor_met, rel_met
@@ -119,20 +119,11 @@ def observe_page(
         return [_unjudged(obs) if obs.status is Status.MISSING_UNCONFIRMED else obs for obs in judged]
     if brand_terms and any(obs.status is Status.MISSING_UNCONFIRMED for obs in judged):
         # Read only when a link is missing: the page's text is the slow part of a page.
-        mentions = find_mentions(_visible_text(sel), brand_terms)
+        mentions = find_mentions(reader_text(sel), brand_terms)
         if mentions:
             judged = [obs.model_copy(update={"mentions": mentions}) if obs.status is Status.MISSING_UNCONFIRMED else obs
                       for obs in judged]
     return judged
-
-
-def _visible_text(sel: Selector) -> str:
-    """The text a reader sees: the body's (or the document's), no scripts, styles or attributes."""
-    root = sel.root
-    if not isinstance(root, etree._Element):
-        return ""
-    body = root.getroottree().getroot().find("body")
-    return page_text(body if body is not None else root)
 
 
 def _empty_document(sel: Selector) -> bool:

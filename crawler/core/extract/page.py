@@ -198,11 +198,22 @@ def content_hash(document: etree._Element | None, body: bytes) -> str:
     nonces, ad and analytics snippets, build ids) while the text changes only when the content
     does. A page with no visible text at all (a JavaScript shell) falls back to its bytes.
     """
-    text = ""
-    if document is not None:
-        body_element = document.find("body")
-        text = page_text(document if body_element is None else body_element)
+    text = document_text(document)
     return hashlib.sha256(text.encode("utf-8") if text else body).hexdigest()
+
+
+def reader_text(sel: parsel.Selector) -> str:
+    """The text a reader sees on the page: :func:`document_text` of its document."""
+    return document_text(_document(sel))
+
+
+def document_text(document: etree._Element | None) -> str:
+    """The visible text of the body (of the whole document if it has none): no scripts, styles
+    or attributes."""
+    if document is None:
+        return ""
+    body_element = document.find("body")
+    return page_text(document if body_element is None else body_element)
 
 
 # Content type and challenges

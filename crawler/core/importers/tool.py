@@ -14,10 +14,9 @@ from dataclasses import dataclass, field
 
 from crawler.core.importers.base import REL_TOKENS, Convert, Options, RowError, make_backlink, parse_flag, rel_from_flags
 from crawler.core.importers.header import Header, Sample, cell, check_width
+from crawler.core.expect import FOLLOW_WORDS
 from crawler.core.items import BacklinkIn
 from crawler.core.metrics import MetricError, parse_metric
-
-_FOLLOW_WORDS = frozenset({"follow", "followed", "dofollow"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,4 +88,4 @@ def _rel_from_text(text: str) -> str | None:
     tokens = sorted(words.intersection(REL_TOKENS))
     if tokens:
         return " ".join(tokens)
-    return "" if words & _FOLLOW_WORDS else None
+    return "" if words & FOLLOW_WORDS else None
