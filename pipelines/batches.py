@@ -385,6 +385,8 @@ def _check_values(run_id: int | None, obs: Observation, new: Snapshot) -> dict[s
         noindex=page.noindex if page else None,
         canonical=page.canonical if page else None,
         found_in=obs.found_in,
+        ip=page.ip if page else None,
+        template=page.template if page else None,
         details=obs.model_dump(mode="json", include={"page", "links", "retargeted_to", "mismatch", "mentions"}),
     )
 

@@ -208,6 +208,9 @@ class Check(Base):
     noindex: Mapped[bool | None]
     canonical: Mapped[str | None] = mapped_column(Text)
     found_in: Mapped[str | None] = mapped_column(String(16))  # FoundIn: raw | rendered | both
+    # Columns, not only details, because the link-farm signals group by them across backlinks.
+    ip: Mapped[str | None] = mapped_column(String(45))  # the page's server address
+    template: Mapped[str | None] = mapped_column(String(16))  # crawler.core.extract.template
     details: Mapped[dict[str, Any]]  # page facts and every matching link, as extracted
 
 
@@ -271,6 +274,29 @@ class Event(Base):
     before: Mapped[str | None] = mapped_column(Text)
     after: Mapped[str | None] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(index=True)
+
+
+class TargetCheckRow(Base):
+    """One check of one of the user's own pages (a backlinks' target, or a listed own page) in a
+    run (crawler/core/targets.py). The row is claimed before the fetch (``verdict`` NULL), so that
+    several processes of one run check each page once; a claim whose process died stays unjudged."""
+
+    __tablename__ = "target_checks"
+    __table_args__ = (UniqueConstraint("run_id", "url"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    url: Mapped[str] = mapped_column(Text, index=True)
+    claimed_at: Mapped[datetime]
+    checked_at: Mapped[datetime | None]
+    verdict: Mapped[str | None] = mapped_column(String(16))  # crawler.core.targets.Verdict
+    detail: Mapped[str | None] = mapped_column(String(255))
+    http_status: Mapped[int | None]
+    final_url: Mapped[str | None] = mapped_column(Text)
+    redirects: Mapped[list[str] | None]
+    noindex: Mapped[bool | None]
+    canonical: Mapped[str | None] = mapped_column(Text)
+    linked_domains: Mapped[list[str] | None]  # for the reciprocal-link signal
 
 
 class RenderMemoryEntry(Base):

@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session, aliased, selectinload
 from crawler.core.metrics import METRICS
 from crawler.core.outcome import Status
 from crawler.core.scope import Scope, target_in_domain
-from crawler.core.signals import TEMPLATE_POSITIONS, signals
 from pipelines.models import Backlink, Check, Event, Run, State, Tag
 
 CURRENT_FIELDS = (
@@ -57,7 +56,7 @@ EVENT_FIELDS = (
 _YIELD = 1000
 
 
-def _tagged(stmt: Select, tag: str | None, archived: bool | None = False) -> Select:
+def tagged(stmt: Select, tag: str | None, archived: bool | None = False) -> Select:
     """``stmt`` (which joins Backlink) kept to ``tag``'s backlinks, and to the active ones (not
     archived) unless ``archived`` says otherwise."""
     if tag:
@@ -69,7 +68,7 @@ def _tagged(stmt: Select, tag: str | None, archived: bool | None = False) -> Sel
 
 def scoped(session: Session, stmt: Select, scope: Scope) -> Select:
     """``stmt`` (which joins Backlink) kept to the backlinks of ``scope``: tag, referring domain, target."""
-    stmt = _tagged(stmt, scope.tag, scope.archived)
+    stmt = tagged(stmt, scope.tag, scope.archived)
     if scope.referring_domain:
         stmt = stmt.where(Backlink.domain == scope.referring_domain)
     if scope.target_url:
@@ -85,7 +84,7 @@ def scoped(session: Session, stmt: Select, scope: Scope) -> Select:
 def status_counts(session: Session, tag: str | None = None) -> list[tuple[str, str | None, int]]:
     """(status, reason, backlinks) for every backlink; never-checked ones count as ``unchecked``."""
     status = func.coalesce(State.status, "unchecked")
-    stmt = _tagged(
+    stmt = tagged(
         select(status, State.reason, func.count(Backlink.id))
         .select_from(Backlink)
         .outerjoin(State, State.backlink_id == Backlink.id)
@@ -100,7 +99,7 @@ def verdict_counts(session: Session, tag: str | None = None) -> list[tuple[str, 
     """(verdict, backlinks): the last conclusive status of each backlink, which an inconclusive
     check (a timeout, an outage) leaves standing; ``unknown`` when no check was ever conclusive."""
     verdict = func.coalesce(State.verdict, "unknown")
-    stmt = _tagged(
+    stmt = tagged(
         select(verdict, func.count(Backlink.id))
         .select_from(Backlink)
         .outerjoin(State, State.backlink_id == Backlink.id)
@@ -113,7 +112,7 @@ def verdict_counts(session: Session, tag: str | None = None) -> list[tuple[str, 
 
 def archived_count(session: Session, tag: str | None = None) -> int:
     """Backlinks archived (`backlinks archive`): left out of every count and report."""
-    stmt = _tagged(select(func.count(Backlink.id)), tag, archived=True)
+    stmt = tagged(select(func.count(Backlink.id)), tag, archived=True)
     return session.scalar(stmt) or 0
 
 
@@ -239,7 +238,7 @@ def iter_mentions(session: Session, scope: Scope = Scope()) -> Iterator[dict[str
         session,
         select(Backlink, State, Check)
         .join(State, State.backlink_id == Backlink.id)
-        .join(Check, Check.id == _last_conclusive_check())
+        .join(Check, Check.id == last_conclusive_check())
         .where(State.mentioned.is_(True)),
         scope,
     )
@@ -253,45 +252,7 @@ def iter_mentions(session: Session, scope: Scope = Scope()) -> Iterator[dict[str
         }
 
 
-SIGNAL_FIELDS = (
-    "referring_url", "target_url", "referring_domain", "status", "verdict", "position", "signals",
-    "template_placement", "sitewide", "external_links", "crowded_page", "sponsored_share", "mostly_sponsored",
-)
-
-
-def iter_signals(session: Session, scope: Scope = Scope()) -> Iterator[dict[str, Any]]:
-    """Each checked backlink's quality signals (crawler.core.signals) from its last conclusive check
-    and where its link was last seen."""
-    scope.require_no_kinds("signals")
-    template = list(TEMPLATE_POSITIONS)
-    # Per referring domain: how many known pages carry a template-placed link (a site-wide link).
-    per_domain = dict(session.execute(
-        _tagged(select(Backlink.domain, func.count(func.distinct(Backlink.referring_key)))
-                .join(State, State.backlink_id == Backlink.id)
-                .where(State.verdict == Status.LIVE.value, State.position.in_(template)), None)
-        .group_by(Backlink.domain)
-    ).all())
-    stmt = scoped(
-        session,
-        select(Backlink, State, Check)
-        .join(State, State.backlink_id == Backlink.id)
-        .join(Check, Check.id == _last_conclusive_check()),
-        scope,
-    )
-    if scope.since:
-        stmt = stmt.where(State.last_checked >= scope.since)
-    for backlink, state, check in session.execute(stmt.order_by(Backlink.id)).yield_per(_YIELD):
-        page = (check.details or {}).get("page") or {}
-        position = state.position if state.verdict == Status.LIVE.value else None
-        found = signals(position, per_domain.get(backlink.domain, 0), page.get("external_links"), page.get("sponsored_links"))
-        yield {
-            "referring_url": backlink.referring_url, "target_url": backlink.target_url, "referring_domain": backlink.domain,
-            "status": state.status, "verdict": state.verdict, "position": position, "signals": found.names,
-            **found.model_dump(),
-        }
-
-
-def _last_conclusive_check() -> Any:
+def last_conclusive_check() -> Any:
     """The backlink's last check that could see the page: where its mention was found (an outage
     since leaves ``states.mentioned`` standing)."""
     inner = aliased(Check)

@@ -22,7 +22,8 @@ from sqlalchemy.orm import Session
 from crawler.core.changes import EventKind
 from crawler.core.outcome import INCONCLUSIVE, Status
 from crawler.core.scope import Scope
-from pipelines import queries, reporting
+from crawler.core.targets import PROBLEMS, Verdict
+from pipelines import queries, reporting, targets
 from pipelines.models import Backlink, Check, Event
 
 CHANGES_LIMIT = 500  # rows of the changes table; the rest is counted ("and N more") and exportable
@@ -114,6 +115,19 @@ class Pending(_Model):
     consecutive_misses: int
 
 
+class TargetHealth(_Model):
+    """One of your pages that backlinks point to, as its last check found it (crawler/core/targets.py)."""
+
+    target_url: str
+    verdict: str
+    detail: str | None
+    final_url: str | None
+    redirects: int
+    checked_at: datetime | None
+    backlinks: int
+    live_backlinks: int
+
+
 class LastRun(_Model):
     run_id: int
     key: str | None
@@ -153,6 +167,8 @@ class ReportData(_Model):
     inconclusive_total: int
     unconfirmed: list[Pending]
     unconfirmed_total: int
+    targets: list[TargetHealth]  # those that waste their links, worst first
+    targets_unchecked: int  # targets no run could judge (unreachable, or never checked)
 
 
 def gather(session: Session, scope: Scope, since: datetime, generated_at: datetime) -> ReportData:
@@ -174,7 +190,19 @@ def gather(session: Session, scope: Scope, since: datetime, generated_at: dateti
         changes=_changes(session, scope),
         changes_total=session.scalar(select(func.count()).select_from(queries.events_query(session, scope).subquery())) or 0,
         **_pending(session, ids),
+        **_targets(session, scope),
     )
+
+
+def _targets(session: Session, scope: Scope) -> dict[str, Any]:
+    rows = targets.target_health(session, scope)
+    return {
+        "targets": [TargetHealth.model_validate(row) for row in rows if row["verdict"] in _PROBLEMS],
+        "targets_unchecked": sum(1 for row in rows if row["verdict"] in (Verdict.UNREACHABLE.value, "unchecked")),
+    }
+
+
+_PROBLEMS = frozenset(v.value for v in PROBLEMS)
 
 
 def _sum(condition: Any) -> Any:

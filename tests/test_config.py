@@ -36,6 +36,10 @@ CHECKS = {
     "BACKLINKS_RENDER_PAGE_IDLE": "0",
     "BACKLINKS_RENDER_JS_HEAP_MB": "-1",
     "BACKLINKS_PROGRESS_SECONDS": "-1",
+    "BACKLINKS_TARGET_CHECKS": "often",
+    "BACKLINKS_OWN_PAGES": "https://me.test/links, partners.html",
+    "BACKLINKS_TARGET_CONCURRENCY": "0",
+    "BACKLINKS_TARGET_DELAY": "-1",
     "BACKLINKS_NOTIFY_URLS": "not-a-url",
     "BACKLINKS_NOTIFY_LIMIT": "0",
     "BACKLINKS_WEBHOOK_URL": "ftp://hooks.example/",
@@ -86,6 +90,8 @@ def test_every_project_setting_with_a_value_to_check_is_checked() -> None:
         ("BACKLINKS_RENDER_WAIT", "-3", "at least 0"),
         ("BACKLINKS_RENDER_JS_HEAP_MB", "lots", "whole number of at least 0"),
         ("BACKLINKS_RENDER_PAGE_IDLE", "0", "must be a number above 0"),
+        ("BACKLINKS_OWN_PAGES", "https://me.test/links, partners.html", "own page 'partners.html': "),
+        ("BACKLINKS_OWN_PAGES", "ftp://me.test/", "unsupported scheme"),
     ],
 )
 def test_bad_values_are_named(name: str, value: str, message: str) -> None:

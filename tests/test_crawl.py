@@ -13,11 +13,16 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from typer.testing import CliRunner
 
+from crawler.cli.app import app
 from crawler.demo.run import Demo, crawl
-from crawler.demo.site import ROBOTS_DISALLOWED_PREFIX, ROBOTS_HOST, SCENARIOS, Scenario
+from crawler.demo.site import (
+    FARM_HOSTS, LINK_FARM_ADDRESS, OUTLET, OUTLET_GONE, OUTLET_HOST, OUTLET_PARTNERS, OUTLET_PREVIEW, OUTLET_SALE,
+    OUTLET_SALE_END, ROBOTS_DISALLOWED_PREFIX, ROBOTS_HOST, SCENARIOS, Scenario,
+)
 from pipelines.db import make_engine, make_sessionmaker
-from pipelines.models import Backlink, Check, Event, Run, State
+from pipelines.models import Backlink, Check, Event, Run, State, TargetCheckRow
 
 
 def _states(url: str) -> dict[str, dict[str, Any]]:
@@ -128,6 +133,73 @@ def test_runs_are_recorded(two_nights: dict[str, Any]) -> None:
     assert [r.counts["checked"] for r in runs] == [len(SCENARIOS)] * 2
     assert runs[1].counts["status"]["lost"] == sum(1 for s in SCENARIOS if s.expect[1] == "lost")
     assert runs[1].events["lost"] == sum(1 for s in SCENARIOS if s.expect[1] == "lost")
+
+
+def _cli(demo: Demo, *args: str) -> list[dict[str, Any]]:
+    shown = CliRunner().invoke(app, ["--database", demo.database_url, *args, "--format", "jsonl"])
+    assert shown.exit_code == 0, shown.output
+    return [json.loads(line) for line in shown.stdout.splitlines()]
+
+
+def test_each_target_is_checked_once_per_run_and_its_health_reported(two_nights: dict[str, Any]) -> None:
+    demo = two_nights["demo"]
+    port = demo.site.port
+    engine = make_engine(demo.database_url)
+    with make_sessionmaker(engine)() as session:
+        per_run = session.execute(select(TargetCheckRow.run_id, func.count(), func.count(func.distinct(TargetCheckRow.url)),
+                                         func.count(TargetCheckRow.verdict)).group_by(TargetCheckRow.run_id)).all()
+    engine.dispose()
+    targets = {s.target(port) for s in SCENARIOS} | {OUTLET_PARTNERS.format(port=port)}
+    assert [tuple(row[1:]) for row in per_run] == [(len(targets), len(targets), len(targets))] * 2
+    # The served part of the shop was asked for each page once a night (the sale's chain: each hop).
+    for night, hits in enumerate(two_nights["hits"], 1):
+        assert {path: n for (host, path), n in hits.items() if host == OUTLET_HOST and path != "/robots.txt"} == {
+            "/products/old-widget": night, "/sale": night, "/sale/2026": night, "/sale/2026/winter": night,
+            "/products/preview": night, "/partners": night,
+        }
+    health = {row["target_url"]: row for row in _cli(demo, "targets")}
+    assert (health[OUTLET_GONE.format(port=port)]["verdict"], health[OUTLET_GONE.format(port=port)]["detail"]) == ("not_found", "HTTP 404")
+    sale = health[OUTLET_SALE.format(port=port)]
+    assert (sale["verdict"], sale["detail"], sale["redirects"], sale["final_url"]) == (
+        "redirected", "2 redirects", 2, OUTLET_SALE_END.format(port=port))
+    assert health[OUTLET_PREVIEW.format(port=port)]["verdict"] == "noindex"
+    assert all(health[OUTLET.format(port=port) + path]["backlinks"] == 1 == health[OUTLET.format(port=port) + path]["live_backlinks"]
+               for path in ("/products/old-widget", "/sale", "/products/preview"))
+    # The shop itself is not served by the demo web: its pages are unreachable, never a problem.
+    assert {row["verdict"] for url, row in health.items() if url.startswith("https://")} == {"unreachable"}
+    problems = [row["target_url"] for row in _cli(demo, "targets", "--problems")]
+    assert problems == [OUTLET_GONE.format(port=port), OUTLET_PREVIEW.format(port=port), OUTLET_SALE.format(port=port)]
+
+
+def test_signals_of_the_demo_web(two_nights: dict[str, Any]) -> None:
+    rows = {row["referring_url"].split("/", 3)[2].split(":")[0] + "/" + row["referring_url"].split("/", 3)[3]: row
+            for row in _cli(two_nights["demo"], "signals")}
+    network = {host: row for key, row in rows.items() for host in FARM_HOSTS if key.startswith(host)}
+    assert len(network) == 3
+    for row in network.values():  # three sites on one address and one theme: the link-farm pattern
+        assert row["shared_address"] and row["shared_template"] and row["address_domains"] == 3 == row["template_domains"]
+        assert row["ip"] == LINK_FARM_ADDRESS
+    assert network["best-picks.test"]["mostly_sponsored"] and not network["widget-deals.test"]["mostly_sponsored"]
+    # The shop's partners page links to blog.test and best-picks.test: links from there are reciprocal.
+    reciprocal = {key.split("/")[0] for key, row in rows.items() if row["reciprocal"]}
+    assert reciprocal == {"blog.test", "best-picks.test"}
+    assert all(row["reciprocal_from"] == [OUTLET_PARTNERS.format(port=two_nights["demo"].site.port)]
+               for row in rows.values() if row["reciprocal"])
+    # Every other site on an address of its own, and built on no shared theme.
+    others = [row for key, row in rows.items() if key.split("/")[0] not in FARM_HOSTS]
+    assert others and not any(row["shared_address"] or row["shared_template"] for row in others)
+
+
+def test_paid_links_and_mentions_of_the_demo_web(two_nights: dict[str, Any]) -> None:
+    night2 = two_nights["nights"][1]
+    assert night2["paid_not_sponsored"]["events"] == ["first_seen", "expectation_unmet"]  # sponsored_without_rel
+    assert night2["paid_sponsored"]["events"] == ["first_seen"] and night2["paid_sponsored"]["rel"] == ["sponsored"]
+    assert night2["mention_unlinked"]["events"] == ["first_seen", "mention_found"]
+    assert night2["mention_linked"]["events"] == ["mention_found", "first_seen", "mention_linked"]
+    # A page that links to the shop elsewhere credits it already: no mention to reclaim there.
+    assert "mention_found" not in night2["target_changed"]["events"]
+    mentions = _cli(two_nights["demo"], "mentions")
+    assert {row["referring_url"].split("/", 3)[3] for row in mentions} >= {"2026/shop-interview"}
 
 
 @pytest.fixture

@@ -17,8 +17,16 @@ import pytest
 
 from crawler.demo.site import (
     DISCARD_PORT,
+    FARM_HOSTS,
+    LINK_FARM_ADDRESS,
+    OUTLET_GONE,
+    OUTLET_PARTNERS,
+    OUTLET_PREVIEW,
+    OUTLET_SALE,
+    OUTLET_SALE_END,
     NIGHTS,
     ROBOTS_DISALLOWED_PREFIX,
+    OUTLET_HOST,
     ROBOTS_HOST,
     SCENARIOS,
     SLOW_DELAY,
@@ -140,6 +148,9 @@ REQUIRED = {
     "x_robots_noindex", "not_canonical", "blocked_403", "blocked_challenge", "blocked_429", "server_error",
     "blocked_robots", "slow", "not_html", "too_large", "network_error", "flaky", "target_changed",
     "shared_page_present", "shared_page_absent", "domain_match", "prefix_match",
+    # The link inventory's: mentions, paid links on a link network, targets that waste links.
+    "mention_unlinked", "mention_linked", "paid_sponsored", "paid_not_sponsored", "mostly_sponsored",
+    "target_not_found", "target_redirect_chain", "target_noindex",
 }  # fmt: skip
 
 
@@ -150,7 +161,9 @@ def test_scenario_table_covers_the_brief_with_valid_values() -> None:
     misses = {miss.value for miss in Miss}
     for scenario in SCENARIOS:
         assert scenario.host.endswith(".test") and scenario.referring_path.startswith("/")
-        assert scenario.target_url.startswith("https://") and "example-shop.test" in scenario.target_url
+        target = urlsplit(scenario.target(8123))
+        assert target.hostname is not None and target.hostname.endswith("example-shop.test")
+        assert target.scheme == "https" or (target.hostname, target.port) == (OUTLET_HOST, 8123)
         assert scenario.match in {mode.value for mode in MatchMode}
         assert scenario.note and "\n" not in scenario.note
         for status, reason in zip(scenario.expect, scenario.expect_reason, strict=True):
@@ -185,11 +198,11 @@ def test_page_serves_what_the_scenario_expects(site: DemoSite, scenario: Scenari
     first, final = replies[0], replies[-1]
 
     if status == Status.LIVE:
-        assert final.status == 200 and links_to(final, scenario.target_url, scenario.match)
+        assert final.status == 200 and links_to(final, scenario.target(site.port), scenario.match)
     elif status in (Status.MISSING_UNCONFIRMED, Status.LOST) and reason == Miss.PAGE_NOT_FOUND:
         assert first.status in (404, 410)
     elif status in (Status.MISSING_UNCONFIRMED, Status.LOST):
-        assert final.status == 200 and not links_to(final, scenario.target_url, scenario.match)
+        assert final.status == 200 and not links_to(final, scenario.target(site.port), scenario.match)
         page = parse(final)
         if reason == Miss.PAGE_REDIRECTED:
             assert first.status == 301 and len(replies) == 2
@@ -368,12 +381,52 @@ def test_write_backlinks_csv(tmp_path: Path) -> None:
     assert write_backlinks_csv(path, 8123, closed_port=4444) == len(SCENARIOS)
     with path.open(newline="", encoding="utf-8") as source:
         rows = list(csv.DictReader(source))
-    assert list(rows[0]) == ["referring_url", "target_url", "match", "tags", "notes"]
+    assert list(rows[0]) == ["referring_url", "target_url", "match", "tags", "cost", "currency", "notes"]
     assert len(rows) == len(SCENARIOS)
     for row, scenario in zip(rows, SCENARIOS, strict=True):
         port = 4444 if scenario.host == UNREACHABLE_HOST else 8123
         assert row["referring_url"] == f"http://{scenario.host}:{port}{scenario.referring_path}"
-        assert (row["target_url"], row["match"]) == (scenario.target_url, scenario.match)
+        assert (row["target_url"], row["match"]) == (scenario.target(8123), scenario.match)
+        assert row["tags"].split(",") == ["demo", *scenario.tags]
+        assert (row["cost"] != "") == (scenario.cost is not None) == ("paid" in scenario.tags)
         assert row["notes"].startswith(scenario.name + ": ")
     shared = [row for row in rows if row["referring_url"].endswith(BY_NAME["shared_page_present"].referring_path)]
     assert len(shared) == 2
+
+
+# --- The served part of the shop (target health) and the addresses ---------------------------------------
+
+
+def test_outlet_pages_answer_what_target_health_must_find(site: DemoSite) -> None:
+    def outlet(url: str) -> str:
+        return url.format(port=site.port)
+
+    assert fetch(site, outlet(OUTLET_GONE)).status == 404
+    chain = fetch_following(site, outlet(OUTLET_SALE))
+    assert [r.status for r in chain] == [301, 302, 200] and chain[-1].url == outlet(OUTLET_SALE_END)
+    preview = parse(fetch(site, outlet(OUTLET_PREVIEW)))
+    assert preview.robots is not None and "noindex" in preview.robots
+    partners = fetch(site, outlet(OUTLET_PARTNERS))
+    assert {urlsplit(href).hostname for href in parse(partners).hrefs} >= {"blog.test", "best-picks.test"}
+    # Each target-health scenario's live link points at its outlet page, on the demo's port.
+    for name in ("target_not_found", "target_redirect_chain", "target_noindex"):
+        scenario = BY_NAME[name]
+        assert links_to(fetch(site, site.url(scenario)), scenario.target(site.port), scenario.match)
+
+
+def test_each_site_is_served_on_its_own_address_and_the_network_shares_one(site: DemoSite) -> None:
+    rules = dict(rule.split("=") for rule in site.resolve_rules.split(","))
+    assert rules["*.test"] == "127.0.0.1"
+    assert {rules[host] for host in FARM_HOSTS} == {LINK_FARM_ADDRESS}
+    others = [rules[host] for host in ("news.test", "blog.test", ROBOTS_HOST, "directory.test")]
+    assert len(set(others)) == len(others) and LINK_FARM_ADDRESS not in others
+    for address in {rules["news.test"], LINK_FARM_ADDRESS}:
+        connection = http.client.HTTPConnection(address, site.port, timeout=5)
+        try:
+            connection.request("GET", BY_NAME["live"].referring_path, headers={"Host": f"news.test:{site.port}"})
+            assert connection.getresponse().status == 200
+        finally:
+            connection.close()
+    settings = site.crawl_settings()
+    assert settings["BACKLINKS_OWN_PAGES"] == OUTLET_PARTNERS.format(port=site.port)
+    assert settings["BACKLINKS_BRAND_TERMS"] == "Example Shop"

@@ -1,5 +1,6 @@
-"""Link quality signals: template placement, site-wide links, crowded pages, pages of paid links;
-computed from what a real crawl stored."""
+"""Link quality signals: template placement, site-wide links, crowded pages, pages of paid links,
+reciprocal links and link farms (shared address, shared template); computed from what a real crawl
+stored (the demo web's network and reciprocal links: tests/test_crawl.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ from parsel import Selector
 from typer.testing import CliRunner
 
 from crawler.cli.app import app
+from crawler.core.extract.html import parse_html
 from crawler.core.extract.links import scan_links
+from crawler.core.extract.template import template_fingerprint
 from crawler.core.signals import signals
 from crawler.demo.run import crawl_env
 from pipelines.imports import import_clean
@@ -100,3 +103,41 @@ def test_a_real_crawl_records_the_signals(crawled: list[dict[str, Any]]) -> None
     }
     assert (by_path["paid"]["external_links"], by_path["paid"]["sponsored_share"]) == (7, 0.857)
     assert by_path["site/a"]["position"] == "footer"
+
+
+@pytest.mark.parametrize(("kwargs", "names"), [
+    ({"reciprocal": True}, ["reciprocal"]),
+    ({"address_domains": 2, "template_domains": 2}, []),  # two sites of one owner: common and harmless
+    ({"address_domains": 3}, ["shared_address"]),
+    ({"template_domains": 5}, ["shared_template"]),
+])
+def test_link_farm_and_reciprocal_signals(kwargs: dict[str, Any], names: list[str]) -> None:
+    assert signals("main", 0, 3, 0, **kwargs).names == names
+
+
+def _themed(name: str, menu: int, sheet: str = "/wp-content/themes/linkwheel/style.css?ver=2") -> str:
+    items = "".join(f'<li class="menu-item"><a href="/{i}">{name} {i}</a></li>' for i in range(menu))
+    return (f'<html><head><link rel="stylesheet" href="https://cdn{menu}.test{sheet}"></head><body class="post-{menu}">'
+            f'<header class="site-header"><nav class="main-nav"><ul class="menu">{items}</ul></nav></header>'
+            f'<main><p class="lead">{name} writes about widgets.</p></main>'
+            f'<footer class="site-footer"><p>{name}</p></footer></body></html>')
+
+
+def _fingerprint(html: str, url: str = "https://a.test/") -> str | None:
+    return template_fingerprint(parse_html(html).root, url)
+
+
+def test_one_theme_has_one_fingerprint_whatever_the_words_menu_and_host() -> None:
+    one = _fingerprint(_themed("Ann", 2), "https://ann.test/p")
+    assert one is not None and len(one) == 16
+    assert _fingerprint(_themed("Bob", 5), "https://bob.test/q") == one  # other words, longer menu, CDN, body classes
+    assert _fingerprint(_themed("Ann", 2, "/wp-content/themes/other/style.css")) != one
+    assert _fingerprint(_themed("Ann", 2).replace("site-footer", "colophon")) != one
+
+
+@pytest.mark.parametrize("html", [
+    "<html><body><header><a class='logo' href='/'>Site</a></header><p>bare markup</p></body></html>",
+    "<html><body><main class='a b c d'><p class='x'>classes outside the template say nothing</p></main></body></html>",
+])
+def test_too_little_template_has_no_fingerprint(html: str) -> None:
+    assert _fingerprint(html) is None

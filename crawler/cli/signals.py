@@ -12,7 +12,7 @@ from crawler.cli.common import (
 )
 from crawler.reports.export import write_rows
 from crawler.reports.tables import tsv
-from pipelines import queries
+from pipelines import signals as signal_rows
 
 
 def signals(
@@ -24,12 +24,13 @@ def signals(
     format: TableFormatOption = TableFormat.table,
 ) -> None:
     """Signals that weigh a link (not verdicts): template placement (nav, header, footer, sidebar),
-    site-wide, a crowded page, a page of mostly sponsored links."""
+    site-wide, a crowded page, a page of mostly sponsored links, a reciprocal link (your own pages
+    link back), and referring domains sharing a server address or a template with others of yours."""
     scope = scope_of(tag=tag, since=since, run=None, referring_domain=referring_domain, target=target, kind=None, events=False)
     with sessions()() as session:
-        rows = [row for row in queries.iter_signals(session, scope) if row["signals"] or not flagged]
+        rows = [row for row in signal_rows.iter_signals(session, scope) if row["signals"] or not flagged]
     if format is not TableFormat.table:
-        write_rows(iter(rows), queries.SIGNAL_FIELDS, format.value, sys.stdout, terminal=True)
+        write_rows(iter(rows), signal_rows.SIGNAL_FIELDS, format.value, sys.stdout, terminal=True)
         return
     if not rows:
         console.print("No backlinks match.", markup=False)

@@ -101,6 +101,8 @@ class PageFacts(BaseModel):
     external_links: int = 0  # links to other hosts than the final URL's
     sponsored_links: int = 0  # of those, with rel=sponsored
     content_hash: str | None = None
+    ip: str | None = None  # the address the page came from (link-farm signal: many domains on one)
+    template: str | None = None  # crawler.core.extract.template: the site theme's fingerprint
     # Where the browser's scripts took the page after it loaded (a script redirect, or Chromium's
     # error page for a dead URL); the page was then judged on its own HTML.
     script_redirect: str | None = None

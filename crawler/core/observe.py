@@ -49,6 +49,7 @@ class Fetched(BaseModel):
     redirects: list[str] = Field(default_factory=list)
     body: bytes = b""
     text: str | None = None  # the decoded body, when the response is text
+    ip: str | None = None  # the server's address, when the download handler knows it
 
 
 def observe_failure(
@@ -107,6 +108,7 @@ def observe_page(
         body=page.body,
         external_links=scan.external_links,
         sponsored_links=scan.sponsored_links,
+        ip=page.ip,
     )
     links = scan.links
     found_in = FoundIn.RENDERED if rendered else FoundIn.RAW
@@ -117,13 +119,18 @@ def observe_page(
         # The HTML parser stops building the tree past its depth limit: what it dropped may hold
         # the link, so a miss on such a page is no evidence.
         return [_unjudged(obs) if obs.status is Status.MISSING_UNCONFIRMED else obs for obs in judged]
-    if brand_terms and any(obs.status is Status.MISSING_UNCONFIRMED for obs in judged):
+    if brand_terms and any(_unlinked(obs) for obs in judged):
         # Read only when a link is missing: the page's text is the slow part of a page.
         mentions = find_mentions(reader_text(sel), brand_terms)
         if mentions:
-            judged = [obs.model_copy(update={"mentions": mentions}) if obs.status is Status.MISSING_UNCONFIRMED else obs
-                      for obs in judged]
+            judged = [obs.model_copy(update={"mentions": mentions}) if _unlinked(obs) else obs for obs in judged]
     return judged
+
+
+def _unlinked(obs: Observation) -> bool:
+    """The link is missing and the page links nowhere else on the target's site: a mention of the
+    brand there is one to reclaim (a page that links the site elsewhere already credits it)."""
+    return obs.status is Status.MISSING_UNCONFIRMED and obs.retargeted_to is None
 
 
 def _empty_document(sel: Selector) -> bool:

@@ -17,6 +17,9 @@ SITEWIDE_PAGES = 2  # template links from this many known pages of one referring
 CROWDED_PAGE = 100  # external links on the page: the link shares the page's weight with that many
 MOSTLY_SPONSORED_SHARE = 0.5
 MOSTLY_SPONSORED_MIN_LINKS = 5
+# Referring domains of yours on one server address, or built from one template: the link-farm
+# pattern. Three, because two sites of one owner on one host are common and harmless.
+SHARED_BY_DOMAINS = 3
 
 
 class Signals(BaseModel):
@@ -28,16 +31,30 @@ class Signals(BaseModel):
     crowded_page: bool
     sponsored_share: float | None  # of the page's external links, the share with rel=sponsored
     mostly_sponsored: bool  # a page of paid links
+    reciprocal: bool  # one of your own pages (targets, BACKLINKS_OWN_PAGES) links to the referring domain
+    address_domains: int  # your referring domains served from the page's address (0: not known)
+    shared_address: bool  # ...at least SHARED_BY_DOMAINS of them
+    template_domains: int  # your referring domains whose pages have the page's template (0: none known)
+    shared_template: bool  # ...at least SHARED_BY_DOMAINS of them
 
     @property
     def names(self) -> list[str]:
         """The signals that hold, by name."""
-        return [name for name in ("template_placement", "sitewide", "crowded_page", "mostly_sponsored") if getattr(self, name)]
+        return [name for name in NAMES if getattr(self, name)]
 
 
-def signals(position: str | None, template_pages_of_domain: int, external_links: int | None, sponsored_links: int | None) -> Signals:
+NAMES = ("template_placement", "sitewide", "crowded_page", "mostly_sponsored", "reciprocal", "shared_address",
+         "shared_template")
+
+
+def signals(
+    position: str | None, template_pages_of_domain: int, external_links: int | None, sponsored_links: int | None,
+    *, reciprocal: bool = False, address_domains: int = 0, template_domains: int = 0,
+) -> Signals:
     """The signals of a link at ``position``, whose referring domain has ``template_pages_of_domain``
-    known pages with a template-placed link, on a page with these link counts (None: not known)."""
+    known pages with a template-placed link, on a page with these link counts (None: not known);
+    ``reciprocal``: your own pages link to the referring domain; ``address_domains`` and
+    ``template_domains``: how many of your referring domains share the page's address and template."""
     template = position in TEMPLATE_POSITIONS
     share = None
     if external_links and sponsored_links is not None:
@@ -50,4 +67,9 @@ def signals(position: str | None, template_pages_of_domain: int, external_links:
         sponsored_share=share,
         mostly_sponsored=share is not None and external_links is not None
         and external_links >= MOSTLY_SPONSORED_MIN_LINKS and share >= MOSTLY_SPONSORED_SHARE,
+        reciprocal=reciprocal,
+        address_domains=address_domains,
+        shared_address=address_domains >= SHARED_BY_DOMAINS,
+        template_domains=template_domains,
+        shared_template=template_domains >= SHARED_BY_DOMAINS,
     )

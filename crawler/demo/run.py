@@ -96,7 +96,7 @@ class Demo:
     def night(self, number: int, cwd: Path | None = None) -> int:
         """Crawl every backlink as night ``number``; return the run's id."""
         self.site.night = number
-        result = crawl(self.database_url, ["all=1"], cwd=cwd)
+        result = crawl(self.database_url, ["all=1"], self.site.crawl_settings(), cwd=cwd)
         if result.returncode != 0:
             raise RuntimeError(f"scrapy crawl verify failed ({result.returncode}):\n{result.stderr[-4000:]}")
         engine = make_engine(self.database_url)

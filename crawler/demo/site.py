@@ -38,6 +38,17 @@ SHOP_PRODUCTS = "https://www.example-shop.test/products/"
 # The bare domain: a ``domain`` backlink on it also covers blog.example-shop.test (a subdomain), whatever
 # the crawler decides about www.
 SHOP_DOMAIN = "https://example-shop.test/"
+# The part of the user's site the demo web serves (the shop itself is not), over plain HTTP on the
+# demo's port, so target health has real answers: a removed product, a redirect chain, a noindex
+# preview, and the shop's partners page (an own page: it links back to referring domains).
+OUTLET_HOST = "outlet.example-shop.test"
+OUTLET = "http://" + OUTLET_HOST + ":{port}"
+OUTLET_GONE = OUTLET + "/products/old-widget"
+OUTLET_SALE = OUTLET + "/sale"
+OUTLET_SALE_END = OUTLET + "/sale/2026/winter"
+OUTLET_PREVIEW = OUTLET + "/products/preview"
+OUTLET_PARTNERS = OUTLET + "/partners"
+BRAND = "Example Shop"  # the demo's BACKLINKS_BRAND_TERMS
 
 # --- Knobs that crawler tests tune against their own settings -----------------------------------------
 
@@ -73,6 +84,12 @@ class Scenario:
     expect: tuple[str, str]  # Status values after night 1 and after night 2
     expect_reason: tuple[str | None, str | None]  # None when live; a Miss value; or the inconclusive detail
     note: str  # one line for the README and the demo
+    tags: tuple[str, ...] = ()  # beside "demo"
+    cost: float | None = None  # a paid link's price, in EUR
+
+    def target(self, port: int) -> str:
+        """The target URL; a page of the served part of the shop (OUTLET) carries the demo's port."""
+        return self.target_url.format(port=port)
 
 
 # --- Expectation shorthands: the patterns the scenarios share ----------------------------------------
@@ -169,6 +186,10 @@ class _Ctx:
         # Keeps the port: absolute URLs in the pages (canonical, redirects) must lead back here.
         return f"http://{self.request.host}"
 
+    def outlet(self, url: str) -> str:
+        """An OUTLET URL on this server's port."""
+        return url.format(port=self.request.url.port)
+
 
 def _page(
     ctx: _Ctx,
@@ -223,9 +244,11 @@ def _scenario(
     target: str = SHOP,
     match: MatchMode = MatchMode.EXACT,
     expect: _Expect = _LIVE_BOTH,
+    tags: tuple[str, ...] = (),
+    cost: float | None = None,
 ) -> Scenario:
     statuses, reasons = expect
-    return Scenario(name, path, host, target, match.value, statuses, reasons, note)
+    return Scenario(name, path, host, target, match.value, statuses, reasons, note, tags, cost)
 
 
 def _route(host: str, path: str) -> Callable[[_Page], _Page]:
@@ -830,6 +853,188 @@ async def _too_large_declared(ctx: _Ctx) -> web.StreamResponse:
     return await _stream_large_page(ctx, declare_length=True)
 
 
+# Brand mentions (BACKLINKS_BRAND_TERMS = BRAND): pages that name the shop without linking to it.
+
+
+@_serves(
+    _scenario(
+        "mention_unlinked",
+        "news.test",
+        "/2026/shop-interview",
+        "The link is removed on night 2 but the article still names Example Shop: a mention to reclaim.",
+        expect=((LIVE, MISSING), (None, Miss.LINK_REMOVED.value)),
+    )
+)
+async def _mention_unlinked(ctx: _Ctx) -> web.StreamResponse:
+    name = _a(SHOP, BRAND) if ctx.night == 1 else BRAND
+    body = _p("We met the founders of ", name, ", who started with one widget in a garage.")
+    return _html(_page(ctx, "Interview: the widget garage", body))
+
+
+@_serves(
+    _scenario(
+        "mention_linked",
+        "blog.test",
+        "/posts/favourite-shops",
+        "Night 1 names Example Shop without a link; night 2 links it: the mention turned into a link.",
+        expect=((MISSING, LIVE), (Miss.LINK_REMOVED.value, None)),
+    )
+)
+async def _mention_linked(ctx: _Ctx) -> web.StreamResponse:
+    name = BRAND if ctx.night == 1 else _a(SHOP, BRAND)
+    return _html(_page(ctx, "My favourite shops", _p("For brackets and widgets I go to ", name, ".")))
+
+
+# Target health: live links to pages of the shop's outlet (OUTLET) that waste them.
+
+
+@_serves(
+    _scenario(
+        "target_not_found",
+        "news.test",
+        "/2026/widget-classics",
+        "A live link to a product the shop removed: the target answers 404 (target health: not_found).",
+        target=OUTLET_GONE,
+    )
+)
+async def _target_gone(ctx: _Ctx) -> web.StreamResponse:
+    body = _p("The one that started it all: ", _a(ctx.outlet(OUTLET_GONE), "the original widget"), ".")
+    return _html(_page(ctx, "Widget classics", body))
+
+
+@_serves(
+    _scenario(
+        "target_redirect_chain",
+        ROBOTS_HOST,
+        "/threads/winter-sale",
+        "A live link to a sale page that redirects twice (target health: redirected).",
+        target=OUTLET_SALE,
+    )
+)
+async def _target_chain(ctx: _Ctx) -> web.StreamResponse:
+    body = _p("Heads up, the ", _a(ctx.outlet(OUTLET_SALE), "outlet sale", "ugc"), " is on.")
+    return _html(_page(ctx, "Winter sale thread", body))
+
+
+@_serves(
+    _scenario(
+        "target_noindex",
+        "blog.test",
+        "/posts/sneak-peek",
+        "A live link to a preview page the shop marks noindex (target health: noindex).",
+        target=OUTLET_PREVIEW,
+    )
+)
+async def _target_noindex(ctx: _Ctx) -> web.StreamResponse:
+    body = _p("A sneak peek at ", _a(ctx.outlet(OUTLET_PREVIEW), "the next widget"), ".")
+    return _html(_page(ctx, "Sneak peek", body))
+
+
+@_route(OUTLET_HOST, "/products/old-widget")
+async def _outlet_gone(ctx: _Ctx) -> web.StreamResponse:
+    return _error_page(ctx, 404, "Not Found")
+
+
+@_route(OUTLET_HOST, "/sale")
+async def _outlet_sale(ctx: _Ctx) -> web.StreamResponse:
+    return web.Response(status=301, headers={"Location": "/sale/2026"})
+
+
+@_route(OUTLET_HOST, "/sale/2026")
+async def _outlet_sale_year(ctx: _Ctx) -> web.StreamResponse:
+    return web.Response(status=302, headers={"Location": ctx.outlet(OUTLET_SALE_END)})
+
+
+@_route(OUTLET_HOST, "/sale/2026/winter")
+async def _outlet_sale_end(ctx: _Ctx) -> web.StreamResponse:
+    return _html(_page(ctx, "Winter sale", _p("Everything must go.")))
+
+
+@_route(OUTLET_HOST, "/products/preview")
+async def _outlet_preview(ctx: _Ctx) -> web.StreamResponse:
+    return _html(_page(ctx, "Coming soon", _p("The next widget."), robots="noindex"))
+
+
+@_route(OUTLET_HOST, "/partners")
+async def _outlet_partners(ctx: _Ctx) -> web.StreamResponse:
+    """The shop's own partners page (BACKLINKS_OWN_PAGES): it links back to two referring domains."""
+    body = _p("Friends of the shop: ", _a("http://blog.test/", "Jane's Workshop"), " and ",
+              _a("http://best-picks.test/", "Best Picks"), ".")
+    return _html(_page(ctx, "Our partners", body))
+
+
+# A link network: three sites on one theme and one address (LINK_FARM_ADDRESS), selling links.
+
+_THEME_SHEET = "/wp-content/themes/linkwheel/style.css"
+FARM_HOSTS = ("widget-deals.test", "gadget-guru.test", "best-picks.test")
+
+
+def _themed_page(ctx: _Ctx, title: str, body: str, ads: tuple[tuple[str, str], ...] = ()) -> str:
+    """A page of the network's shared theme: same stylesheet, same template classes, other words."""
+    name = ctx.host.removesuffix(".test").replace("-", " ").title()
+    menu = "".join(f'<li class="menu-item"><a href="/{slug}">{slug.title()}</a></li>' for slug in ("deals", "reviews"))
+    sponsors = "".join(f'<li class="widget-item">{_a(url, label, "sponsored")}</li>' for url, label in ads)
+    return (
+        f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{escape(title)} - {escape(name)}</title>\n'
+        f'<link rel="stylesheet" href="{_THEME_SHEET}?ver=2.3">\n</head>\n<body class="home blog">\n'
+        f'<header class="site-header"><a class="site-title" href="/">{escape(name)}</a>\n'
+        f'<nav class="main-navigation"><ul class="menu">{menu}</ul></nav></header>\n'
+        f'<main class="site-main"><article class="post"><h1 class="entry-title">{escape(title)}</h1>\n{body}</article></main>\n'
+        f'<aside class="widget-area"><h2 class="widget-title">Sponsors</h2><ul class="widget-list">{sponsors}</ul></aside>\n'
+        f'<footer class="site-footer"><p class="site-info">Powered by Linkwheel</p></footer>\n</body>\n</html>\n'
+    )
+
+
+_ADS = tuple((f"https://sponsor{n}.test/", f"Sponsor {n}") for n in range(1, 6))
+
+
+@_serves(
+    _scenario(
+        "paid_sponsored",
+        "widget-deals.test",
+        "/deals/widget-of-the-month",
+        'A paid placement on a link network site, marked rel="sponsored" as it should be.',
+        target=WIDGET,
+        tags=("paid",),
+        cost=120.0,
+    )
+)
+async def _paid_sponsored(ctx: _Ctx) -> web.StreamResponse:
+    body = _p("This month's deal: ", _a(WIDGET, "the Example Shop widget", "sponsored"), ".")
+    return _html(_themed_page(ctx, "Widget of the month", body, _ADS[:2]))
+
+
+@_serves(
+    _scenario(
+        "paid_not_sponsored",
+        "gadget-guru.test",
+        "/reviews/top-widgets",
+        'A paid placement without rel="sponsored": a followed paid link (signal sponsored_without_rel).',
+        target=WIDGET,
+        tags=("paid",),
+        cost=90.0,
+    )
+)
+async def _paid_plain(ctx: _Ctx) -> web.StreamResponse:
+    body = _p("Our top pick is ", _a(WIDGET, "this widget"), ", no question.")
+    return _html(_themed_page(ctx, "Top widgets", body, _ADS[:1]))
+
+
+@_serves(
+    _scenario(
+        "mostly_sponsored",
+        "best-picks.test",
+        "/best-widget-shops",
+        "A page of the network whose links are nearly all sponsored (signal mostly_sponsored).",
+        tags=("paid",),
+        cost=60.0,
+    )
+)
+async def _mostly_sponsored(ctx: _Ctx) -> web.StreamResponse:
+    body = _p("The best widget shops: ", _a(SHOP, "Example Shop", "sponsored"), ".")
+    return _html(_themed_page(ctx, "Best widget shops", body, _ADS))
+
+
 # unreachable.test: no page at all; the URL's port is closed (see DISCARD_PORT).
 _SCENARIOS.append(
     _scenario(
@@ -842,6 +1047,19 @@ _SCENARIOS.append(
 )
 
 SCENARIOS: tuple[Scenario, ...] = tuple(_SCENARIOS)
+
+
+# --- Addresses: which loopback address serves which host ---------------------------------------------
+
+# Each site on an address of its own, as on the web, except the link network's three on one
+# (the shared-address signal). Hosts not listed are served on the server's own address.
+LINK_FARM_ADDRESS = "127.0.0.50"
+_HOSTS = ("news.test", "blog.test", ROBOTS_HOST, "directory.test", "waf.test", "cdn-guard.test", "busy.test",
+          "shaky.test", "slow.test", "files.test", OUTLET_HOST)
+ADDRESSES: dict[str, str] = {
+    **{host: f"127.0.0.{11 + n}" for n, host in enumerate(_HOSTS)},
+    **dict.fromkeys(FARM_HOSTS, LINK_FARM_ADDRESS),
+}
 
 
 # --- robots.txt ---------------------------------------------------------------------------------------
@@ -935,6 +1153,7 @@ class DemoSite(BackgroundServer):
         self.slow_delay = min(SLOW_DELAY * delay_scale, SLOW_DELAY_CAP)
         self._state = _State(self.slow_delay)
         self._closed_socket: socket.socket | None = None
+        self._addresses: set[str] = set()
 
     @property
     def night(self) -> int:
@@ -955,6 +1174,20 @@ class DemoSite(BackgroundServer):
     def url(self, scenario: Scenario) -> str:
         return scenario_url(scenario, self.port, self.closed_port)
 
+    @property
+    def resolve_rules(self) -> str:
+        """``BACKLINKS_RESOLVE`` for a crawl of this web: each host to the address serving it."""
+        mapped = [f"{host}={address}" for host, address in ADDRESSES.items() if address in self._addresses]
+        return ",".join([*mapped, f"*.test={self.host}"])
+
+    def crawl_settings(self) -> dict[str, str]:
+        """What a crawl of the demo web sets beside its address rules: the brand and own pages."""
+        return {
+            "BACKLINKS_RESOLVE": self.resolve_rules,
+            "BACKLINKS_BRAND_TERMS": BRAND,
+            "BACKLINKS_OWN_PAGES": OUTLET_PARTNERS.format(port=self.port),
+        }
+
     def make_app(self) -> web.Application:
         return _make_app(self._state)
 
@@ -964,7 +1197,11 @@ class DemoSite(BackgroundServer):
         self._closed_socket = socket.socket()
         self._closed_socket.bind((self.host, 0))
         self.closed_port = self._closed_socket.getsockname()[1]
-        return super().start()
+        super().start()
+        # Not every system routes all of 127.0.0.0/8 to loopback (macOS has 127.0.0.1 only): a host
+        # whose address cannot be bound is served on the server's own address, and shares it.
+        self._addresses = self.listen_also(sorted(set(ADDRESSES.values())))
+        return self
 
     def stop(self) -> None:
         super().stop()
@@ -980,8 +1217,11 @@ def write_backlinks_csv(path: Path, port: int, closed_port: int = DISCARD_PORT) 
     """
     with path.open("w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out)
-        writer.writerow(["referring_url", "target_url", "match", "tags", "notes"])
+        writer.writerow(["referring_url", "target_url", "match", "tags", "cost", "currency", "notes"])
         for scenario in SCENARIOS:
             url = scenario_url(scenario, port, closed_port)
-            writer.writerow([url, scenario.target_url, scenario.match, "demo", f"{scenario.name}: {scenario.note}"])
+            tags = ",".join(("demo", *scenario.tags))
+            cost, currency = ("", "") if scenario.cost is None else (f"{scenario.cost:.2f}", "EUR")
+            writer.writerow([url, scenario.target(port), scenario.match, tags, cost, currency,
+                             f"{scenario.name}: {scenario.note}"])
     return len(SCENARIOS)

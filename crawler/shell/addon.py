@@ -1,7 +1,7 @@
 """The Scrapy add-on (``ADDONS`` in settings/__init__.py) that wires rendering into a crawl.
 
 Scrapy's and scrapy-playwright's settings that follow from ours or from the crawl's render plan
-are set here, and only here: the download handlers, the browser's download slot, the browser
+are set here, and only here: the target checks' download slot, the download handlers, the browser's download slot, the browser
 contexts' middleware and the ``PLAYWRIGHT_*`` settings. A crawl that renders nothing (``never``,
 or ``auto`` with no browser) gets none of them: Scrapy's plain HTTP handler takes every request
 and no Playwright driver starts.
@@ -21,6 +21,7 @@ from crawler.shell.config import BacklinksSettings
 from crawler.shell.render.browser import launch_options
 from crawler.shell.render.middleware import CONTEXT_KWARGS, BrowserContexts, ContextLedger
 from crawler.shell.render.setup import RENDER_SLOT, render_plan
+from crawler.shell.targetcheck import TARGET_SLOT
 
 # scrapy-playwright's handler, one instance (one Playwright driver, one browser) for both schemes;
 # it passes every request without meta["playwright"] to Scrapy's plain HTTP handler.
@@ -51,10 +52,13 @@ class BacklinksAddon:
         return cls(crawler)
 
     def update_settings(self, settings: BaseSettings) -> None:
+        ours = BacklinksSettings.from_settings(settings)
+        # The user's own pages, checked in a slot of their own with their own politeness.
+        target_slot = {"concurrency": ours.BACKLINKS_TARGET_CONCURRENCY, "delay": ours.BACKLINKS_TARGET_DELAY}
+        _derive(settings, "DOWNLOAD_SLOTS", {**settings.getdict("DOWNLOAD_SLOTS"), TARGET_SLOT: target_slot})
         plan = render_plan(self.crawler)
         if plan.browser is None:
             return
-        ours = BacklinksSettings.from_settings(settings)
         for name, value in PLAYWRIGHT.items():
             settings.set(name, value, priority="addon")
         handlers = settings.getdict("DOWNLOAD_HANDLERS")

@@ -34,6 +34,7 @@ from crawler.core.guard import parse_networks
 from crawler.core.hostmap import parse_rules
 from crawler.core.render_policy import RenderMode
 from crawler.core.robotstxt import check_product_token
+from crawler.core.targets import parse_own_pages
 from crawler.reports.notify import NotifyConfig
 from crawler.reports.senders import NOT_INSTALLED
 from pipelines.db import DEFAULT_URL
@@ -150,6 +151,7 @@ AppriseUrls = Annotated[SecretStr, BeforeValidator(_apprise_urls)]
 WebhookUrl = Annotated[SecretStr, BeforeValidator(_webhook_url)]
 Tags = Annotated[str, BeforeValidator(_spec(split_tags))]
 BrandTerms = Annotated[str, BeforeValidator(_spec(parse_terms))]
+OwnPages = Annotated[str, BeforeValidator(_spec(parse_own_pages))]
 
 ENV = {"env": True}  # json_schema_extra of a setting an environment variable may give
 # ...that holds a password or a token: never shown, not even in an error about its value.
@@ -261,6 +263,23 @@ class BacklinksSettings(BaseModel):
         "is a mention to reclaim (`backlinks mentions`)",
         json_schema_extra=ENV,
     )
+
+    # --- Target health and your own pages (crawler/core/targets.py) ---
+    BACKLINKS_TARGET_CHECKS: Flag = Field(
+        True, description="fetch each distinct target URL once per run: a 4xx, redirected or noindex target wastes "
+        "the links to it (`backlinks targets`)"
+    )
+    BACKLINKS_OWN_PAGES: OwnPages = Field(
+        "",
+        description="your own pages (a links or partners page), comma-separated, checked with the targets: a "
+        "referring domain they link to is a reciprocal link (`backlinks signals`)",
+        json_schema_extra=ENV,
+    )
+    # Your own site, probably on one host: checked gently, beside the referring pages, not among them.
+    BACKLINKS_TARGET_CONCURRENCY: Count = Field(
+        2, description="target checks at once, in their own download slot `backlinks-targets`"
+    )
+    BACKLINKS_TARGET_DELAY: NonNegative = Field(0.5, description="seconds between two target checks")
 
     # --- Output ---
     BACKLINKS_PROGRESS_SECONDS: NonNegative = Field(30.0, description="seconds between progress lines in the log (0: off)")

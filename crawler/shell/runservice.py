@@ -26,10 +26,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from crawler.core.changes import ChangePolicy
 from crawler.core.items import DuePage, Observation
 from crawler.core.render_policy import RenderMemory
+from crawler.core.targets import TargetCheck
 from crawler.reports import notify
 from crawler.reports.tables import run_summary
 from crawler.shell.config import BacklinksSettings
-from pipelines import batches, runs
+from pipelines import batches, runs, targets
 from pipelines.db import make_engine, make_sessionmaker, require_schema
 from pipelines.due import iter_due_pages
 
@@ -157,6 +158,19 @@ class RunService:
             stats.inc_value(f"backlinks/status/{state.status.value}")
             for change in changes:
                 stats.inc_value(f"backlinks/event/{change.kind.value}")
+
+    async def claim_targets(self, urls: list[str]) -> list[str]:
+        """Those of the own pages ``urls`` that this process is to check (each once per run)."""
+        ticket = self._joined()
+        claim = partial(targets.claim_targets, self.sessions, ticket.run_id, urls, datetime.now(UTC))
+        return await asyncio.to_thread(self.patience.attempt, claim, "the run's target claims")
+
+    async def store_target(self, check: TargetCheck) -> None:
+        ticket = self._joined()
+        store = partial(targets.store_target, self.sessions, ticket.run_id, check)
+        async with self.writing:
+            await asyncio.to_thread(self.patience.attempt, store, "a target check")
+        self.crawler.stats.inc_value(f"backlinks/targets/verdict/{check.verdict.value}")
 
     def closing(self) -> None:
         """The crawl is closing: from now on a locked database is waited out for a bounded time."""

@@ -44,6 +44,23 @@ class BackgroundServer:
     async def _serve(self, listening: socket.socket) -> None:
         self._runner = await start_runner(self.make_app(), listening)
 
+    def listen_also(self, addresses: list[str]) -> set[str]:
+        """Serve the application on ``addresses`` too, on the same port (after start()); returns the
+        addresses it could bind."""
+        bound = set()
+        for address in addresses:
+            try:
+                listening = socket.create_server((address, self.port), backlog=1024)
+            except OSError:
+                continue
+            asyncio.run_coroutine_threadsafe(self._add_site(listening), self._loop).result()  # type: ignore[arg-type]
+            bound.add(address)
+        return bound
+
+    async def _add_site(self, listening: socket.socket) -> None:
+        assert self._runner is not None, "listen_also() before start()"
+        await web.SockSite(self._runner, listening, backlog=1024).start()
+
     async def _shutdown(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()

@@ -327,6 +327,18 @@ _PAGE_TEXT = etree.XSLT(
         "</xsl:stylesheet>"
     )
 )
+# The same, with each block on a line of its own and no squashing: a page's sentences, for the
+# mentions, must not run from the navigation into the first paragraph.
+_BLOCK_LINES = etree.XSLT(
+    etree.XML(
+        '<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform">'
+        '<xsl:output method="text" encoding="UTF-8"/>'
+        f'<xsl:template match="{"|".join(sorted(_HIDDEN_TEXT))}"/>'
+        f'<xsl:template match="{"|".join(sorted(_BLOCK))}">'
+        '<xsl:text>&#8233;</xsl:text><xsl:apply-templates/><xsl:text>&#8233;</xsl:text></xsl:template>'
+        "</xsl:stylesheet>"
+    )
+)
 _NON_ASCII_SPACE = re.compile("[\x0b\x0c\x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")
 
 
@@ -338,6 +350,17 @@ def page_text(element: etree._Element) -> str:
     except etree.XSLTApplyError:  # nested deeper than libxslt's template recursion limit
         return visible_text(element)
     return _squash(text) if _NON_ASCII_SPACE.search(text) else text
+
+
+def block_lines(element: etree._Element) -> str:
+    """:func:`page_text` with a line per block (paragraph, heading, list item...), each squashed."""
+    try:
+        text = str(_BLOCK_LINES(element))
+    except etree.XSLTApplyError:  # nested deeper than libxslt's template recursion limit
+        return visible_text(element)
+    # U+2029 (paragraph separator) marks the blocks: a line break in the source is only a space.
+    lines = (" ".join(_NON_ASCII_SPACE.sub(" ", line).split()) for line in text.split("\u2029"))
+    return "\n".join(line for line in lines if line)
 
 
 def _shown_tag(node: etree._Element) -> bool:

@@ -13,7 +13,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 import parsel
 from lxml import etree
 
-from crawler.core.extract.links import document_base, page_text, rel_tokens, resolve_href
+from crawler.core.extract.links import block_lines, document_base, page_text, rel_tokens, resolve_href
+from crawler.core.extract.template import template_fingerprint
 from crawler.core.items import LinkRecord, PageFacts
 
 Headers = Mapping[str, Sequence[str]]  # lower-case names -> every value received
@@ -39,6 +40,7 @@ def extract_page(
     body: bytes = b"",
     external_links: int,
     sponsored_links: int = 0,
+    ip: str | None = None,
 ) -> PageFacts:
     """Facts about the page at ``final_url`` (reached from ``url`` through ``redirects``).
 
@@ -61,6 +63,8 @@ def extract_page(
         external_links=external_links,
         sponsored_links=sponsored_links,
         content_hash=content_hash(document, body),
+        ip=ip,
+        template=template_fingerprint(document, final_url),
     )
 
 
@@ -203,8 +207,13 @@ def content_hash(document: etree._Element | None, body: bytes) -> str:
 
 
 def reader_text(sel: parsel.Selector) -> str:
-    """The text a reader sees on the page: :func:`document_text` of its document."""
-    return document_text(_document(sel))
+    """The text a reader sees on the page, a line per block (:func:`~crawler.core.extract.links.block_lines`
+    of its body)."""
+    document = _document(sel)
+    if document is None:
+        return ""
+    body_element = document.find("body")
+    return block_lines(document if body_element is None else body_element)
 
 
 def document_text(document: etree._Element | None) -> str:

@@ -25,6 +25,7 @@ from crawler.core.items import DuePage, Observation
 from crawler.core.mentions import parse_terms
 from crawler.core.observe import Fetched, merge_failed_render, merge_rendered, observe_failure, observe_page
 from crawler.core.outcome import FoundIn, Status
+from crawler.core.targets import parse_own_pages
 from crawler.shell.failures import classify_failure
 from crawler.shell.pagepool import Interrupted, OverBudget, PagePool, read_static
 from crawler.shell.render.browser import classify_render_failure
@@ -38,7 +39,9 @@ from crawler.core.render_policy import (
 )
 from crawler.shell.render.probe import PROBE_META, RenderProbe, target_hosts
 from crawler.shell.render.setup import RENDER_SLOT, plan_rendering
+from crawler.shell import targetcheck
 from crawler.shell.runservice import RunService, preflight_run
+from crawler.shell.targetcheck import TargetChecks
 from pipelines.due import DueFilter
 from pipelines.runs import Shard, WorkOrder
 
@@ -91,6 +94,8 @@ class VerifySpider(Spider):
         spider.render_memory = RenderMemory()
         spider.render_seconds = []
         spider.pages = PagePool(ours.BACKLINKS_PARSE_WORKERS, ours.BACKLINKS_PARSE_SECONDS)
+        spider.own_pages = parse_own_pages(ours.BACKLINKS_OWN_PAGES)
+        spider.check_targets = ours.BACKLINKS_TARGET_CHECKS
         crawler.signals.connect(spider.spider_opened, signal=signals.spider_opened)
         return spider
 
@@ -119,12 +124,18 @@ class VerifySpider(Spider):
                 "Render memory: %d pages and %d domains go straight to the browser (a domain only once "
                 "most of its checked pages needed it)", len(self.render_memory.pages), len(self.render_memory.domains)
             )
+        targets = TargetChecks(self.run, self.own_pages, self.check_targets)
         backlinks = 0
         async for page in self.run.due_pages():
             yield self.page_request(page)
+            targets.note(page)
+            for request in await targets.requests(self.parse_target, self.target_errback):
+                yield request
             backlinks += len(page.backlinks)
             if self.arguments.limit and backlinks >= self.arguments.limit:
-                return
+                break
+        for request in await targets.requests(self.parse_target, self.target_errback, final=True):
+            yield request
 
     def page_request(self, page: DuePage) -> Request:
         self.crawler.stats.inc_value("backlinks/pages")
@@ -312,6 +323,13 @@ class VerifySpider(Spider):
         self.crawler.stats.inc_value(f"backlinks/fetch_error/{status.value}")
         yield from observe_failure(page.backlinks, page.url, status, reason, datetime.now(UTC))
 
+    # Stored here, not yielded: a target check is no observation, and feeds (-O) carry observations.
+    async def parse_target(self, response: Response) -> None:
+        await self.run.store_target(targetcheck.judged(response))
+
+    async def target_errback(self, failure: Failure) -> None:
+        await self.run.store_target(targetcheck.failed(failure))
+
     def closed(self, reason: str) -> None:
         if len(self.render_seconds) >= 2:
             # How long renders take, from the page's set-up to the probe's answer (or the failure).
@@ -367,4 +385,5 @@ def _fetched(page: DuePage, response: Response) -> Fetched:
         redirects=response.meta.get("redirect_urls", []),
         body=body,
         text=text,
+        ip=str(response.ip_address) if response.ip_address is not None else None,
     )
