@@ -23,8 +23,9 @@ from crawler.core.outcome import Status
 from crawler.core.render_policy import RenderMemory, needed_render
 from pipelines import bulk
 from pipelines.db import native_insert, writing
+from pipelines.snapshots import snapshot_rows
 from crawler.core.changes import SNAPSHOT_FIELDS, Change, ChangePolicy, Snapshot, detect, term_changes
-from pipelines.models import Backlink, Check, Event, RenderMemoryEntry, Run, RunWorker, State
+from pipelines.models import Backlink, Check, Event, PageSnapshot, RenderMemoryEntry, Run, RunWorker, State
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -41,6 +42,7 @@ def snapshot(state: State | None) -> Snapshot | None:
 _CHECKS = cast(Table, Check.__table__)
 _STATES = cast(Table, State.__table__)
 _EVENTS = cast(Table, Event.__table__)
+_SNAPSHOTS = cast(Table, PageSnapshot.__table__)
 _SNAPSHOT_COLUMNS = [_STATES.c[name] for name in SNAPSHOT_FIELDS]
 
 
@@ -190,7 +192,8 @@ def write_batch(
     policy: ChangePolicy,
     tally: RunTally | None = None,
 ) -> list[Result]:
-    """Store one batch in ONE transaction: checks appended, states replaced, events added.
+    """Store one batch in ONE transaction: checks appended, states replaced, events added, and the
+    page snapshot of each check with an event whose observation carries the page's body.
 
     A crash mid-batch rolls all of it back, so the backlinks stay due and the re-run checks them
     once; nothing half-written is ever seen. ``tally``, when given, takes the batch and is saved on
@@ -257,6 +260,8 @@ def write_batch(
         bulk.insert_rows(session, _STATES, [row for row in rows if row["backlink_id"] not in stored])
         bulk.update_rows(session, _STATES, "backlink_id", [row for row in rows if row["backlink_id"] in stored])
         bulk.insert_rows(session, _EVENTS, events)
+        changed = ((check_id, obs) for (obs, _new, changes), check_id in zip(results, check_ids, strict=True) if changes)
+        bulk.insert_rows(session, _SNAPSHOTS, snapshot_rows(changed))
         _remember_renders(session, observations, existing)
         if tally is not None:
             combined = tally.copy()

@@ -17,6 +17,8 @@ from sqlalchemy.orm import Session, selectinload
 from crawler.core.chunks import batched
 from crawler.core.scope import Scope
 from crawler.core.selection import UNCHECKED, Selection
+from pipelines import snapshots
+from pipelines.evidence import Evidence, evidence_of
 from pipelines.models import Backlink, Check, Delivery, Event, State, Tag
 from pipelines.queries import events_query, scoped
 
@@ -92,9 +94,9 @@ class History:
     state: State | None
     checks: list[Check]
     total_checks: int
-    # Each event with its evidence: the check it happened on, and the last check before it that
-    # saw the link (None: none did), newest first.
-    events: list[tuple[Event, Check, Check | None]]
+    # Each event with its evidence (from the check it happened on, the last check before it that
+    # saw the link, and the page's snapshot), newest first.
+    events: list[tuple[Event, Evidence]]
 
 
 def histories(session: Session, url: str, limit: int) -> list[History]:
@@ -114,7 +116,9 @@ def histories(session: Session, url: str, limit: int) -> list[History]:
         ))
         total = session.scalar(select(func.count()).select_from(Check).where(Check.backlink_id == backlink.id)) or 0
         evidence = events_query(session, Scope(archived=None)).where(Event.backlink_id == backlink.id)
-        events = [(event, check, before) for event, _, check, before, _ in session.execute(evidence)]
+        rows = session.execute(evidence).all()
+        kept = snapshots.infos(session, (event.check_id for event, *_ in rows))
+        events = [(event, evidence_of(before, check, kept.get(check.id))) for event, _, check, before, _ in rows]
         events.sort(key=lambda row: (row[0].at, row[0].id), reverse=True)
         found.append(History(backlink, state, checks, total, events))
     return found

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Index,
+    LargeBinary,
     MetaData,
     Numeric,
     String,
@@ -297,6 +298,24 @@ class TargetCheckRow(Base):
     noindex: Mapped[bool | None]
     canonical: Mapped[str | None] = mapped_column(Text)
     linked_domains: Mapped[list[str] | None]  # for the reciprocal-link signal
+
+
+class PageSnapshot(Base):
+    """A compressed copy of the page a check judged, kept for a check that produced an event
+    (``BACKLINKS_SNAPSHOTS``, crawler/core/snapshots.py); deleted after ``BACKLINKS_SNAPSHOT_DAYS``."""
+
+    __tablename__ = "snapshots"
+
+    check_id: Mapped[int] = mapped_column(ForeignKey("checks.id", ondelete="CASCADE"), primary_key=True)
+    taken_at: Mapped[datetime] = mapped_column(index=True)  # the check's time; retention prunes by it
+    url: Mapped[str] = mapped_column(Text)  # the final URL the body came from
+    media_type: Mapped[str | None] = mapped_column(String(255))  # the Content-Type header as served
+    size: Mapped[int] = mapped_column(BigInteger)  # bytes of the page as fetched
+    # Bytes kept when the page was larger than BACKLINKS_SNAPSHOT_MAX_KB (the copy ends there); None: whole.
+    truncated_at: Mapped[int | None] = mapped_column(BigInteger)
+    encoding: Mapped[str] = mapped_column(String(16))  # of ``data``: gzip
+    compressed_size: Mapped[int] = mapped_column(BigInteger)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class RenderMemoryEntry(Base):

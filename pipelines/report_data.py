@@ -23,7 +23,8 @@ from crawler.core.changes import EventKind
 from crawler.core.outcome import INCONCLUSIVE, Status
 from crawler.core.scope import Scope
 from crawler.core.targets import PROBLEMS, Verdict
-from pipelines import queries, reporting, targets
+from pipelines import queries, reporting, snapshots, targets
+from pipelines.evidence import Evidence, evidence_of
 from pipelines.models import Backlink, Check, Event
 
 CHANGES_LIMIT = 500  # rows of the changes table; the rest is counted ("and N more") and exportable
@@ -99,6 +100,8 @@ class Change(_Model):
     after_anchors: list[str]
     after_rel: list[str]
     after_context: str | None
+    check_id: int  # the check it happened on: its evidence block's anchor
+    evidence: Evidence
 
 
 class Pending(_Model):
@@ -327,7 +330,18 @@ def _mix(session: Session, ids: Any, field: Any) -> list[Share]:
 def _changes(session: Session, scope: Scope) -> list[Change]:
     # Newest first: when there are more than CHANGES_LIMIT, the latest are the ones shown.
     stmt = queries.events_query(session, scope).order_by(None).order_by(Event.id.desc()).limit(CHANGES_LIMIT)
-    return [Change.model_validate(row) for row in queries.iter_events(session, stmt)]
+    rows = list(queries.iter_events(session, stmt))
+    # Two checks per change at most: a bounded parameter list on every backend.
+    wanted = {row["check_id"] for row in rows} | {row["before_check_id"] for row in rows if row["before_check_id"]}
+    checks = {check.id: check for check in session.scalars(select(Check).where(Check.id.in_(wanted)))} if rows else {}
+    kept = snapshots.infos(session, (row["check_id"] for row in rows))
+    return [
+        Change.model_validate({
+            **row,
+            "evidence": evidence_of(checks.get(row["before_check_id"]), checks[row["check_id"]], kept.get(row["check_id"])),
+        })
+        for row in rows
+    ]
 
 
 def _pending(session: Session, ids: Any) -> dict[str, Any]:

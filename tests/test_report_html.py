@@ -21,15 +21,18 @@ from crawler.core.importers import ImportRow
 from crawler.core.items import BacklinkIn
 from crawler.core.outcome import Status
 from crawler.core.scope import Scope, build_scope
+from crawler.core.worddiff import Op
 from crawler.demo.run import REPORT_FILE, run_demo
 from crawler.reports import charts
 from crawler.reports.html import TEXT_CHARS, render_report
 from pipelines import queries
 from pipelines.db import make_engine, make_sessionmaker
+from pipelines.evidence import Evidence, Sighting
 from pipelines.imports import import_rows
 from pipelines.report_data import (
-    Change, Day, Domain, LastRun, Pending, ReportData, RunTally, Share, Totals, gather,
+    Change, Day, Domain, LastRun, Pending, ReportData, RunTally, Share, TargetHealth, Totals, gather,
 )
+from pipelines.snapshots import SnapshotInfo
 from tests.support.history import LIVE, MISSING, NOFOLLOW, SERVER_ERROR, TIMEOUT, Outcome, backlink_ids, night
 
 runner = CliRunner()
@@ -152,6 +155,16 @@ HOSTILE = [
 ]
 
 
+def hostile_evidence(text: str, url: str) -> Evidence:
+    """Evidence whose every crawled string is ``text``: the snippets are the page's own HTML."""
+    seen = Sighting(check_id=3, http_status=200, content_hash=text, context=f"{text} [{text}]",
+                    snippet=f'<a href="{url}" onclick="alert(6)">{text}</a>')
+    snapshot = SnapshotInfo(check_id=7, taken_at=NOW, url=url, size=18_640, truncated_at=None, encoding="gzip",
+                            compressed_size=4_200)
+    return Evidence(before=seen, after=seen.model_copy(update={"check_id": 7}),
+                    diff=[(Op.SAME, text), (Op.REMOVED, text), (Op.ADDED, text)], snapshot=snapshot)
+
+
 def hostile_report(text: str, anchor: str | None = None) -> ReportData:
     """A report whose every crawled string is ``text``."""
     url = f"https://evil.test/{text}"
@@ -160,6 +173,7 @@ def hostile_report(text: str, anchor: str | None = None) -> ReportData:
         at=NOW, kind="lost", referring_url=url, referring_domain=text, target_url=url, tags=[text], before=text,
         after=text, reason=text, last_seen=NOW, before_anchors=[anchor], before_rel=[text],
         before_context=f"{text} [{anchor}] {text}", after_anchors=[anchor], after_rel=[text], after_context=text,
+        check_id=7, evidence=hostile_evidence(text, url),
     )
     pending = Pending(referring_url=url, target_url=url, status="timeout", reason=text, verdict="live",
                       last_checked=NOW, last_seen=NOW, since=NOW, consecutive_misses=1)
@@ -174,6 +188,9 @@ def hostile_report(text: str, anchor: str | None = None) -> ReportData:
         anchors=[Share(label=anchor, links=1)], rels=[Share(label=text, links=1)],
         changes=[change], changes_total=1, inconclusive=[pending], inconclusive_total=1,
         unconfirmed=[pending.model_copy(update={"status": "missing_unconfirmed"})], unconfirmed_total=1,
+        targets=[TargetHealth(target_url=text, verdict="redirected", detail=text, final_url=text, redirects=2, checked_at=NOW,
+                              backlinks=3, live_backlinks=1)],
+        targets_unchecked=1,
     )
 
 
@@ -191,8 +208,8 @@ def assert_inert(html: str) -> ET.Element:
             local = attribute.rsplit("}", 1)[-1].lower()
             assert not local.startswith("on"), (name, attribute)
             assert local not in {"src", "srcset", "xlink:href", "action", "formaction"}
-            if local == "href":
-                assert name == "a" and value.startswith("https://evil.test/") or value.startswith("http"), value
+            if local == "href":  # a crawled URL that may be linked, or an anchor of the report's own
+                assert name == "a" and value.startswith(("https://evil.test/", "http", "#evidence-")), value
         if name == "meta" and element.get("http-equiv", "").lower() == "refresh":
             raise AssertionError("meta refresh")
     assert "url(" not in html and "@import" not in html
@@ -211,12 +228,26 @@ def test_hostile_strings_stay_text(text: str) -> None:
     (title,) = tree.iter(f"{XHTML}title")
     assert title.text == shown  # `</title>` did not end the title
     assert text_of(tree).count(shown) >= 8  # as text in each place it is shown ("{{ 7*7 }}": not evaluated)
-    hrefs = [a.get("href") for a in tree.iter(f"{XHTML}a")]
+    hrefs = [a.get("href") for a in tree.iter(f"{XHTML}a") if a.get("href") != "#evidence-7"]
     if re.fullmatch(r"[!-~]+", text):  # a URL of printable ASCII is linked, quotes kept inside the attribute
         assert hrefs and set(hrefs) == {f"https://evil.test/{text}"}
     else:  # spaces, controls, bidi: shown, never linked
         assert hrefs == []
     assert "\u202e" not in html and "\x1b" not in html and "\x07" not in html  # shown as "?"
+
+
+def test_each_change_links_to_its_evidence_block() -> None:
+    text = '<a href="https://evil.test/x">bad</a>'
+    tree = assert_inert(render_report(hostile_report(text), title="t"))
+    (link,) = [a for a in tree.iter(f"{XHTML}a") if a.get("class") == "proof"]
+    (block,) = [e for e in tree.iter() if e.get("id") == "evidence-7"]
+    assert link.get("href") == "#evidence-7" and block.get("class") == "evidence"
+    shown = text_of(block)
+    # The snippets are the page's HTML, shown as text: no element of theirs is in the report.
+    assert f'<a href="https://evil.test/{text}" onclick="alert(6)">{text}</a>' in shown
+    assert [e.text for e in block.iter(f"{XHTML}del")] == [text] and [e.text for e in block.iter(f"{XHTML}ins")] == [text]
+    assert "check 3, HTTP 200, content <a href=\"htt → check 7, HTTP 200" in shown
+    assert "check 7, 18.2 KiB (gzip 4.1 KiB)" in shown and "backlinks snapshot 7 > page.html" in shown
 
 
 def test_a_10_kb_anchor_is_cut_in_the_page() -> None:

@@ -25,7 +25,7 @@ from crawler.reports.export import write_rows
 from crawler.core.changes import EventKind
 from crawler.core.outcome import RunStatus
 from crawler.reports.tables import EVENT_COLUMNS, events_table, run_summary, safe, status_table, tsv
-from crawler.cli import disavow, importing, inventory, mentions, notify, report, signals, targets
+from crawler.cli import disavow, importing, inventory, mentions, notify, report, signals, snapshot, targets
 from crawler.cli.schedule import ENV_NODES, ScheduleError, parse_pairs, run_key, schedule_jobs
 from pipelines import queries, reporting
 from pipelines.db import database_url, make_engine, upgrade
@@ -279,3 +279,4 @@ notify.register(app)
 report.register(app)
 signals.register(app)
 targets.register(app)
+snapshot.register(app)

@@ -23,7 +23,7 @@ from crawler.core.scope import ScopeError
 from crawler.core.selection import STATUSES, Selection, build_selection, check_tag
 from crawler.core.urls import InvalidURL, normalise
 from crawler.reports.export import write_rows
-from crawler.reports.evidence import evidence
+from crawler.reports.evidence import evidence_lines
 from crawler.reports.tables import safe, tsv
 from pipelines import inventory
 from pipelines.imports import backlink_key
@@ -154,7 +154,7 @@ def _history(history: inventory.History) -> str:
         )
     shown = f"{len(history.checks)} of {history.total_checks}" if history.total_checks > len(history.checks) else str(history.total_checks)
     lines.append(f"  checks ({shown}, newest first):")
-    confirmed = {event.check_id for event, _, _ in history.events if event.kind == EventKind.LOST.value}
+    confirmed = {event.check_id for event, _ in history.events if event.kind == EventKind.LOST.value}
     for check in history.checks:
         link = ((check.details or {}).get("links") or [None])[0]
         facts = ", ".join(part for part in (
@@ -173,10 +173,10 @@ def _history(history: inventory.History) -> str:
         if link:
             lines.append(f"      context: {safe(link_context(link), 300)}")
     lines.append(f"  events ({len(history.events)}, newest first):" if history.events else "  no events")
-    for event, check, before in history.events:
+    for event, proof in history.events:
         change = f"{safe(event.before) or '-'} -> {safe(event.after) or '-'}" if event.before or event.after else ""
         lines.append(f"    {safe(event.at)}  {event.kind}  {change}".rstrip())
-        lines.extend(f"      {line}" for line in evidence(before, check))
+        lines.extend(f"      {line}" for line in evidence_lines(proof))
     return "\n".join(lines)
 
 

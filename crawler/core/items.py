@@ -6,7 +6,7 @@ from datetime import date, datetime
 from enum import Enum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from crawler.core.clean import (
     CONTEXT_CHARS,
@@ -20,6 +20,7 @@ from crawler.core.clean import (
     storable_fields,
 )
 from crawler.core.outcome import FoundIn, Status
+from crawler.core.snapshots import PageBody
 
 
 class MatchMode(str, Enum):
@@ -141,10 +142,22 @@ class Observation(BaseModel):
     # Expectations not met (crawler.core.expect): "anchor", "rel", "target", "sponsored_without_rel".
     mismatch: list[str] = Field(default_factory=list)
 
+    # The page's body when snapshots are on (crawler.core.snapshots): set by the spider after the
+    # page is read, a private attribute so that it is neither validated nor dumped, and carried
+    # along by model_copy.
+    _page_body: PageBody | None = PrivateAttr(default=None)
+
     @model_validator(mode="before")
     @classmethod
     def _storable(cls, data: Any) -> Any:
         return storable_fields(data, _OBSERVATION_TEXT)
+
+    @property
+    def page_body(self) -> PageBody | None:
+        return self._page_body
+
+    def carry_body(self, body: PageBody) -> None:
+        self._page_body = body
 
     @model_validator(mode="after")
     def _bound_links(self) -> Observation:

@@ -1,5 +1,6 @@
-"""What proves a change, as `backlinks show` prints it: the link's surroundings before and after,
-as a word diff, its HTML, and the page's HTTP facts and content hash on both checks.
+"""The evidence of a change (pipelines/evidence.py) as `backlinks show` prints it: the link's
+surroundings before and after as a word diff, its HTML, both checks' HTTP facts and content hash,
+and where the page's snapshot is.
 
 Everything here was crawled: it goes through :func:`~crawler.reports.tables.safe` (no terminal
 control, bounded) before it is shown.
@@ -7,56 +8,57 @@ control, bounded) before it is shown.
 
 from __future__ import annotations
 
-from difflib import SequenceMatcher
-from typing import Any
-
+from crawler.core.snapshots import kib
+from crawler.core.worddiff import Op, diff_words
 from crawler.reports.tables import safe
-from pipelines.models import Check
-from pipelines.queries import link_context
+from pipelines.evidence import Evidence, Sighting
+from pipelines.snapshots import SnapshotInfo
 
 SHOWN = 300
+_MARKS = {Op.SAME: "{}", Op.REMOVED: "[-{}-]", Op.ADDED: "{{+{}+}}"}
 
 
-def evidence(before: Check | None, after: Check) -> list[str]:
-    """Lines of evidence for an event on ``after``, whose link was last seen on ``before``."""
-    was, now = _link(before), _link(after)
+def evidence_lines(evidence: Evidence) -> list[str]:
+    """Lines of evidence for an event."""
+    was, now = evidence.before, evidence.after
     lines = []
-    if was is not None and now is not None:
-        lines.append(f"context: {word_diff(link_context(was), link_context(now))}")
-    elif was is not None:
-        lines.append(f"last seen (check {before.id if before else '-'}): {safe(link_context(was), SHOWN)}")
-    for label, link in (("html before", was), ("html after", now)):
-        if link is not None and link.get("snippet"):
-            lines.append(f"{label}: {safe(link['snippet'], SHOWN)}")
-    lines.append(f"page: {_facts(before)} -> {_facts(after)}" if before is not None else f"page: {_facts(after)}")
+    if evidence.diff is not None:
+        lines.append(f"context: {_diff_text(evidence.diff)}")
+    elif was is not None and was.context is not None:
+        lines.append(f"last seen (check {was.check_id}): {safe(was.context, SHOWN)}")
+    for label, seen in (("html before", was), ("html after", now)):
+        if seen is not None and seen.snippet:
+            lines.append(f"{label}: {safe(seen.snippet, SHOWN)}")
+    lines.append(f"page: {facts(was)} -> {facts(now)}" if was is not None else f"page: {facts(now)}")
+    if evidence.snapshot is not None:
+        lines.append(f"snapshot: {snapshot_summary(evidence.snapshot)} — {snapshot_command(evidence.snapshot)}")
     return lines
 
 
 def word_diff(before: str, after: str) -> str:
     """``before`` turned into ``after``, word by word: ``[-removed-]`` and ``{+added+}``."""
-    old, new = before.split(), after.split()
-    parts: list[str] = []
-    for op, i1, i2, j1, j2 in SequenceMatcher(a=old, b=new, autojunk=False).get_opcodes():
-        if op == "equal":
-            parts.extend(old[i1:i2])
-            continue
-        if i2 > i1:
-            parts.append(f"[-{' '.join(old[i1:i2])}-]")
-        if j2 > j1:
-            parts.append(f"{{+{' '.join(new[j1:j2])}+}}")
-    return safe(" ".join(parts), SHOWN * 2)
+    return _diff_text(diff_words(before, after))
 
 
-def _link(check: Check | None) -> dict[str, Any] | None:
-    return ((check.details or {}).get("links") or [None])[0] if check is not None else None
+def _diff_text(parts: list[tuple[Op, str]]) -> str:
+    return safe(" ".join(_MARKS[op].format(words) for op, words in parts), SHOWN * 2)
 
 
-def _facts(check: Check | None) -> str:
-    if check is None:
+def facts(seen: Sighting | None) -> str:
+    """``check 42, HTTP 200, content 78f7d4a8ceb8``."""
+    if seen is None:
         return "-"
-    page = (check.details or {}).get("page") or {}
-    digest = page.get("content_hash")
-    parts = [f"check {check.id}", f"HTTP {check.http_status}" if check.http_status is not None else "no response"]
-    if digest:
-        parts.append(f"content {digest[:12]}")
+    parts = [f"check {seen.check_id}", f"HTTP {seen.http_status}" if seen.http_status is not None else "no response"]
+    if seen.content_hash:
+        parts.append(f"content {safe(seen.content_hash[:12])}")
     return ", ".join(parts)
+
+
+def snapshot_summary(info: SnapshotInfo) -> str:
+    """``check 42, 18.2 KiB (gzip 4.1 KiB)``; a cut page says how much of it was kept."""
+    kept = kib(info.size) if info.truncated_at is None else f"first {kib(info.truncated_at)} of {kib(info.size)} (truncated)"
+    return f"check {info.check_id}, {kept} ({info.encoding} {kib(info.compressed_size)})"
+
+
+def snapshot_command(info: SnapshotInfo) -> str:
+    return f"backlinks snapshot {info.check_id} > page.html"

@@ -19,8 +19,9 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from crawler.core.changes import EventKind
 from crawler.reports.charts import COLOURS, movement_chart, runs_chart, standing_chart
+from crawler.reports.evidence import facts, snapshot_command, snapshot_summary
 from crawler.reports.tables import safe
-from pipelines.report_data import CHANGES_LIMIT, ReportData
+from pipelines.report_data import CHANGES_LIMIT, Change, ReportData
 
 TEXT_CHARS = 300  # a crawled string shown in a table cell; the export has it whole
 # Why a backlink whose last check was inconclusive is not counted as lost: what the check met.
@@ -62,7 +63,10 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(text=_text, when=_when, web_url=_web_url)
+    env.filters.update(
+        text=_text, when=_when, web_url=_web_url, facts=facts, snapshot_summary=snapshot_summary,
+        snapshot_command=snapshot_command,
+    )
     return env
 
 
@@ -82,7 +86,17 @@ def render_report(data: ReportData, title: str) -> str:
         meaning=INCONCLUSIVE_MEANING,
         kind_labels=KIND_LABELS,
         changes_limit=CHANGES_LIMIT,
+        proofs=_by_check(data.changes),
     )
+
+
+def _by_check(changes: list[Change]) -> list[list[Change]]:
+    """The changes grouped by the check they happened on, newest first: one evidence block per
+    check (an anchor and a rel change on one check share the same proof)."""
+    groups: dict[int, list[Change]] = {}
+    for change in changes:
+        groups.setdefault(change.check_id, []).append(change)
+    return list(groups.values())
 
 
 def write_report(data: ReportData, title: str, path: Path) -> None:

@@ -281,6 +281,20 @@ class BacklinksSettings(BaseModel):
     )
     BACKLINKS_TARGET_DELAY: NonNegative = Field(0.5, description="seconds between two target checks")
 
+    # --- Evidence: page snapshots (crawler/core/snapshots.py; docs/inventory.md) ---
+    BACKLINKS_SNAPSHOTS: Flag = Field(
+        False,
+        description="keep a gzip copy of the page's HTML with each check that changed something (`backlinks snapshot ID`)",
+        json_schema_extra=ENV,
+    )
+    # Of the page as fetched: a bigger one is kept up to the bound and marked truncated.
+    BACKLINKS_SNAPSHOT_MAX_KB: Count = Field(
+        512, description="snapshots: KiB of a page kept at most, before compression; the rest is cut", json_schema_extra=ENV
+    )
+    BACKLINKS_SNAPSHOT_DAYS: Count = Field(
+        90, description="snapshots older than this many days are deleted at the end of each run", json_schema_extra=ENV
+    )
+
     # --- Output ---
     BACKLINKS_PROGRESS_SECONDS: NonNegative = Field(30.0, description="seconds between progress lines in the log (0: off)")
 

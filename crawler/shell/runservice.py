@@ -27,12 +27,14 @@ from crawler.core.changes import ChangePolicy
 from crawler.core.items import DuePage, Observation
 from crawler.core.render_policy import RenderMemory
 from crawler.core.targets import TargetCheck
+from crawler.core.snapshots import expired_before
 from crawler.reports import notify
 from crawler.reports.tables import run_summary
 from crawler.shell.config import BacklinksSettings
 from pipelines import batches, runs, targets
 from pipelines.db import make_engine, make_sessionmaker, require_schema
 from pipelines.due import iter_due_pages
+from pipelines.snapshots import prune_snapshots
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +68,7 @@ class RunService:
         self.writing = asyncio.Lock()
         self.heartbeat: asyncio.Task[None] | None = None
         self.alerts = ours.notify_config()
+        self.snapshot_days = ours.BACKLINKS_SNAPSHOT_DAYS
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -154,8 +157,10 @@ class RunService:
             stats.inc_value("backlinks/store/failed_rows", len(stored.failed) + len(stored.lost))
         if stored.lost:
             stats.inc_value("backlinks/store/lost_rows", len(stored.lost))
-        for _obs, state, changes in results:
+        for obs, state, changes in results:
             stats.inc_value(f"backlinks/status/{state.status.value}")
+            if changes and obs.page_body is not None:
+                stats.inc_value("backlinks/snapshots/kept")
             for change in changes:
                 stats.inc_value(f"backlinks/event/{change.kind.value}")
 
@@ -213,6 +218,7 @@ class RunService:
             logger.info("Run %s: this process is done (%s); others are still at work", ticket.run_id, reason)
             return
         stats.set_value("backlinks/losses_confirmed", departure.confirmed_losses)
+        await self._prune_snapshots()
         if departure.degraded:
             stats.set_value("backlinks/run_degraded", 1)
             logger.warning(
@@ -225,6 +231,19 @@ class RunService:
         summary = await asyncio.to_thread(run_summary, self.sessions, ticket.run_id)
         logger.info("Run %s %s (%s)\n%s", ticket.run_id, departure.status, reason, summary)
 
+
+    async def _prune_snapshots(self) -> None:
+        """Delete the snapshots past their retention, whether snapshots are on or not: turning them
+        off must not keep the old ones for ever. After the run is closed: a failure here loses nothing."""
+        before = expired_before(datetime.now(UTC), self.snapshot_days)
+        try:
+            pruned = await asyncio.to_thread(self.patience.attempt, partial(prune_snapshots, self.sessions, before), "the snapshots' pruning")
+        except SQLAlchemyError as exc:  # the next run prunes them
+            logger.warning("Could not delete the snapshots older than %s: %s", before, exc)
+            return
+        self.crawler.stats.set_value("backlinks/snapshots/pruned", pruned)
+        if pruned:
+            logger.info("Deleted %d snapshots older than %d days", pruned, self.snapshot_days)
 
     async def _notify(self, run_id: int) -> None:
         """Send the run's alerts (and what earlier runs failed to send): after the run is closed, so

@@ -23,9 +23,11 @@ from crawler.shell.args import VerifyArgs
 from crawler.shell.config import check_settings
 from crawler.core.items import DuePage, Observation
 from crawler.core.mentions import parse_terms
+from crawler.core.extract.page import first_header
 from crawler.core.observe import Fetched, merge_failed_render, merge_rendered, observe_failure, observe_page
 from crawler.core.outcome import FoundIn, Status
 from crawler.core.targets import parse_own_pages
+from crawler.core.snapshots import keep_body
 from crawler.shell.failures import classify_failure
 from crawler.shell.pagepool import Interrupted, OverBudget, PagePool, read_static
 from crawler.shell.render.browser import classify_render_failure
@@ -83,6 +85,8 @@ class VerifySpider(Spider):
         spider.recheck = timedelta(hours=ours.BACKLINKS_RECHECK_HOURS)
         spider.strip_tracking = ours.BACKLINKS_STRIP_TRACKING
         spider.brand_terms = parse_terms(ours.BACKLINKS_BRAND_TERMS)
+        # None: snapshots off, and no body is kept beyond its callback.
+        spider.snapshot_bytes = ours.BACKLINKS_SNAPSHOT_MAX_KB * 1024 if ours.BACKLINKS_SNAPSHOTS else None
         # The one decision that needs the `render` argument; the add-on wires the crawl for it.
         plan = plan_rendering(crawler, spider.arguments.render)
         spider.render_mode, spider.render_unavailable = plan.mode, plan.unavailable
@@ -196,6 +200,7 @@ class VerifySpider(Spider):
         except Interrupted:
             self._interrupted(page)
             return
+        self._keep_body(observations, fetched)  # a render that fails or leaves the page leaves these
         if reason is not None:
             yield self.render_request(page, reason, observations)
             return
@@ -227,9 +232,10 @@ class VerifySpider(Spider):
             async for observation in self._without_render(page, static, probe, Status.NETWORK_ERROR, "render_left_page", left):
                 yield observation
             return
+        fetched = _fetched(page, response)
         try:
             rendered = await self.pages.run(
-                observe_page, page.backlinks, _fetched(page, response), now, strip_tracking=self.strip_tracking,
+                observe_page, page.backlinks, fetched, now, strip_tracking=self.strip_tracking,
                 rendered=True, brand_terms=self.brand_terms,
             )
             raw, raw_page = static, _raw_page(page, probe)
@@ -246,6 +252,7 @@ class VerifySpider(Spider):
             self._interrupted(page)
             return
         observations = merge_rendered(raw, rendered)
+        self._keep_body(observations, fetched)  # the rendered DOM: what the browser judged
         stats.inc_value("backlinks/render/pages")
         if any(obs.found_in is FoundIn.RENDERED for obs in observations):
             stats.inc_value("backlinks/render/found_only_rendered")
@@ -278,6 +285,7 @@ class VerifySpider(Spider):
         raw_page = _raw_page(page, probe)
         if raw_page is not None:
             raw = await self._observe_static(page, raw_page, now)
+            self._keep_body(raw or [], raw_page)
             for observation in merge_failed_render(
                 raw or [], status, reason, now, scripted=runs_scripts(raw_page.body), script_redirect=left
             ):
@@ -298,6 +306,7 @@ class VerifySpider(Spider):
         fetched = _fetched(page, response)
         now = datetime.now(UTC)
         observations = await self._observe_static(page, fetched, now)
+        self._keep_body(observations or [], fetched)
         scripted = fetched.text is not None and runs_scripts(fetched.body)
         for observation in merge_failed_render(observations or [], status, reason, now, scripted=scripted, script_redirect=left):
             yield observation
@@ -312,6 +321,15 @@ class VerifySpider(Spider):
         except Interrupted:
             self._interrupted(page)
             return None
+
+    def _keep_body(self, observations: list[Observation], fetched: Fetched) -> None:
+        """With snapshots on, the page's body (cut to the bound) goes along with its observations:
+        the batch that stores them compresses it for the checks that changed (pipelines.snapshots)."""
+        if self.snapshot_bytes is None or not observations:
+            return
+        body = keep_body(fetched.body, fetched.final_url, first_header(fetched.headers, "content-type"), self.snapshot_bytes)
+        for observation in observations:
+            observation.carry_body(body)
 
     def _timed(self, probe: RenderProbe) -> None:
         if (seconds := probe.seconds) is not None:
