@@ -448,6 +448,7 @@ def test_matches_and_same_site_never_raise(text: str) -> None:
 
 @given(URL_TEXT)
 @example("http://./")  # found by the draws above: the host "." loses its final dot and is then empty
+@example("HTTP:0..")  # ...and the host "0.." loses one, leaving "0.", which is the IPv4 address 0.0.0.0
 def test_normalise_raises_only_invalid_url_and_is_idempotent(text: str) -> None:
     try:
         normalised = normalise(text)

@@ -143,7 +143,7 @@ class _Parts(NamedTuple):
     """A URL after normalisation, kept apart so matching can compare components."""
 
     scheme: str
-    host: str  # lower-case, punycode, no trailing dot; IPv6 without brackets
+    host: str  # lower-case, punycode, no trailing dot (but where one is needed); IPv6 without brackets
     port: int | None  # None for the scheme's default port
     path: str  # percent-encoding normalised, dot segments removed, never empty
     query: tuple[tuple[str, str | None], ...]  # (key, value or None for "?flag"), tracking removed
@@ -199,7 +199,7 @@ def _parse(url: str, *, strip_tracking: bool) -> _Parts:
     if scheme not in ALLOWED_SCHEMES:
         raise InvalidURL(f"unsupported scheme {scheme!r} (only http and https)")
     port = split.port
-    host = _without_root_dot(split.hostname or "")
+    host = _host_without_root_dot(split.hostname or "")
     # With a host present the path is empty or starts with "/".
     path = _remove_dot_segments(_normalise_escapes(split.path, _PATH_SAFE)) or "/"
     return _Parts(scheme, host, port, path, _parse_query(split.query, strip_tracking))
@@ -226,7 +226,19 @@ def normalise_host(host: str) -> str:
         hostname = urlsplit(_whatwg(f"http://{text}/")).hostname or ""
     except InvalidURL:
         raise InvalidURL(f"invalid {kind} {host!r}") from None
-    return _without_root_dot(hostname)
+    return _host_without_root_dot(hostname)
+
+
+def _host_without_root_dot(host: str) -> str:
+    """:func:`_without_root_dot`, parsed again each time a dot goes, until nothing changes: without
+    its last dot a host may read otherwise ("0.." -> "0.", which is the IPv4 address 0.0.0.0), and
+    the normal form must be a fixed point."""
+    while (stripped := _without_root_dot(host)) != host:
+        try:
+            host = urlsplit(_whatwg(f"http://{stripped}/")).hostname or stripped
+        except InvalidURL:  # "foo.09.." is a name, "foo.09." a bad IPv4 address: the dot stays
+            return host
+    return host
 
 
 def _without_root_dot(host: str) -> str:
