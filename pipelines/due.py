@@ -24,6 +24,8 @@ class DueFilter(BaseModel):
     only: tuple[str, ...] = ()  # statuses (current or verdict); "unchecked" = never checked
     # Only these referring registrable domains: the ones a process of a shared run has claimed.
     domains: tuple[str, ...] = ()
+    # The tags each due backlink says whether it has (those with brand terms of their own).
+    with_tags: tuple[str, ...] = ()
 
 
 def due_backlinks(stmt: Select, due: DueFilter) -> Select:
@@ -80,6 +82,13 @@ def due_chunk(session: Session, due: DueFilter, after: str, size: int) -> list[D
     pages: dict[str, list] = {}
     for row in rows:
         pages.setdefault(row.referring_key, []).append(row)
+    tags: dict[int, list[str]] = {}
+    if due.with_tags:
+        ids = [r.id for group in pages.values() for r in group]
+        for backlink_id, tag in session.execute(
+            select(Tag.backlink_id, Tag.tag).where(Tag.backlink_id.in_(ids), Tag.tag.in_(due.with_tags)).order_by(Tag.tag)
+        ):
+            tags.setdefault(backlink_id, []).append(tag)
     return [
         DuePage(
             key=key,
@@ -94,6 +103,7 @@ def due_chunk(session: Session, due: DueFilter, after: str, size: int) -> list[D
                     expected_rel=r.expected_rel,
                     expected_target=r.expected_target,
                     paid=bool(r.paid),
+                    tags=tuple(tags.get(r.id, ())),
                 )
                 for r in group
             ),

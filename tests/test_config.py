@@ -11,6 +11,7 @@ from crawler.shell.config import BacklinksSettings, SettingsError, check_setting
 # A wrong value for every setting that has a check: a new setting needs one here.
 CHECKS = {
     "BACKLINKS_BRAND_TERMS": "Example Shop, ???",
+    "BACKLINKS_BRAND_TERMS_BY_TAG": "client-a: Acme",
     "BACKLINKS_DATABASE_URL": "postgresql://u:p@:::/x::",
     "BACKLINKS_BATCH_SIZE": "0",
     "BACKLINKS_BATCH_SECONDS": "0",

@@ -167,6 +167,8 @@ def test_each_target_is_checked_once_per_run_and_its_health_reported(two_nights:
                for path in ("/products/old-widget", "/sale", "/products/preview"))
     # The shop itself is not served by the demo web: its pages are unreachable, never a problem.
     assert {row["verdict"] for url, row in health.items() if url.startswith("https://")} == {"unreachable"}
+    shown = CliRunner().invoke(app, ["--database", demo.database_url, "show", OUTLET_GONE.format(port=port)])
+    assert "  target: not_found (HTTP 404), checked " in shown.stdout, shown.output
     problems = [row["target_url"] for row in _cli(demo, "targets", "--problems")]
     assert problems == [OUTLET_GONE.format(port=port), OUTLET_PREVIEW.format(port=port), OUTLET_SALE.format(port=port)]
 

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from crawler.cli.app import app
 from crawler.core.changes import EventKind, detect
 from crawler.core.items import DueBacklink
-from crawler.core.mentions import BrandTermsError, find_mentions, parse_terms
+from crawler.core.mentions import Brands, BrandTermsError, find_mentions, parse_tag_terms, parse_terms
 from crawler.core.observe import Fetched, observe_page
 from crawler.core.outcome import Status
 from crawler.demo.run import crawl_env
@@ -71,7 +71,7 @@ def observed(body: str, terms: tuple[str, ...] = TERMS) -> list[Any]:
     html = page(body)
     fetched = Fetched(url="https://blog.test/p", final_url="https://blog.test/p", http_status=200,
                       headers={"content-type": ["text/html"]}, body=html.encode(), text=html)
-    return observe_page([BACKLINK], fetched, datetime(2026, 11, 1, tzinfo=UTC), brand_terms=terms)
+    return observe_page([BACKLINK], fetched, datetime(2026, 11, 1, tzinfo=UTC), brands=Brands(terms))
 
 
 def test_only_what_a_reader_sees_is_searched() -> None:
@@ -154,3 +154,59 @@ def test_a_real_crawl_finds_the_mention_and_then_the_link(crawled: dict[str, Any
     assert row["mentions"] == ["We bought ours at Example Shop [31mtoday."]  # no script text, no escape
     kinds = [kind for kind, _ in crawled["events"]]
     assert kinds[:3] == ["first_seen", "mention_found", "recovered"] and "mention_linked" in kinds
+
+
+@pytest.mark.parametrize(("spec", "parsed"), [
+    ("", {}),
+    ("client-a=Acme, Acme Corp; client-b = Widgets Inc;", {"client-a": ("Acme", "Acme Corp"), "client-b": ("Widgets Inc",)}),
+    ("a=X; a=Y, X", {"a": ("X", "Y")}),
+])
+def test_parse_tag_terms(spec: str, parsed: dict[str, tuple[str, ...]]) -> None:
+    assert parse_tag_terms(spec) == parsed
+
+
+@pytest.mark.parametrize("spec", ["Acme", "=Acme", "client-a=", "client-a=???"])
+def test_bad_tag_terms_are_refused(spec: str) -> None:
+    with pytest.raises(BrandTermsError):
+        parse_tag_terms(spec)
+
+
+def test_a_backlink_gets_the_terms_of_everyone_and_of_its_tags() -> None:
+    brands = Brands.of(["Example Shop"], {"client-a": ["Acme"], "client-b": ["Widgets Inc", "Example Shop"]})
+    assert brands.tags == ("client-a", "client-b")
+    assert brands.terms(()) == ("Example Shop",)
+    assert brands.terms(["client-b", "other"]) == ("Example Shop", "Widgets Inc")
+    assert not Brands() and Brands.of([], {"a": ["X"]})
+
+
+AGENCY_PAGE = page("<p>Acme makes anvils.</p><p>Widgets Inc makes widgets.</p>")
+
+
+async def _agency(_s: FaultServer, writer: Writer, path: str) -> None:
+    await respond(writer, 404 if path == "/robots.txt" else 200, "" if path == "/robots.txt" else AGENCY_PAGE)
+
+
+def test_a_real_crawl_searches_each_clients_pages_for_that_clients_names(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(fault_server.HANDLERS, "agency", _agency)
+    server = FaultServer().start()
+    try:
+        source = tmp_path / "agency.csv"
+        with source.open("w", newline="") as out:
+            writer = csv.writer(out)
+            writer.writerow(["referring_url", "target_url", "match", "tags"])
+            writer.writerow([f"http://agency.test:{server.port}/a", "https://acme.test/", "domain", "client-a"])
+            writer.writerow([f"http://agency.test:{server.port}/b", "https://widgets.test/", "domain", "client-b"])
+            writer.writerow([f"http://agency.test:{server.port}/c", "https://other.test/", "domain", "client-c"])
+        import_clean(db_url, source)
+        env = crawl_env(db_url)
+        env.update(BACKLINKS_RESOLVE="*.test=127.0.0.1", BACKLINKS_ALLOWED_NETWORKS="127.0.0.1/32",
+                   BACKLINKS_BRAND_TERMS_BY_TAG="client-a=Acme; client-b=Widgets Inc")
+        result = crawl_measured(crawl_command(["all=1"], {"RETRY_TIMES": "0"}), env, cwd=str(tmp_path))
+        assert result.returncode == 0, result.stderr[-2000:]
+    finally:
+        server.stop()
+    shown = CliRunner().invoke(app, ["--database", db_url, "mentions", "--format", "jsonl"])
+    rows = {row["referring_url"].rsplit("/", 1)[1]: row["mentions"] for row in map(json.loads, shown.stdout.splitlines())}
+    assert rows == {"a": ["Acme makes anvils."], "b": ["Widgets Inc makes widgets."]}  # client-c has no names

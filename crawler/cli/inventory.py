@@ -28,6 +28,8 @@ from crawler.reports.tables import safe, tsv
 from pipelines import inventory
 from pipelines.imports import backlink_key
 from pipelines.queries import link_context
+from pipelines.models import TargetCheckRow
+from pipelines.targets import latest_checks
 
 tags_app = typer.Typer(help="Add or remove a tag on the selected backlinks.", no_args_is_help=True)
 
@@ -121,10 +123,11 @@ def show(
         found = inventory.histories(session, key, limit)
         if not found:
             fail(f"no backlink from or to {url}: `backlinks list` shows what is known")
-        typer.echo("\n\n".join(_history(history) for history in found))
+        targets = latest_checks(session, {history.backlink.target_url for history in found})
+        typer.echo("\n\n".join(_history(history, targets.get(history.backlink.target_url)) for history in found))
 
 
-def _history(history: inventory.History) -> str:
+def _history(history: inventory.History, target: TargetCheckRow | None) -> str:
     backlink, state = history.backlink, history.state
     lines = [
         f"{safe(backlink.referring_url, None)} -> {safe(backlink.target_url, None)}  (match {backlink.match})",
@@ -145,6 +148,10 @@ def _history(history: inventory.History) -> str:
             for m in sorted(backlink.metrics, key=lambda m: m.name)
         )
         lines.append(f"  metrics: {shown}")
+    if target is not None:
+        lines.append(f"  target: {target.verdict} ({safe(target.detail)})"
+                     + (f" -> {safe(target.final_url, None)}" if target.redirects else "")
+                     + f", checked {safe(target.checked_at)} (`backlinks targets`)")
     if state is None:
         lines.append("  never checked")
     else:

@@ -35,7 +35,7 @@ def mentions(
         return
     columns = ("referring_url", "target_url", "status", "last_checked", "mentions")
     typer.echo(tsv(columns, ([*(row[c] for c in columns[:-1]), " | ".join(row["mentions"])] for row in rows)))
-    errors.print(f"{len(rows)} pages name you without linking", markup=False)
+    errors.print(f"{len(rows)} page{'s name' if len(rows) != 1 else ' names'} you without linking", markup=False)
 
 
 def register(app: typer.Typer) -> None:

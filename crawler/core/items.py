@@ -201,6 +201,7 @@ class DueBacklink(BaseModel):
     expected_rel: str | None = None
     expected_target: str | None = None  # the landing page the link must point to exactly
     paid: bool = False  # tagged paid, or with a cost: its rel should say sponsored
+    tags: tuple[str, ...] = ()  # only those with brand terms of their own (crawler.core.mentions.Brands)
 
 
 class DuePage(BaseModel):

@@ -10,7 +10,8 @@ attributes), Unicode-aware (case folding, whole words), and a term inside a URL 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 from crawler.core.clean import storable
 
@@ -40,6 +41,43 @@ def parse_terms(text: str) -> tuple[str, ...]:
         if not any(c.isalnum() for c in term):
             raise BrandTermsError(f"brand term {term!r}: needs a letter or a digit")
     return terms
+
+
+def parse_tag_terms(text: str) -> dict[str, tuple[str, ...]]:
+    """``"client-a=Acme, Acme Corp; client-b=Widgets Inc"`` -> each tag's terms: ``;`` between tags."""
+    found: dict[str, tuple[str, ...]] = {}
+    for part in filter(None, (part.strip() for part in text.split(";"))):
+        tag, sep, terms = part.partition("=")
+        if not sep or not tag.strip() or not terms.strip():
+            raise BrandTermsError(f"{part[:60]!r} is not TAG=TERMS (e.g. client-a=Acme, Acme Corp)")
+        found[tag.strip()] = tuple(dict.fromkeys((*found.get(tag.strip(), ()), *parse_terms(terms))))
+    return found
+
+
+@dataclass(frozen=True)
+class Brands:
+    """Whose names a page is searched for: the terms for every backlink (``BACKLINKS_BRAND_TERMS``)
+    and those of a tag for its backlinks only (``BACKLINKS_BRAND_TERMS_BY_TAG``: an agency's clients)."""
+
+    everywhere: tuple[str, ...] = ()
+    by_tag: tuple[tuple[str, tuple[str, ...]], ...] = ()  # a tuple: hashable, and cheap to send to a worker
+
+    @classmethod
+    def of(cls, everywhere: Iterable[str], by_tag: Mapping[str, Iterable[str]]) -> Brands:
+        return cls(tuple(everywhere), tuple((tag, tuple(terms)) for tag, terms in by_tag.items()))
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        return tuple(tag for tag, _ in self.by_tag)
+
+    def terms(self, tags: Iterable[str]) -> tuple[str, ...]:
+        """The terms for a backlink with ``tags``."""
+        mine = set(tags)
+        extra = [term for tag, terms in self.by_tag if tag in mine for term in terms]
+        return tuple(dict.fromkeys((*self.everywhere, *extra)))
+
+    def __bool__(self) -> bool:
+        return bool(self.everywhere or self.by_tag)
 
 
 def find_mentions(text: str, terms: Iterable[str]) -> list[str]:

@@ -24,7 +24,7 @@ from crawler.core.extract.page import (
     too_deep,
 )
 from crawler.core.expect import anchor_met, rel_met
-from crawler.core.mentions import find_mentions
+from crawler.core.mentions import Brands, find_mentions
 from crawler.core.items import DueBacklink, LinkRecord, MatchMode, Observation, PageFacts
 from crawler.core.outcome import GONE_HTTP, FoundIn, Miss, Status, classify_http
 from crawler.core.urls import Target, canonical_link, same_site_as_any
@@ -65,11 +65,11 @@ def observe_page(
     *,
     strip_tracking: bool = True,
     rendered: bool = False,
-    brand_terms: Sequence[str] = (),
+    brands: Brands = Brands(),
 ) -> list[Observation]:
     """``rendered``: ``page`` is a browser's DOM, its links marked hidden or not by the render probe;
     live links are then ``found_in="rendered"`` (else ``"raw"``) until :func:`merge_rendered`.
-    ``brand_terms``: a page that misses a link but names one of them keeps the sentences."""
+    ``brands``: a page that misses a link but names the backlink's brand keeps the sentences."""
     challenge = looks_like_challenge(page.http_status, page.headers, page.text or "")
     inconclusive = classify_http(page.http_status, challenge=challenge)
     if inconclusive:
@@ -119,12 +119,28 @@ def observe_page(
         # The HTML parser stops building the tree past its depth limit: what it dropped may hold
         # the link, so a miss on such a page is no evidence.
         return [_unjudged(obs) if obs.status is Status.MISSING_UNCONFIRMED else obs for obs in judged]
-    if brand_terms and any(_unlinked(obs) for obs in judged):
-        # Read only when a link is missing: the page's text is the slow part of a page.
-        mentions = find_mentions(reader_text(sel), brand_terms)
-        if mentions:
-            judged = [obs.model_copy(update={"mentions": mentions}) if _unlinked(obs) else obs for obs in judged]
+    if brands and any(_unlinked(obs) for obs in judged):
+        judged = _with_mentions(judged, backlinks, reader_text(sel), brands)
     return judged
+
+
+def _with_mentions(
+    judged: list[Observation], backlinks: Sequence[DueBacklink], text: str, brands: Brands
+) -> list[Observation]:
+    """Each unlinked observation with the sentences that name its backlink's brand. The page's text
+    is read only when a link is missing (it is the slow part of a page), and searched once per set
+    of terms."""
+    found: dict[tuple[str, ...], list[str]] = {}
+    out = []
+    for backlink, obs in zip(backlinks, judged, strict=True):
+        terms = brands.terms(backlink.tags) if _unlinked(obs) else ()
+        if terms:
+            if terms not in found:
+                found[terms] = find_mentions(text, terms)
+            if found[terms]:
+                obs = obs.model_copy(update={"mentions": found[terms]})
+        out.append(obs)
+    return out
 
 
 def _unlinked(obs: Observation) -> bool:

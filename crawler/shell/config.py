@@ -29,7 +29,7 @@ from scrapy.settings import BaseSettings
 from sqlalchemy.engine import make_url
 
 from crawler.core.alerts import split_tags, split_urls
-from crawler.core.mentions import parse_terms
+from crawler.core.mentions import parse_tag_terms, parse_terms
 from crawler.core.guard import parse_networks
 from crawler.core.hostmap import parse_rules
 from crawler.core.render_policy import RenderMode
@@ -152,6 +152,7 @@ WebhookUrl = Annotated[SecretStr, BeforeValidator(_webhook_url)]
 Tags = Annotated[str, BeforeValidator(_spec(split_tags))]
 BrandTerms = Annotated[str, BeforeValidator(_spec(parse_terms))]
 OwnPages = Annotated[str, BeforeValidator(_spec(parse_own_pages))]
+TagTerms = Annotated[str, BeforeValidator(_spec(parse_tag_terms))]
 
 ENV = {"env": True}  # json_schema_extra of a setting an environment variable may give
 # ...that holds a password or a token: never shown, not even in an error about its value.
@@ -261,6 +262,12 @@ class BacklinksSettings(BaseModel):
         "",
         description="comma-separated names of your brand: a referring page that lost its link but still names one "
         "is a mention to reclaim (`backlinks mentions`)",
+        json_schema_extra=ENV,
+    )
+    # An agency's clients: each tag's backlinks are searched for that client's names too.
+    BACKLINKS_BRAND_TERMS_BY_TAG: TagTerms = Field(
+        "",
+        description="brand terms of a tag's backlinks only: `client-a=Acme, Acme Corp; client-b=Widgets Inc`",
         json_schema_extra=ENV,
     )
 

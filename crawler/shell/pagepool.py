@@ -30,6 +30,7 @@ from typing import ParamSpec, TypeVar
 from pebble import ProcessExpired, ProcessPool
 
 from crawler.core.items import DueBacklink, Observation
+from crawler.core.mentions import Brands
 from crawler.core.observe import Fetched, observe_page
 from crawler.core.render_policy import RenderReason, render_after_static
 
@@ -98,11 +99,11 @@ def read_static(
     strip_tracking: bool,
     auto_render: bool,
     confirm_by_render: bool,
-    brand_terms: tuple[str, ...] = (),
+    brands: Brands = Brands(),
 ) -> tuple[list[Observation], RenderReason | None]:
     """In a worker: the observations of a statically fetched page and, in ``render=auto``, whether
     it needs the browser (which parses the page again: that too is off the reactor)."""
-    observations = observe_page(backlinks, page, at, strip_tracking=strip_tracking, brand_terms=brand_terms)
+    observations = observe_page(backlinks, page, at, strip_tracking=strip_tracking, brands=brands)
     if not auto_render:
         return observations, None
     return observations, render_after_static(observations, page.text, confirm_misses=confirm_by_render)

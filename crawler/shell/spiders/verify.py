@@ -22,7 +22,7 @@ from twisted.python.failure import Failure
 from crawler.shell.args import VerifyArgs
 from crawler.shell.config import check_settings
 from crawler.core.items import DuePage, Observation
-from crawler.core.mentions import parse_terms
+from crawler.core.mentions import Brands, parse_tag_terms, parse_terms
 from crawler.core.extract.page import first_header
 from crawler.core.observe import Fetched, merge_failed_render, merge_rendered, observe_failure, observe_page
 from crawler.core.outcome import FoundIn, Status
@@ -84,7 +84,7 @@ class VerifySpider(Spider):
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider.recheck = timedelta(hours=ours.BACKLINKS_RECHECK_HOURS)
         spider.strip_tracking = ours.BACKLINKS_STRIP_TRACKING
-        spider.brand_terms = parse_terms(ours.BACKLINKS_BRAND_TERMS)
+        spider.brands = Brands.of(parse_terms(ours.BACKLINKS_BRAND_TERMS), parse_tag_terms(ours.BACKLINKS_BRAND_TERMS_BY_TAG))
         # None: snapshots off, and no body is kept beyond its callback.
         spider.snapshot_bytes = ours.BACKLINKS_SNAPSHOT_MAX_KB * 1024 if ours.BACKLINKS_SNAPSHOTS else None
         # The one decision that needs the `render` argument; the add-on wires the crawl for it.
@@ -106,7 +106,7 @@ class VerifySpider(Spider):
     def work_order(self, now: datetime) -> WorkOrder:
         """What this process asks of the run it joins."""
         args = self.arguments
-        due = DueFilter(cutoff=now if args.all else now - self.recheck, tag=args.tag, only=args.only)
+        due = DueFilter(cutoff=now if args.all else now - self.recheck, tag=args.tag, only=args.only, with_tags=self.brands.tags)
         return WorkOrder(due=due, arguments=self.run_arguments, key=args.run, shard=self.shard)
 
     async def spider_opened(self) -> None:
@@ -193,7 +193,7 @@ class VerifySpider(Spider):
             observations, reason = await self.pages.run(
                 read_static, page.backlinks, fetched, now, strip_tracking=self.strip_tracking,
                 auto_render=self.render_mode is RenderMode.AUTO, confirm_by_render=self.confirm_by_render,
-                brand_terms=self.brand_terms,
+                brands=self.brands,
             )
         except OverBudget as exc:
             observations, reason = self._over_budget(page, exc, now), None
@@ -236,12 +236,12 @@ class VerifySpider(Spider):
         try:
             rendered = await self.pages.run(
                 observe_page, page.backlinks, fetched, now, strip_tracking=self.strip_tracking,
-                rendered=True, brand_terms=self.brand_terms,
+                rendered=True, brands=self.brands,
             )
             raw, raw_page = static, _raw_page(page, probe)
             if raw is None and raw_page is not None:
                 raw = await self.pages.run(
-                    observe_page, page.backlinks, raw_page, now, strip_tracking=self.strip_tracking, brand_terms=self.brand_terms
+                    observe_page, page.backlinks, raw_page, now, strip_tracking=self.strip_tracking, brands=self.brands
                 )
         except OverBudget as exc:
             unread = self._over_budget(page, exc, now)
