@@ -1,8 +1,8 @@
 """Benchmark `scrapy crawl verify` against the simulated web; prints one table. Not a test.
 
-    .venv/bin/python benchmarks/verify_bench.py            # everything, ~6 minutes on 2 cores
-    .venv/bin/python benchmarks/verify_bench.py --only storage   # the storage layer alone, ~30 seconds
-    .venv/bin/python benchmarks/verify_bench.py --help
+    .venv/bin/python -m benchmarks.verify_bench            # everything, ~6 minutes on 2 cores
+    .venv/bin/python -m benchmarks.verify_bench --only storage   # the storage layer alone, ~30 seconds
+    .venv/bin/python -m benchmarks.verify_bench --help
 
 Side by side, on the same pages, the same concurrency and the same loopback server
 (``python -m tests.support.simweb`` in its own process, so serving pages does not share the crawler's core):
@@ -266,7 +266,10 @@ def floor_fetch(urls_file: Path, workdir: Path, settings: dict[str, str]) -> Usa
     for name, value in settings.items():
         command += ["-s", f"{name}={value}"]
     # A database the floor spider never touches, so the project's settings load as they are.
-    usage = measure(command, crawl_env(f"sqlite:///{workdir / 'unused.sqlite'}"), workdir)
+    env = crawl_env(f"sqlite:///{workdir / 'unused.sqlite'}")
+    # This file imports the simulated web from tests/: the child runs in the work directory.
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    usage = measure(command, env, workdir)
     if usage.returncode:
         raise RuntimeError(f"floor spider failed ({usage.returncode}):\n{usage.stderr[-3000:]}")
     return usage

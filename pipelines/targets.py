@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import bindparam, case, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from crawler.core.outcome import Status
@@ -33,12 +33,17 @@ def claim_targets(sessions: sessionmaker, run_id: int, urls: Sequence[str], now:
     return [url for url in dict.fromkeys(urls) if url in claimed]
 
 
-def store_target(sessions: sessionmaker, run_id: int, check: TargetCheck) -> None:
-    values = check.model_dump(mode="json", exclude={"url", "checked_at"})
+def store_targets(sessions: sessionmaker, run_id: int, checks: Sequence[TargetCheck]) -> None:
+    """The judged checks of ``run_id``'s claimed URLs, in one transaction."""
+    rows = [{"b_url": check.url, "checked_at": check.checked_at, **check.model_dump(mode="json", exclude={"url", "checked_at"})}
+            for check in checks]
+    values = {name: bindparam(name) for name in rows[0] if name != "b_url"} if rows else {}
     with writing(sessions) as session:
-        session.execute(
-            update(TargetCheckRow).where(TargetCheckRow.run_id == run_id, TargetCheckRow.url == check.url)
-            .values(checked_at=check.checked_at, **values)
+        session.connection().execute(
+            update(TargetCheckRow.__table__)
+            .where(TargetCheckRow.__table__.c.run_id == run_id, TargetCheckRow.__table__.c.url == bindparam("b_url"))
+            .values(values),
+            rows,
         )
 
 

@@ -18,7 +18,7 @@ from crawler.core.extract.html import parse_html
 from pipelines.db import make_engine, make_sessionmaker, upgrade
 from pipelines.imports import import_clean
 from pipelines.models import Run
-from pipelines.targets import claim_targets, latest_checks, reciprocal_domains, store_target, target_health
+from pipelines.targets import claim_targets, latest_checks, reciprocal_domains, store_targets, target_health
 
 AT = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)
 HTML = {"content-type": ["text/html; charset=utf-8"]}
@@ -118,13 +118,17 @@ def test_processes_of_one_run_claim_each_target_once(db_url: str, tmp_path: Path
         second = claim_targets(sessions, run, ["https://me.test/", "https://me.test/links"], AT)
         assert first == [URL, "https://me.test/"] and second == ["https://me.test/links"]
         assert claim_targets(sessions, other_run, [URL], AT) == [URL]  # the next run checks it again
-        store_target(sessions, run, judge_target(URL, URL, 404, HTML, [], b"x", _page(), AT))
-        store_target(sessions, run, judge_target("https://me.test/links", "https://me.test/links", 200, HTML, [], b"x",
-                                                 _page(body='<a href="https://a.test/">A</a>'), AT))
+        store_targets(sessions, run, [
+            judge_target(URL, URL, 404, HTML, [], b"x", _page(), AT),
+            judge_target("https://me.test/links", "https://me.test/links", 200, HTML, [URL], b"x",
+                         _page(body='<a href="https://a.test/">A</a>'), AT),
+        ])
         with sessions() as session:
             # other_run's claim of URL is still unjudged: the last judged check stands
             assert latest_checks(session)[URL].verdict == "not_found"
             assert reciprocal_domains(session) == {"a.test": ["https://me.test/links"]}
+            links = latest_checks(session)["https://me.test/links"]
+            assert (links.verdict, links.redirects, links.checked_at) == ("redirected", [URL], AT)
             health = target_health(session, Scope())
         assert [(row["target_url"], row["verdict"], row["backlinks"], row["live_backlinks"]) for row in health] == [
             (URL, "not_found", 2, 0), ("https://me.test/", "unchecked", 1, 0),

@@ -37,6 +37,7 @@ from pipelines.due import iter_due_pages
 from pipelines.snapshots import prune_snapshots
 
 logger = logging.getLogger(__name__)
+TARGET_BATCH = 100  # target checks written in one transaction
 
 # The finish reason of a crawl whose process could not join its run (the crawl command exits 2).
 NOT_JOINED = "run_not_joined"
@@ -68,6 +69,7 @@ class RunService:
         self.writing = asyncio.Lock()
         self.heartbeat: asyncio.Task[None] | None = None
         self.alerts = ours.notify_config()
+        self.target_checks: list[TargetCheck] = []  # judged, not yet stored (store_target)
         self.snapshot_days = ours.BACKLINKS_SNAPSHOT_DAYS
 
     @classmethod
@@ -171,11 +173,25 @@ class RunService:
         return await asyncio.to_thread(self.patience.attempt, claim, "the run's target claims")
 
     async def store_target(self, check: TargetCheck) -> None:
-        ticket = self._joined()
-        store = partial(targets.store_target, self.sessions, ticket.run_id, check)
-        async with self.writing:
-            await asyncio.to_thread(self.patience.attempt, store, "a target check")
+        """Keep ``check`` for the next write of target checks: a site's many targets, failing at once
+        (its robots.txt unreachable, say), would otherwise be as many transactions."""
+        self.target_checks.append(check)
         self.crawler.stats.inc_value(f"backlinks/targets/verdict/{check.verdict.value}")
+        if len(self.target_checks) >= TARGET_BATCH:
+            await self.flush_targets()
+
+    async def flush_targets(self) -> None:
+        """Write the kept target checks in one transaction; a failure is counted as results not stored."""
+        checks, self.target_checks = self.target_checks, []
+        if not checks:
+            return
+        store = partial(targets.store_targets, self.sessions, self._joined().run_id, checks)
+        try:
+            async with self.writing:
+                await asyncio.to_thread(self.patience.attempt, store, "the target checks")
+        except SQLAlchemyError:
+            logger.exception("Could not store %d target checks of run %s", len(checks), self.run_id)
+            self.crawler.stats.inc_value("backlinks/store/failed_rows", len(checks))
 
     def closing(self) -> None:
         """The crawl is closing: from now on a locked database is waited out for a bounded time."""
@@ -202,6 +218,7 @@ class RunService:
             self.heartbeat.cancel()
         try:
             if self.ticket is not None:
+                await self.flush_targets()
                 await self._leave(self.ticket, reason)
         finally:
             self.engine.dispose()
@@ -230,7 +247,6 @@ class RunService:
             await self._notify(ticket.run_id)
         summary = await asyncio.to_thread(run_summary, self.sessions, ticket.run_id)
         logger.info("Run %s %s (%s)\n%s", ticket.run_id, departure.status, reason, summary)
-
 
     async def _prune_snapshots(self) -> None:
         """Delete the snapshots past their retention, whether snapshots are on or not: turning them
