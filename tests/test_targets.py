@@ -15,6 +15,7 @@ from crawler.core.outcome import Status
 from crawler.core.scope import Scope
 from crawler.core.targets import Verdict, judge_target, linked_domains, parse_own_pages, target_failure
 from crawler.core.extract.html import parse_html
+from crawler.core.observe import Fetched
 from pipelines.db import make_engine, make_sessionmaker, upgrade
 from pipelines.imports import import_clean
 from pipelines.models import Run
@@ -23,6 +24,11 @@ from pipelines.targets import claim_targets, latest_checks, reciprocal_domains, 
 AT = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)
 HTML = {"content-type": ["text/html; charset=utf-8"]}
 URL = "https://me.test/products/widget"
+
+
+def _response(url: str, final_url: str, status: int, headers: dict[str, list[str]], redirects: list[str], body: bytes,
+              text: str | None) -> Fetched:
+    return Fetched(url=url, final_url=final_url, http_status=status, headers=headers, redirects=redirects, body=body, text=text)
 
 
 def _page(head: str = "", body: str = "") -> str:
@@ -55,7 +61,7 @@ def _page(head: str = "", body: str = "") -> str:
 def test_judge_target(final_url: str, status: int, headers: dict[str, list[str]], redirects: list[str], text: str | None,
                       verdict: Verdict, detail: str) -> None:
     body = (text or "%PDF-1.4").encode()
-    check = judge_target(URL, final_url, status, headers, redirects, body, text, AT)
+    check = judge_target(_response(URL, final_url, status, headers, redirects, body, text), AT)
     assert (check.verdict, check.detail) == (verdict, detail)
     assert (check.url, check.final_url, check.redirects, check.http_status) == (URL, final_url, redirects, status)
 
@@ -74,7 +80,7 @@ def test_linked_domains_are_registrable_other_sites_once_each() -> None:
 
 
 def test_hostile_target_values_are_stored_clean() -> None:
-    check = judge_target(URL, URL + "\x1b[2J" + "x" * 9000, 200, HTML, [], b"x", _page(), AT)
+    check = judge_target(_response(URL, URL + "\x1b[2J" + "x" * 9000, 200, HTML, [], b"x", _page()), AT)
     assert "\x1b" not in (check.final_url or "") and len(check.final_url or "") <= 4096
 
 
@@ -119,9 +125,9 @@ def test_processes_of_one_run_claim_each_target_once(db_url: str, tmp_path: Path
         assert first == [URL, "https://me.test/"] and second == ["https://me.test/links"]
         assert claim_targets(sessions, other_run, [URL], AT) == [URL]  # the next run checks it again
         store_targets(sessions, run, [
-            judge_target(URL, URL, 404, HTML, [], b"x", _page(), AT),
-            judge_target("https://me.test/links", "https://me.test/links", 200, HTML, [URL], b"x",
-                         _page(body='<a href="https://a.test/">A</a>'), AT),
+            judge_target(_response(URL, URL, 404, HTML, [], b"x", _page()), AT),
+            judge_target(_response("https://me.test/links", "https://me.test/links", 200, HTML, [URL], b"x",
+                                   _page(body='<a href="https://a.test/">A</a>')), AT),
         ])
         with sessions() as session:
             # other_run's claim of URL is still unjudged: the last judged check stands

@@ -21,6 +21,7 @@ from pipelines.db import SchemaError, make_engine, make_sessionmaker, require_sc
 console = Console(soft_wrap=True)  # plain lines stay whole: users grep them
 errors = Console(stderr=True, soft_wrap=True)
 
+
 class TableFormat(str, Enum):
     """What a listing command prints: lines for a reader (TSV when piped), or rows for a tool."""
 

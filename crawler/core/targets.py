@@ -21,7 +21,8 @@ from pydantic import BaseModel, Field, model_validator
 from crawler.core.clean import REASON_CHARS, URL_CHARS, Fields, storable_fields
 from crawler.core.extract.html import parse_html
 from crawler.core.extract.links import document_base, resolve_href
-from crawler.core.extract.page import extract_page, first_header, is_html
+from crawler.core.extract.page import extract_page, first_header, is_html, robots_directives
+from crawler.core.observe import Fetched
 from crawler.core.outcome import Status
 from crawler.core.urls import InvalidURL, canonical_link, check_url, registrable_domain
 
@@ -81,36 +82,33 @@ def parse_own_pages(spec: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(pages))
 
 
-def judge_target(
-    url: str, final_url: str, http_status: int, headers: dict[str, list[str]], redirects: list[str],
-    body: bytes, text: str | None, at: datetime,
-) -> TargetCheck:
+def judge_target(page: Fetched, at: datetime) -> TargetCheck:
     """The verdict on a target from its response (after Scrapy followed any redirects)."""
-    facts: dict[str, Any] = dict(url=url, checked_at=at, http_status=http_status, final_url=final_url,
-                                 redirects=redirects)
-    if 400 <= http_status < 500:
-        return TargetCheck(verdict=Verdict.NOT_FOUND, detail=f"HTTP {http_status}", **facts)
-    if http_status >= 500:
-        return TargetCheck(verdict=Verdict.SERVER_ERROR, detail=f"HTTP {http_status}", **facts)
-    noindex, canonical, domains = False, None, []
-    content_type = first_header(headers, "content-type")
-    if text is not None and is_html(content_type, body):
-        sel = parse_html(text)
-        page = extract_page(sel, url=url, final_url=final_url, http_status=http_status, headers=headers,
-                            redirects=redirects, body=body, external_links=0)
-        noindex, canonical = page.noindex, page.canonical
-        domains = linked_domains(sel.root, final_url)
+    facts: dict[str, Any] = dict(url=page.url, checked_at=at, http_status=page.http_status, final_url=page.final_url,
+                                 redirects=page.redirects)
+    status = page.http_status
+    if 400 <= status < 500:
+        return TargetCheck(verdict=Verdict.NOT_FOUND, detail=f"HTTP {status}", **facts)
+    if status >= 500:
+        return TargetCheck(verdict=Verdict.SERVER_ERROR, detail=f"HTTP {status}", **facts)
+    canonical, domains = None, []
+    if page.text is not None and is_html(first_header(page.headers, "content-type"), page.body):
+        sel = parse_html(page.text)
+        facts_of_page = extract_page(sel, url=page.url, final_url=page.final_url, http_status=status, headers=page.headers,
+                                     redirects=page.redirects, body=page.body, external_links=0)
+        noindex, canonical = facts_of_page.noindex, facts_of_page.canonical
+        domains = linked_domains(sel.root, page.final_url)
     else:  # a PDF or an image still says noindex in a header
-        noindex = any("noindex" in value.lower() for value in headers.get("x-robots-tag", []))
+        noindex = "noindex" in robots_directives(None, page.headers)
     facts.update(noindex=noindex, canonical=canonical, linked_domains=domains)
     if noindex:
         return TargetCheck(verdict=Verdict.NOINDEX, detail="noindex", **facts)
-    if redirects:
-        hops = len(redirects)
+    if page.redirects:
+        hops = len(page.redirects)
         return TargetCheck(verdict=Verdict.REDIRECTED, detail=f"{hops} redirect{'s' if hops > 1 else ''}", **facts)
-    if canonical is not None and canonical_link(canonical) != canonical_link(final_url):
+    if canonical is not None and canonical_link(canonical) != canonical_link(page.final_url):
         return TargetCheck(verdict=Verdict.CANONICALIZED, detail="canonical elsewhere", **facts)
-    return TargetCheck(verdict=Verdict.OK, detail=f"HTTP {http_status}", **facts)
+    return TargetCheck(verdict=Verdict.OK, detail=f"HTTP {status}", **facts)
 
 
 def target_failure(url: str, status: Status, reason: str, at: datetime) -> TargetCheck:

@@ -14,12 +14,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from scrapy import Request
-from scrapy.http import Response, TextResponse
+from scrapy.http import Response
 from twisted.python.failure import Failure
 
 from crawler.core.items import DuePage
 from crawler.core.targets import TargetCheck, judge_target, target_failure
 from crawler.shell.failures import classify_failure
+from crawler.shell.responses import as_fetched
 from crawler.shell.runservice import RunService
 
 TARGET_SLOT = "backlinks-targets"
@@ -28,9 +29,13 @@ CLAIM_EVERY = 100  # new URLs claimed in one transaction while the due pages str
 
 
 class TargetChecks:
-    def __init__(self, service: RunService, own_pages: Iterable[str], enabled: bool) -> None:
+    def __init__(
+        self, service: RunService, own_pages: Iterable[str], enabled: bool,
+        callback: Callable[..., Any], errback: Callable[..., Any],
+    ) -> None:
         self.service = service
         self.enabled = enabled
+        self.callback, self.errback = callback, errback
         self.seen: set[str] = set()
         self.pending: list[str] = []
         if enabled:
@@ -46,7 +51,7 @@ class TargetChecks:
                 self.seen.add(url)
                 self.pending.append(url)
 
-    async def requests(self, callback: Callable[..., Any], errback: Callable[..., Any], *, final: bool = False) -> list[Request]:
+    async def requests(self, *, final: bool = False) -> list[Request]:
         """Requests for the URLs noted since the last call that this process claimed; before the
         last call, only once enough have gathered."""
         if not self.pending or (len(self.pending) < CLAIM_EVERY and not final):
@@ -54,21 +59,14 @@ class TargetChecks:
         urls, self.pending = self.pending, []
         claimed = await self.service.claim_targets(urls)
         return [
-            Request(url, callback=callback, errback=errback, dont_filter=True,
+            Request(url, callback=self.callback, errback=self.errback, dont_filter=True,
                     meta={TARGET_META: url, "download_slot": TARGET_SLOT})
             for url in claimed
         ]
 
 
 def judged(response: Response) -> TargetCheck:
-    text = response.text if isinstance(response, TextResponse) else None
-    headers = {
-        key.decode("latin-1").lower(): [v.decode("latin-1") for v in values] for key, values in response.headers.items()
-    }
-    return judge_target(
-        response.meta[TARGET_META], response.url, response.status, headers, list(response.meta.get("redirect_urls", [])),
-        response.body, text, datetime.now(UTC),
-    )
+    return judge_target(as_fetched(response.meta[TARGET_META], response), datetime.now(UTC))
 
 
 def failed(failure: Failure) -> TargetCheck:

@@ -48,7 +48,7 @@ def extract_page(
     :func:`~crawler.core.extract.links.scan_links`, the one pass over the page's links.
     """
     document = _document(sel)
-    robots = _robots(document, headers)
+    robots = robots_directives(document, headers)
     return PageFacts(
         url=url,
         final_url=final_url,
@@ -130,8 +130,9 @@ def _canonical(document: etree._Element | None, final_url: str, headers: Headers
 # Robots directives
 
 
-def _robots(document: etree._Element | None, headers: Headers) -> set[str]:
-    """The directives that apply to Google and to every crawler, ``none`` expanded."""
+def robots_directives(document: etree._Element | None, headers: Headers) -> set[str]:
+    """The directives that apply to Google and to every crawler (meta robots and X-Robots-Tag),
+    ``none`` expanded."""
     directives = set(_meta_directives(document))
     for value in headers.get("x-robots-tag", ()):
         directives.update(x_robots_directives(value))
@@ -209,20 +210,23 @@ def content_hash(document: etree._Element | None, body: bytes) -> str:
 def reader_text(sel: parsel.Selector) -> str:
     """The text a reader sees on the page, a line per block (:func:`~crawler.core.extract.links.block_lines`
     of its body)."""
-    document = _document(sel)
-    if document is None:
-        return ""
-    body_element = document.find("body")
-    return block_lines(document if body_element is None else body_element)
+    shown = _shown_part(_document(sel))
+    return "" if shown is None else block_lines(shown)
 
 
 def document_text(document: etree._Element | None) -> str:
     """The visible text of the body (of the whole document if it has none): no scripts, styles
     or attributes."""
+    shown = _shown_part(document)
+    return "" if shown is None else page_text(shown)
+
+
+def _shown_part(document: etree._Element | None) -> etree._Element | None:
+    """The body, or the whole document if it has none."""
     if document is None:
-        return ""
+        return None
     body_element = document.find("body")
-    return page_text(document if body_element is None else body_element)
+    return document if body_element is None else body_element
 
 
 # Content type and challenges

@@ -26,7 +26,7 @@ DIGITS = 16  # hex digits kept: a fingerprint to group by, not a security hash
 def template_fingerprint(document: etree._Element | None, page_url: str) -> str | None:
     if document is None:
         return None
-    sheets = sorted({path for path in _stylesheet_paths(document, page_url)})
+    sheets = sorted(set(_stylesheet_paths(document, page_url)))
     classes = sorted(_template_classes(document))
     if not sheets and len(classes) < MIN_CLASSES:
         return None

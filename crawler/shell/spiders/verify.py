@@ -16,7 +16,7 @@ from typing import Any, Self
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.settings import BaseSettings
-from scrapy.http import HtmlResponse, Response, TextResponse
+from scrapy.http import HtmlResponse, Response
 from twisted.python.failure import Failure
 
 from crawler.shell.args import VerifyArgs
@@ -42,6 +42,7 @@ from crawler.core.render_policy import (
 from crawler.shell.render.probe import PROBE_META, RenderProbe, target_hosts
 from crawler.shell.render.setup import RENDER_SLOT, plan_rendering
 from crawler.shell import targetcheck
+from crawler.shell.responses import as_fetched
 from crawler.shell.runservice import RunService, preflight_run
 from crawler.shell.targetcheck import TargetChecks
 from pipelines.due import DueFilter
@@ -128,17 +129,17 @@ class VerifySpider(Spider):
                 "Render memory: %d pages and %d domains go straight to the browser (a domain only once "
                 "most of its checked pages needed it)", len(self.render_memory.pages), len(self.render_memory.domains)
             )
-        targets = TargetChecks(self.run, self.own_pages, self.check_targets)
+        targets = TargetChecks(self.run, self.own_pages, self.check_targets, self.parse_target, self.target_errback)
         backlinks = 0
         async for page in self.run.due_pages():
             yield self.page_request(page)
             targets.note(page)
-            for request in await targets.requests(self.parse_target, self.target_errback):
+            for request in await targets.requests():
                 yield request
             backlinks += len(page.backlinks)
             if self.arguments.limit and backlinks >= self.arguments.limit:
                 break
-        for request in await targets.requests(self.parse_target, self.target_errback, final=True):
+        for request in await targets.requests(final=True):
             yield request
 
     def page_request(self, page: DuePage) -> Request:
@@ -187,7 +188,7 @@ class VerifySpider(Spider):
 
     async def parse(self, response: Response) -> AsyncIterator[Observation | Request]:
         page: DuePage = response.meta[PAGE_META]
-        fetched = _fetched(page, response)
+        fetched = as_fetched(page.url, response)
         now = datetime.now(UTC)
         try:
             observations, reason = await self.pages.run(
@@ -232,7 +233,7 @@ class VerifySpider(Spider):
             async for observation in self._without_render(page, static, probe, Status.NETWORK_ERROR, "render_left_page", left):
                 yield observation
             return
-        fetched = _fetched(page, response)
+        fetched = as_fetched(page.url, response)
         try:
             rendered = await self.pages.run(
                 observe_page, page.backlinks, fetched, now, strip_tracking=self.strip_tracking,
@@ -303,7 +304,7 @@ class VerifySpider(Spider):
     async def parse_after_render(self, response: Response) -> AsyncIterator[Observation]:
         page: DuePage = response.meta[PAGE_META]
         status, reason, left = response.meta[AFTER_RENDER_META]
-        fetched = _fetched(page, response)
+        fetched = as_fetched(page.url, response)
         now = datetime.now(UTC)
         observations = await self._observe_static(page, fetched, now)
         self._keep_body(observations or [], fetched)
@@ -387,21 +388,3 @@ def _own_urls(page: DuePage, static: list[Observation] | None, browser_redirects
         urls += [facts.final_url, *facts.redirects]
     return urls
 
-
-def _fetched(page: DuePage, response: Response) -> Fetched:
-    """``response`` in plain values."""
-    body = response.body
-    text = response.text if isinstance(response, TextResponse) else None
-    return Fetched(
-        url=page.url,
-        final_url=response.url,
-        http_status=response.status,
-        headers={
-            key.decode("latin-1").lower(): [v.decode("latin-1") for v in values]
-            for key, values in response.headers.items()
-        },
-        redirects=response.meta.get("redirect_urls", []),
-        body=body,
-        text=text,
-        ip=str(response.ip_address) if response.ip_address is not None else None,
-    )
